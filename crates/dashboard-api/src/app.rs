@@ -1,0 +1,160 @@
+//! Start-up and shutdown of dashboard-api.
+
+use crate::{
+    config::Config,
+    live::{self, LiveReader},
+    reports,
+};
+use axum::{Router, http::HeaderValue, routing::get};
+use notas_core::{
+    http::{ApiError, ready_check, with_contract},
+    mysql::{StoreError, connect_and_migrate},
+    shutdown::CancellationToken,
+};
+use socketioxide::{SocketIo, TransportType};
+use sqlx::MySqlPool;
+use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+use tokio::net::TcpListener;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    services::{ServeDir, ServeFile},
+};
+
+/// Connections for report queries.
+const POOL_SIZE: u32 = 8;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: MySqlPool,
+    pub live: LiveReader,
+    store_timeout: Duration,
+}
+
+impl AppState {
+    /// Runs a MySQL query within the store timeout; a failure is a 503.
+    pub async fn run<T>(
+        &self,
+        query: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, ApiError> {
+        let done = tokio::time::timeout(self.store_timeout, query)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(done.map_err(StoreError::from)?)
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    config: Config,
+}
+
+impl Application {
+    /// Connects to MySQL (migrating it) and Redis, and binds the port (0 picks a free one).
+    pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        let pool = connect_and_migrate(&config.mysql, POOL_SIZE).await?;
+        let live = LiveReader::connect(&config.redis, config.live_shown).await?;
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "dashboard-api listening");
+        let state = AppState {
+            pool,
+            live,
+            store_timeout: config.mysql.store_timeout(),
+        };
+        Ok(Application {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound")
+    }
+
+    /// Serves until `shutdown` is cancelled, then closes the sockets and stops.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: CancellationToken,
+    ) -> Result<(), notas_core::BoxError> {
+        let Application {
+            listener,
+            state,
+            config,
+        } = self;
+        // Websocket only: long-polling would need sticky sessions across replicas.
+        let (socket_layer, io) = SocketIo::builder()
+            .transports([TransportType::Websocket])
+            .build_layer();
+        live::serve_sockets(&io, state.live.clone());
+        let every = Duration::from_millis(config.push_interval_ms);
+        let feed = tokio::spawn(live::run_feed(
+            io.clone(),
+            state.live.clone(),
+            config.redis.clone(),
+            every,
+            shutdown.clone(),
+        ));
+
+        let ready = {
+            let state = state.clone();
+            ready_check(move || {
+                let state = state.clone();
+                async move {
+                    state
+                        .run(sqlx::query("SELECT 1").execute(&state.pool))
+                        .await
+                        .map_err(|e| e.error)?;
+                    state.live.ping().await.map_err(|e| format!("redis: {e}"))
+                }
+            })
+        };
+        let mut app = reports::router()
+            .route("/api/live", get(live::snapshot))
+            .with_state(state);
+        if let Some(dir) = &config.frontend_dir {
+            app = app.merge(frontend(dir));
+        }
+        let mut router = with_contract(app, "dashboard-api", None, &config.http, ready);
+        if let Some(cors) = cors(&config.cors_origins)? {
+            router = router.layer(cors);
+        }
+        let router = router.layer(socket_layer);
+
+        let server = axum::serve(listener, router).with_graceful_shutdown({
+            let (shutdown, io) = (shutdown.clone(), io.clone());
+            async move {
+                shutdown.cancelled().await;
+                io.close().await; // websockets would otherwise keep the server waiting
+            }
+        });
+        server.await?;
+        feed.await?;
+        tracing::info!("dashboard-api stopped");
+        Ok(())
+    }
+}
+
+/// The built single-page app: `index.html` at `/`, its hashed assets, and `config.js`
+/// (the API origin, written at deploy time so one bundle serves every environment).
+fn frontend(dir: &Path) -> Router {
+    Router::new()
+        .route_service("/", ServeFile::new(dir.join("index.html")))
+        .route_service("/config.js", ServeFile::new(dir.join("config.js")))
+        .nest_service("/assets", ServeDir::new(dir.join("assets")))
+}
+
+/// CORS for the listed origins (the Cloud Run frontend); none when the list is empty.
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, notas_core::BoxError> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(HeaderValue::from_str)
+        .collect::<Result<_, _>>()?;
+    Ok((!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([axum::http::Method::GET])
+    }))
+}

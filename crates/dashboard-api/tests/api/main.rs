@@ -1,0 +1,5 @@
+//! dashboard-api over real HTTP, with real MariaDB and Redis.
+
+mod helpers;
+mod live;
+mod reports;

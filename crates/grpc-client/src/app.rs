@@ -1,0 +1,88 @@
+//! Start-up and shutdown of grpc-client.
+
+use crate::{balance::balanced_channel, config::Config, routes};
+use axum::{Router, routing::post};
+use notas_core::{
+    http::{ready_check, with_contract},
+    route::Route,
+    shutdown::CancellationToken,
+};
+use notas_proto::v1::grade_service_client::GradeServiceClient;
+use std::{net::SocketAddr, time::Duration};
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+/// The gRPC service whose health `/readyz` asks grpc-server about.
+const GRADE_SERVICE: &str = "notas.v1.GradeService";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub client: GradeServiceClient<Channel>,
+    pub timeout: Duration,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds the port (0 picks a free one) and prepares the balanced gRPC channel; it
+    /// connects lazily, so grpc-client starts even before grpc-server is up.
+    pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        let timeout = Duration::from_millis(config.grpc_timeout_ms);
+        let channel = balanced_channel(
+            &config.grpc_server_url,
+            Duration::from_millis(config.grpc_resolve_interval_ms),
+            timeout,
+        )?;
+        let state = AppState {
+            client: GradeServiceClient::new(channel.clone()),
+            timeout,
+        };
+
+        let ready = ready_check(move || {
+            let mut health = HealthClient::new(channel.clone());
+            async move {
+                let request = HealthCheckRequest {
+                    service: GRADE_SERVICE.to_owned(),
+                };
+                let status = tokio::time::timeout(timeout, health.check(request))
+                    .await
+                    .map_err(|_| "grpc-server did not answer".to_owned())?
+                    .map_err(|e| format!("grpc-server: {}", e.message()))?
+                    .into_inner()
+                    .status();
+                match status {
+                    ServingStatus::Serving => Ok(()),
+                    other => Err(format!("grpc-server is {}", other.as_str_name())),
+                }
+            }
+        });
+        let app = Router::new()
+            .route("/notas", post(routes::register))
+            .with_state(state);
+        let router = with_contract(app, "grpc-client", Some(Route::Grpc), &config.http, ready);
+
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, upstream = %config.grpc_server_url, "grpc-client listening");
+        Ok(Application { listener, router })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound")
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting and answers the requests
+    /// in flight.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await?;
+        tracing::info!("grpc-client stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Start-up and shutdown of grpc-server.
+
+use crate::{config::Config, service::GradeRpc};
+use axum::Router;
+use notas_core::{
+    http::{HttpLimits, ready_check, with_contract},
+    mysql::GradeStore,
+    route::Route,
+    shutdown::CancellationToken,
+};
+use notas_proto::v1::grade_service_server::GradeServiceServer;
+use std::{net::SocketAddr, time::Duration};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tonic::transport::{Server, server::TcpIncoming};
+use tonic_health::server::HealthReporter;
+
+/// How often the gRPC health status follows MySQL's reachability.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+pub struct Application {
+    grpc: TcpListener,
+    admin: TcpListener,
+    store: GradeStore,
+    config: Config,
+}
+
+impl Application {
+    /// Connects to MySQL (migrating it) and binds both ports; port 0 picks a free one.
+    pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        let store = GradeStore::connect(&config.mysql, &config.batch).await?;
+        let grpc = TcpListener::bind(config.listen_addr).await?;
+        let admin = TcpListener::bind(config.admin_addr).await?;
+        tracing::info!(grpc = %grpc.local_addr()?, admin = %admin.local_addr()?, "grpc-server listening");
+        Ok(Application {
+            grpc,
+            admin,
+            store,
+            config,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound")
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().expect("bound")
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting, answers the calls in
+    /// flight, and waits for the last batch to be committed.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: CancellationToken,
+    ) -> Result<(), notas_core::BoxError> {
+        let Application {
+            grpc,
+            admin,
+            store,
+            config,
+        } = self;
+        let (writer, writer_task) = store.writer(Route::Grpc, config.batch.config());
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health_task = follow_mysql(reporter, store.clone(), shutdown.clone()).await;
+
+        let rpc = GradeRpc {
+            writer,
+            store_timeout: config.mysql.store_timeout(),
+        };
+        let grpc_server = Server::builder()
+            .add_service(health_service)
+            .add_service(GradeServiceServer::new(rpc))
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                shutdown.clone().cancelled_owned(),
+            );
+
+        let admin_app = admin_router(store, &config.http);
+        let admin_server = axum::serve(admin, admin_app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+
+        let (grpc_result, admin_result) = tokio::join!(grpc_server, admin_server);
+        // The gRPC server has dropped the service and with it the writer's last handle.
+        writer_task.await?;
+        health_task.await?;
+        grpc_result?;
+        admin_result?;
+        tracing::info!("grpc-server stopped");
+        Ok(())
+    }
+}
+
+fn admin_router(store: GradeStore, limits: &HttpLimits) -> Router {
+    let ready = ready_check(move || {
+        let store = store.clone();
+        async move { store.ping().await.map_err(|e| e.to_string()) }
+    });
+    with_contract(Router::new(), "grpc-server", None, limits, ready)
+}
+
+/// Keeps the gRPC health status of `notas.v1.GradeService` in step with MySQL, so
+/// grpc-client's readiness (and a `grpc:` probe) sees a server that cannot store.
+/// The first status is set before returning, so the service is never reported unknown.
+async fn follow_mysql(
+    reporter: HealthReporter,
+    store: GradeStore,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    type Svc = GradeServiceServer<GradeRpc>;
+    async fn update(reporter: &HealthReporter, store: &GradeStore) {
+        match store.ping().await {
+            Ok(()) => reporter.set_serving::<Svc>().await,
+            Err(_) => reporter.set_not_serving::<Svc>().await,
+        }
+    }
+    update(&reporter, &store).await;
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now() + HEALTH_INTERVAL;
+        let mut tick = tokio::time::interval_at(start, HEALTH_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => update(&reporter, &store).await,
+            }
+        }
+        reporter.set_not_serving::<Svc>().await;
+    })
+}

@@ -1,0 +1,90 @@
+//! The `notas.v1.GradeService` implementation: parse the message into a [`Grade`], hand it
+//! to the batch writer, answer with the id once its batch is committed.
+
+use notas_core::{
+    grade::{Grade, GradeInput, InvalidField},
+    mysql::GradeWriter,
+};
+use notas_proto::v1::{
+    RegisterGradeRequest, RegisterGradeResponse, grade_service_server::GradeService,
+};
+use std::time::{Duration, Instant};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub struct GradeRpc {
+    pub writer: GradeWriter,
+    pub store_timeout: Duration,
+}
+
+#[tonic::async_trait]
+impl GradeService for GradeRpc {
+    #[tracing::instrument(skip_all)]
+    async fn register_grade(
+        &self,
+        request: Request<RegisterGradeRequest>,
+    ) -> Result<Response<RegisterGradeResponse>, Status> {
+        let started = Instant::now();
+        let result = self.register(request.into_inner()).await;
+        let code = result.as_ref().map_or_else(|s| s.code(), |_| Code::Ok);
+        let labels = [("method", "RegisterGrade"), ("code", code_label(code))];
+        metrics::counter!("grpc_requests_total", &labels).increment(1);
+        metrics::histogram!("grpc_request_duration_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+impl GradeRpc {
+    async fn register(
+        &self,
+        request: RegisterGradeRequest,
+    ) -> Result<Response<RegisterGradeResponse>, Status> {
+        let grade = parse(request)?;
+        let id = tokio::time::timeout(self.store_timeout, self.writer.submit(grade))
+            .await
+            .map_err(|_| unavailable("timed out"))?
+            .map_err(|e| unavailable(&e.to_string()))?;
+        Ok(Response::new(RegisterGradeResponse { id }))
+    }
+}
+
+/// The codes this service answers, as metric labels.
+fn code_label(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::Unavailable => "UNAVAILABLE",
+        _ => "OTHER",
+    }
+}
+
+/// Converts the message with the same checks as the JSON entry points. proto3 scalars
+/// have no presence, so an unset field arrives as its zero value and fails its range check.
+fn parse(request: RegisterGradeRequest) -> Result<Grade, Status> {
+    let g = request
+        .grade
+        .ok_or_else(|| invalid(InvalidField::new("grade", "is required")))?;
+    let input = GradeInput {
+        carnet: Some(i64::try_from(g.carnet).unwrap_or(i64::MAX)),
+        nombre: Some(g.nombre),
+        curso: Some(g.curso),
+        nota: Some(g.nota.into()),
+        semestre: Some(g.semestre),
+        year: Some(g.year.into()),
+    };
+    Grade::parse(input).map_err(invalid)
+}
+
+/// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming the field.
+pub fn invalid(e: InvalidField) -> Status {
+    let details = ErrorDetails::with_bad_request_violation(e.field, e.reason.clone());
+    Status::with_error_details(Code::InvalidArgument, e.to_string(), details)
+}
+
+fn unavailable(why: &str) -> Status {
+    tracing::warn!(why, "answering UNAVAILABLE");
+    Status::unavailable(format!(
+        "the grade store is unavailable ({why}); retry later"
+    ))
+}

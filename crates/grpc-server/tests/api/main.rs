@@ -1,0 +1,238 @@
+//! grpc-server called directly with a tonic client, with real MariaDB.
+
+mod helpers;
+
+use helpers::spawn_server;
+use notas_core::testkit::contract::eventually;
+use notas_proto::v1::{Grade, RegisterGradeRequest};
+use serde::Serialize;
+use std::time::Duration;
+use tonic::Code;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_types::StatusExt;
+
+fn grade(carnet: u64) -> Grade {
+    Grade {
+        carnet,
+        nombre: "Alumno 1".into(),
+        curso: "SO1".into(),
+        nota: 90,
+        semestre: "2S".into(),
+        year: 2023,
+    }
+}
+
+#[tokio::test]
+async fn stores_a_valid_grade_and_answers_its_id() {
+    let server = spawn_server().await;
+    let id = server.register(grade(233233)).await.unwrap();
+
+    let row: (u32, String, String, u8, String, u16, String) = sqlx::query_as(
+        "SELECT carnet, nombre, curso, nota, CAST(semestre AS CHAR), year, CAST(route AS CHAR) FROM grades WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_one(&server.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        (
+            233233,
+            "Alumno 1".into(),
+            "SO1".into(),
+            90,
+            "2S".into(),
+            2023,
+            "grpc".into()
+        )
+    );
+}
+
+/// What an `INVALID_ARGUMENT` carries, for the snapshot.
+#[derive(Serialize)]
+struct Refusal {
+    case: &'static str,
+    code: String,
+    message: String,
+    field: Option<String>,
+}
+
+#[tokio::test]
+async fn refuses_invalid_messages_naming_the_field() {
+    let server = spawn_server().await;
+    let mut client = server.client().await;
+    let cases: Vec<(&str, Option<Grade>)> = vec![
+        ("no grade", None),
+        (
+            "carnet unset",
+            Some(Grade {
+                carnet: 0,
+                ..grade(1)
+            }),
+        ),
+        (
+            "carnet beyond u32",
+            Some(Grade {
+                carnet: u64::from(u32::MAX) + 1,
+                ..grade(1)
+            }),
+        ),
+        (
+            "nombre empty",
+            Some(Grade {
+                nombre: String::new(),
+                ..grade(1)
+            }),
+        ),
+        (
+            "curso unknown",
+            Some(Grade {
+                curso: "MATE1".into(),
+                ..grade(1)
+            }),
+        ),
+        (
+            "nota above 100",
+            Some(Grade {
+                nota: 101,
+                ..grade(1)
+            }),
+        ),
+        (
+            "semestre unset",
+            Some(Grade {
+                semestre: String::new(),
+                ..grade(1)
+            }),
+        ),
+        (
+            "year unset",
+            Some(Grade {
+                year: 0,
+                ..grade(1)
+            }),
+        ),
+    ];
+    let mut refusals = Vec::new();
+    for (case, grade) in cases {
+        let status = client
+            .register_grade(RegisterGradeRequest { grade })
+            .await
+            .expect_err(case);
+        assert_eq!(status.code(), Code::InvalidArgument, "{case}");
+        let field = status
+            .get_details_bad_request()
+            .and_then(|b| b.field_violations.first().map(|v| v.field.clone()));
+        assert!(field.is_some(), "{case}: no BadRequest detail");
+        refusals.push(Refusal {
+            case,
+            code: format!("{:?}", status.code()),
+            message: status.message().to_owned(),
+            field,
+        });
+    }
+    insta::assert_json_snapshot!(refusals);
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grades")
+        .fetch_one(&server.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_mysql_and_unreachable_mysql_is_unavailable() {
+    let server = spawn_server().await;
+    let channel = tonic::transport::Channel::from_shared(server.grpc_url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let health = HealthClient::new(channel);
+    assert!(reports(&health, ServingStatus::Serving).await);
+
+    server.mysql_proxy.sever().await;
+    let refused = server.register(grade(2)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(
+        reports(&health, ServingStatus::NotServing).await,
+        "health kept SERVING with MySQL gone"
+    );
+
+    server.mysql_proxy.restore().await;
+    let back = eventually(Duration::from_secs(20), || async {
+        server.register(grade(3)).await.is_ok()
+    })
+    .await;
+    assert!(back, "grpc-server did not recover when MySQL came back");
+    assert!(
+        reports(&health, ServingStatus::Serving).await,
+        "health did not return to SERVING"
+    );
+}
+
+/// Whether the health service reports `want` for the grade service within 10 s.
+async fn reports(health: &HealthClient<tonic::transport::Channel>, want: ServingStatus) -> bool {
+    eventually(Duration::from_secs(10), || {
+        let mut health = health.clone();
+        async move {
+            let request = HealthCheckRequest {
+                service: "notas.v1.GradeService".into(),
+            };
+            health
+                .check(request)
+                .await
+                .is_ok_and(|r| r.into_inner().status() == want)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn admin_port_serves_health_readiness_and_metrics() {
+    let server = spawn_server().await;
+    server.register(grade(9)).await.unwrap();
+    let get = |path: &str| reqwest::get(format!("{}{path}", server.admin_url));
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("notas_batch_size_bucket"),
+        "no batch-size histogram in:\n{metrics}"
+    );
+}
+
+#[test]
+fn migrate_only_applies_the_schema_and_exits() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(notas_core::testkit::TestDb::new());
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_grpc-server"))
+        .arg("--migrate-only")
+        .env("MYSQL_URL", &db.url)
+        .status()
+        .expect("run grpc-server");
+    assert!(status.success());
+    let mut tables: Vec<String> = runtime.block_on(async {
+        let pool = sqlx::MySqlPool::connect(&db.url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    });
+    tables.sort();
+    assert_eq!(
+        tables,
+        [
+            "_sqlx_migrations",
+            "course_term_stats",
+            "course_term_students",
+            "courses",
+            "grades",
+            "live_outbox",
+            "student_stats"
+        ]
+    );
+}

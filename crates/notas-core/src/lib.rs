@@ -1,0 +1,31 @@
+//! Shared core of the notas services: what both ingestion routes (and the dashboard) must
+//! agree on, written once.
+//!
+//! # Layout
+//! - [`grade`]: the grade record; the only way to build one is valid.
+//! - [`route`]: the two ingestion routes, as named in headers and rows.
+//! - [`mysql`]: the pool, the migrations and the batched `INSERT` of grades.
+//! - [`summaries`]: the report summaries each batch updates in its transaction.
+//! - [`batch`]: groups concurrent submissions into one flush and answers each.
+//! - [`live`]: the Redis key layout of the live view (written by route 2, read by the dashboard).
+//! - [`http`]: the wire contract: JSON errors, the grade extractor, health, readiness, metrics.
+//! - [`metrics`]: the Prometheus recorder.
+//! - [`telemetry`]: structured logs.
+//! - [`shutdown`]: the process-wide shutdown signal.
+//! - `testkit` (feature `testkit`): a database per test, Redis key prefixes, a severable TCP proxy.
+
+pub mod batch;
+pub mod grade;
+pub mod http;
+pub mod live;
+pub mod metrics;
+pub mod mysql;
+pub mod route;
+pub mod shutdown;
+pub mod summaries;
+pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+/// The error type of start-up and serving: anything, sendable across tasks.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,98 @@
+//! The Redis live view: key layout and payloads. Route 2 (redis-api) writes it, the
+//! dashboard reads it; both build key names here so they cannot drift apart.
+//!
+//! With prefix `p` (config `REDIS_KEY_PREFIX`, default `notas:`):
+//! - `p total`: string counter, records written by route 2;
+//! - `p counts`: hash, field `COURSE:SEMESTER:YEAR` (e.g. `SO1:2S:2023`) → records;
+//! - `p recent`: list of the newest records as JSON [`StoredGrade`]s, newest first, trimmed
+//!   to a bound;
+//! - `p events`: pub/sub channel; each message is the JSON array of the records of one batch.
+
+use crate::grade::{Course, Semester};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
+
+/// Redis settings of every service that uses the live view.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedisArgs {
+    /// Redis URL (Memorystore in production).
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Prefix of every live-view key, so several deployments (or tests) can share a Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "notas:")]
+    pub redis_key_prefix: String,
+    /// Longest wait for Redis, in milliseconds.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 500)]
+    pub redis_timeout_ms: u64,
+}
+
+impl RedisArgs {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+
+    pub fn keys(&self) -> LiveKeys {
+        LiveKeys::new(self.redis_key_prefix.clone())
+    }
+}
+
+/// Key names under one prefix.
+#[derive(Debug, Clone)]
+pub struct LiveKeys {
+    prefix: String,
+}
+
+impl LiveKeys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        LiveKeys {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn total(&self) -> String {
+        format!("{}total", self.prefix)
+    }
+
+    pub fn counts(&self) -> String {
+        format!("{}counts", self.prefix)
+    }
+
+    pub fn recent(&self) -> String {
+        format!("{}recent", self.prefix)
+    }
+
+    pub fn events(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+}
+
+/// How long a starting service waits for Redis to accept connections.
+const STARTUP_WAIT: Duration = Duration::from_secs(60);
+
+/// A Redis connection whose waits are bounded by `REDIS_TIMEOUT_MS`; it reconnects by
+/// itself after a failure. At start-up it waits up to a minute for Redis to come up.
+///
+/// # Errors
+/// The URL is wrong or Redis does not answer.
+pub async fn connect(args: &RedisArgs) -> redis::RedisResult<ConnectionManager> {
+    let client = redis::Client::open(args.redis_url.as_str())?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(args.timeout()))
+        .set_response_timeout(Some(args.timeout()))
+        .set_number_of_retries(1);
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+            Err(e) if e.is_io_error() && tokio::time::Instant::now() < deadline => {
+                tracing::info!(error = %e, "waiting for Redis to accept connections");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// The field of `counts` for one course in one semester of one year.
+pub fn count_field(curso: Course, semestre: Semester, year: u16) -> String {
+    format!("{curso}:{semestre}:{year}")
+}

@@ -1,0 +1,51 @@
+//! The process-wide Prometheus recorder behind every service's `GET /metrics`.
+//!
+//! Metrics recorded across the workspace (all carry the labels listed):
+//! - `http_requests_total`, `http_request_duration_seconds`: `service`, `route`, `path`, `method`, `status`
+//! - `grpc_requests_total`, `grpc_request_duration_seconds`: `method`, `code` (grpc-server)
+//! - `notas_batch_size`: grades per MySQL insert
+//! - `notas_store_errors_total`: `store` (`mysql` or `redis`)
+//! - `notas_live_pending`: route 2 records committed to MySQL still owed to Redis
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::{sync::OnceLock, time::Duration};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the recorder on first use (tests start several services in one process) and
+/// returns the handle that renders it.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("notas_batch_size".into()), BATCH_BUCKETS)
+            })
+            .expect("bucket lists are non-empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed by an embedding program; keep ours usable.
+        let _ = metrics::set_global_recorder(recorder);
+        // Histograms accumulate samples until rendered; drain them even if nobody scrapes.
+        let upkeep = handle.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        });
+        handle
+    })
+}
+
+/// The Prometheus text exposition of every metric recorded so far.
+pub fn render() -> String {
+    handle().render()
+}

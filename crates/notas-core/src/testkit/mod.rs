@@ -1,0 +1,267 @@
+//! Test helpers: real MariaDB and Redis, isolated per test so tests run in parallel.
+//!
+//! Where the servers come from, in order:
+//! 1. `TEST_MYSQL_URL` / `TEST_REDIS_URL` (server URLs; `just test` sets them to the
+//!    machine's MariaDB and Redis);
+//! 2. otherwise a MariaDB / Redis container started with testcontainers for the test;
+//! 3. otherwise the test fails and says how to provide one. Never a silent skip.
+//!
+//! Each [`TestDb`] is a uuid-named database, dropped when the value is; each
+//! [`TestRedis`] is a uuid key prefix. [`TcpProxy`] sits between a service and a store so a
+//! test can cut the store off and bring it back. [`contract`] is the wire contract's test
+//! suite, run against each ingestion route by [`ingest_contract_tests!`](crate::ingest_contract_tests).
+
+pub mod contract;
+
+use sqlx::{Connection, Executor, MySqlConnection};
+use std::{net::SocketAddr, sync::Mutex};
+use testcontainers_modules::{
+    mariadb::Mariadb,
+    redis::Redis,
+    testcontainers::{ContainerAsync, runners::AsyncRunner},
+};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+use tokio_util::sync::CancellationToken;
+
+const HOW_TO: &str = "set TEST_MYSQL_URL (e.g. mysql://root@127.0.0.1:3306) and TEST_REDIS_URL \
+(e.g. redis://127.0.0.1:6379), or run `just test`, or start a Docker engine for testcontainers";
+
+/// A fresh, empty database (not yet migrated), dropped at the end of the test.
+pub struct TestDb {
+    /// URL of the database itself, for `MYSQL_URL`.
+    pub url: String,
+    /// URL of the server, without a database.
+    pub server_url: String,
+    /// Database name.
+    pub name: String,
+    _container: Option<ContainerAsync<Mariadb>>,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let (server_url, container) = match std::env::var("TEST_MYSQL_URL") {
+            Ok(url) => (server_part(&url), None),
+            Err(_) => {
+                let c = Mariadb::default()
+                    .start()
+                    .await
+                    .unwrap_or_else(|e| panic!("no MySQL for tests: TEST_MYSQL_URL is unset and testcontainers failed ({e}); {HOW_TO}"));
+                let port = c
+                    .get_host_port_ipv4(3306)
+                    .await
+                    .expect("mapped MariaDB port");
+                (format!("mysql://root@127.0.0.1:{port}"), Some(c))
+            }
+        };
+        let name = format!("notas_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = MySqlConnection::connect(&server_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("cannot reach the test MySQL at {server_url} ({e}); {HOW_TO}")
+            });
+        conn.execute(format!("CREATE DATABASE `{name}`").as_str())
+            .await
+            .expect("create test database");
+        TestDb {
+            url: format!("{server_url}/{name}"),
+            server_url,
+            name,
+            _container: container,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self._container.is_some() {
+            return; // the container, and the database with it, goes away on its own
+        }
+        let (url, name) = (self.server_url.clone(), self.name.clone());
+        // Drop runs outside async context; a short-lived runtime on its own thread does the I/O.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = MySqlConnection::connect(&url).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `mysql://user@host:port/db?x` → `mysql://user@host:port`.
+fn server_part(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    match url[scheme_end..].find('/') {
+        Some(i) => url[..scheme_end + i].to_owned(),
+        None => url.to_owned(),
+    }
+}
+
+/// A Redis server and a key prefix no other test uses.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+    _container: Option<ContainerAsync<Redis>>,
+}
+
+impl TestRedis {
+    pub async fn new() -> TestRedis {
+        let (url, container) = match std::env::var("TEST_REDIS_URL") {
+            Ok(url) => (url, None),
+            Err(_) => {
+                let c = Redis::default()
+                    .start()
+                    .await
+                    .unwrap_or_else(|e| panic!("no Redis for tests: TEST_REDIS_URL is unset and testcontainers failed ({e}); {HOW_TO}"));
+                let port = c.get_host_port_ipv4(6379).await.expect("mapped Redis port");
+                (format!("redis://127.0.0.1:{port}"), Some(c))
+            }
+        };
+        let prefix = format!("notas_test_{}:", uuid::Uuid::new_v4().simple());
+        TestRedis {
+            url,
+            prefix,
+            _container: container,
+        }
+    }
+}
+
+/// A TCP forwarder on 127.0.0.1 that a test can sever (connections reset, new ones
+/// refused), stall (connections accepted and never answered, like a hung server) and
+/// restore on the same port, to play a store going away and coming back.
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    target: String,
+    running: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+}
+
+impl TcpProxy {
+    /// Forwards a fresh local port to `target` (`host:port`).
+    pub async fn start(target: &str) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let proxy = TcpProxy {
+            addr,
+            target: target.to_owned(),
+            running: Mutex::new(None),
+        };
+        proxy.spawn(listener, Some(target.to_owned()));
+        proxy
+    }
+
+    /// Closes every connection and stops listening: new connections are refused.
+    pub async fn sever(&self) {
+        let running = self.running.lock().unwrap().take();
+        if let Some((token, task)) = running {
+            token.cancel();
+            let _ = task.await; // the listener is closed once the task has ended
+        }
+    }
+
+    /// Closes every connection, then accepts new ones and never answers them.
+    pub async fn stall(&self) {
+        self.listen(None).await;
+    }
+
+    /// Closes every connection and forwards again on the same port.
+    pub async fn restore(&self) {
+        self.listen(Some(self.target.clone())).await;
+    }
+
+    async fn listen(&self, target: Option<String>) {
+        self.sever().await;
+        let listener = TcpListener::bind(self.addr).await.expect("rebind proxy");
+        self.spawn(listener, target);
+    }
+
+    fn spawn(&self, listener: TcpListener, target: Option<String>) {
+        let token = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, target, token.clone()));
+        *self.running.lock().unwrap() = Some((token, task));
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        if let Some((token, _)) = self.running.lock().unwrap().take() {
+            token.cancel();
+        }
+    }
+}
+
+/// Accepts until `stop`; forwards each connection to `target`, or holds it silent if none.
+async fn serve(listener: TcpListener, target: Option<String>, stop: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((mut inbound, _)) = accepted else {
+            continue;
+        };
+        let (target, stop) = (target.clone(), stop.clone());
+        tokio::spawn(async move {
+            let Some(target) = target else {
+                stop.cancelled().await;
+                return drop(inbound);
+            };
+            let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                return;
+            };
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+            }
+        });
+    }
+}
+
+/// `mysql://root@127.0.0.1:3306/db` → `127.0.0.1:3306`, for [`TcpProxy::start`].
+pub fn host_port(url: &str) -> String {
+    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+/// `url` with its host and port replaced by `addr` (to route a service through a proxy).
+pub fn via(url: &str, addr: SocketAddr) -> String {
+    url.replacen(&host_port(url), &addr.to_string(), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_split_and_rerouted() {
+        assert_eq!(
+            server_part("mysql://root@127.0.0.1:3306/test"),
+            "mysql://root@127.0.0.1:3306"
+        );
+        assert_eq!(
+            server_part("mysql://root@127.0.0.1:3306/"),
+            "mysql://root@127.0.0.1:3306"
+        );
+        assert_eq!(
+            host_port("mysql://root:pw@db:3306/notas?ssl-mode=disabled"),
+            "db:3306"
+        );
+        assert_eq!(host_port("redis://127.0.0.1:6379"), "127.0.0.1:6379");
+        let proxy: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(
+            via("mysql://root@127.0.0.1:3306/x", proxy),
+            "mysql://root@127.0.0.1:4000/x"
+        );
+    }
+}

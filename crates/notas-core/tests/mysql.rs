@@ -1,0 +1,130 @@
+//! The MySQL store against a real MariaDB.
+
+use clap::Parser;
+use notas_core::{
+    grade::{Grade, GradeInput},
+    mysql::{BatchArgs, GradeStore, MySqlArgs},
+    route::Route,
+    testkit::TestDb,
+};
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    mysql: MySqlArgs,
+    #[command(flatten)]
+    batch: BatchArgs,
+}
+
+async fn connect(url: &str) -> Result<GradeStore, sqlx::Error> {
+    let args = Args::parse_from(["test", &format!("--mysql-url={url}")]);
+    GradeStore::connect(&args.mysql, &args.batch).await
+}
+
+fn grade(carnet: i64) -> Grade {
+    Grade::parse(GradeInput {
+        carnet: Some(carnet),
+        nombre: Some("Ana".into()),
+        curso: Some("LFP".into()),
+        nota: Some(61),
+        semestre: Some("1S".into()),
+        year: Some(2024),
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_create_and_migrate_the_database_once() {
+    let db = TestDb::new().await;
+    let missing = format!("{}_fresh", db.url); // a database nobody created yet
+    let starts = (0..4).map(|_| connect(&missing));
+    let stores: Vec<_> = futures_util::future::join_all(starts).await;
+    for store in &stores {
+        assert!(store.is_ok(), "{store:?}");
+    }
+    let store = stores.into_iter().next().unwrap().unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, notas_core::mysql::MIGRATOR.iter().count() as i64);
+    sqlx::query(&format!("DROP DATABASE `{}_fresh`", db.name))
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_insert_returns_the_id_of_each_row_in_order() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    let ids = store
+        .insert(Route::Redis, &[grade(10), grade(20), grade(30)])
+        .await
+        .unwrap();
+    let rows: Vec<(u64, u32)> = sqlx::query_as("SELECT id, carnet FROM grades ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![(ids[0], 10), (ids[1], 20), (ids[2], 30)]);
+}
+
+/// The summaries the reports read equal the same figures computed from the grades, after
+/// many concurrent batches touching the same courses and students.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_keep_the_report_summaries_exact() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    let courses = ["SO1", "BD1", "LFP", "SA", "AYD1"];
+    let batches = (0..40).map(|b| {
+        let store = store.clone();
+        let grades: Vec<Grade> = (0..50)
+            .map(|i| {
+                let n = b * 50 + i;
+                Grade::parse(GradeInput {
+                    carnet: Some(1 + n % 37),
+                    nombre: Some("A".into()),
+                    curso: Some(courses[n as usize % 5].into()),
+                    nota: Some(50 + (n % 6) * 10),
+                    semestre: Some(["1S", "2S"][n as usize % 2].into()),
+                    year: Some(2023),
+                })
+                .unwrap()
+            })
+            .collect();
+        tokio::spawn(async move { store.insert(Route::Grpc, &grades).await.unwrap() })
+    });
+    for batch in batches.collect::<Vec<_>>() {
+        batch.await.unwrap();
+    }
+    let pool = store.pool();
+    let same = |a: &str, b: &str| {
+        let (a, b) = (a.to_owned(), b.to_owned());
+        async move {
+            let from_summary: Vec<(String, u64, u64, u64)> =
+                sqlx::query_as(&a).fetch_all(pool).await.unwrap();
+            let from_grades: Vec<(String, u64, u64, u64)> =
+                sqlx::query_as(&b).fetch_all(pool).await.unwrap();
+            assert!(!from_grades.is_empty());
+            assert_eq!(from_summary, from_grades);
+        }
+    };
+    same(
+        "SELECT CONCAT(semestre, year, curso), passed, failed, students FROM course_term_stats ORDER BY 1",
+        "SELECT CONCAT(semestre, year, curso), CAST(SUM(nota >= 61) AS UNSIGNED), CAST(SUM(nota < 61) AS UNSIGNED), \
+         CAST(COUNT(DISTINCT carnet) AS UNSIGNED) FROM grades GROUP BY semestre, year, curso ORDER BY 1",
+    )
+    .await;
+    same(
+        "SELECT CONCAT(semestre, year, carnet), total, grades, avg_x10000 FROM student_stats WHERE year > 0 ORDER BY 1",
+        "SELECT CONCAT(semestre, year, carnet), CAST(SUM(nota) AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED), \
+         CAST(SUM(nota) * 10000 DIV COUNT(*) AS UNSIGNED) FROM grades GROUP BY semestre, year, carnet ORDER BY 1",
+    )
+    .await;
+    same(
+        "SELECT CONCAT(carnet), total, grades, avg_x10000 FROM student_stats WHERE year = 0 ORDER BY 1",
+        "SELECT CONCAT(carnet), CAST(SUM(nota) AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED), \
+         CAST(SUM(nota) * 10000 DIV COUNT(*) AS UNSIGNED) FROM grades GROUP BY carnet ORDER BY 1",
+    )
+    .await;
+}

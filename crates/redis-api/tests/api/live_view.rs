@@ -1,0 +1,117 @@
+//! The Redis side of route 2: what the live view holds after a batch, and what happens
+//! when Redis fails after MySQL has committed.
+
+use crate::helpers::spawn_app;
+use futures_util::StreamExt;
+use notas_core::testkit::contract::{eventually, get, payload, post_json};
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[tokio::test]
+async fn each_record_updates_total_counts_recent_list_and_events() {
+    let app = spawn_app().await;
+    let mut events = app.redis.get_async_pubsub().await.unwrap();
+    events.subscribe(app.keys.events()).await.unwrap();
+
+    let mut bd1 = payload(7);
+    bd1["curso"] = json!("BD1");
+    let first = post_json(&app, &payload(5)).await;
+    let second = post_json(&app, &bd1).await;
+    assert_eq!((first.status, second.status), (201, 201));
+
+    let mut redis = app.redis().await;
+    let total: u64 = redis.get(app.keys.total()).await.unwrap();
+    assert_eq!(total, 2);
+    let so1: u64 = redis.hget(app.keys.counts(), "SO1:2S:2023").await.unwrap();
+    let bd1_count: u64 = redis.hget(app.keys.counts(), "BD1:2S:2023").await.unwrap();
+    assert_eq!((so1, bd1_count), (1, 1));
+    let recent: Vec<String> = redis.lrange(app.keys.recent(), 0, -1).await.unwrap();
+    let recent: Vec<Value> = recent
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    assert_eq!(
+        recent,
+        vec![second.body.clone(), first.body.clone()],
+        "newest first, as answered"
+    );
+
+    let mut announced = Vec::new();
+    let mut messages = events.on_message();
+    while announced.len() < 2 {
+        let message = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .expect("an event")
+            .unwrap();
+        let batch: Vec<Value> =
+            serde_json::from_str(&message.get_payload::<String>().unwrap()).unwrap();
+        announced.extend(batch);
+    }
+    assert_eq!(announced, vec![first.body, second.body]);
+}
+
+#[tokio::test]
+async fn the_recent_list_is_bounded() {
+    let app = spawn_app().await;
+    for carnet in 1..=105 {
+        assert_eq!(post_json(&app, &payload(carnet)).await.status, 201);
+    }
+    let mut redis = app.redis().await;
+    let len: usize = redis.llen(app.keys.recent()).await.unwrap();
+    assert_eq!(len, 100, "LIVE_RECENT_LIMIT defaults to 100");
+    let total: u64 = redis.get(app.keys.total()).await.unwrap();
+    assert_eq!(total, 105);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_keeps_the_record_and_the_live_view_catches_up() {
+    let app = spawn_app().await;
+    app.redis_proxy.sever().await;
+
+    let answer = post_json(&app, &payload(42)).await;
+    assert_eq!(
+        answer.status, 201,
+        "MySQL committed, so the grade is registered: {answer:?}"
+    );
+    let id = answer.body["id"].as_u64().unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grades WHERE id = ?")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    let owed: Vec<u64> = sqlx::query_scalar("SELECT grade_id FROM live_outbox")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(owed, vec![id]);
+    let ready = get(&app, "/readyz").await;
+    assert_eq!(ready.status, 503, "{ready:?}");
+
+    let mut redis = app.redis().await;
+    let total: Option<u64> = redis.get(app.keys.total()).await.unwrap();
+    assert_eq!(total, None, "nothing reached Redis during the outage");
+
+    app.redis_proxy.restore().await;
+    let caught_up = eventually(Duration::from_secs(10), || {
+        let mut redis = redis.clone();
+        let key = app.keys.total();
+        async move { redis.get::<_, Option<u64>>(key).await.unwrap() == Some(1) }
+    })
+    .await;
+    assert!(
+        caught_up,
+        "the live view did not catch up after Redis returned"
+    );
+    let recent: Vec<String> = redis.lrange(app.keys.recent(), 0, -1).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&recent[0]).unwrap(),
+        answer.body
+    );
+    let owed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM live_outbox")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(owed, 0, "the outbox is emptied once replayed");
+}

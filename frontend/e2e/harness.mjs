@@ -1,0 +1,136 @@
+// Starts the whole stack for a browser or socket.io test: grpc-server, grpc-client,
+// redis-api and dashboard-api (serving frontend/dist) as real processes on free ports,
+// with their own MySQL database and Redis key prefix, on the servers of TEST_MYSQL_URL
+// and TEST_REDIS_URL. Needs `cargo build --bins` and `npm run build` first (`just e2e`).
+
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const repo = path.resolve(fileURLToPath(import.meta.url), "../../..");
+const bin = (name) => path.join(process.env.CARGO_TARGET_DIR ?? path.join(repo, "target"), "debug", name);
+
+/** How often dashboard-api pushes in these tests, in milliseconds. */
+export const PUSH_INTERVAL_MS = 100;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+async function waitReady(url, processes, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const dead = processes.find((p) => p.exitCode !== null);
+    if (dead) throw new Error(`${dead.name} exited with ${dead.exitCode}:\n${dead.log.join("")}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} was not ready within ${timeoutMs} ms`);
+}
+
+/** Starts the stack; `dashboards` replicas of dashboard-api share the database and Redis. */
+export async function startStack({ dashboards = 1 } = {}) {
+  const id = randomBytes(6).toString("hex");
+  const mysqlServer = (process.env.TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306").replace(/\/+$/, "");
+  const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+  const database = `notas_e2e_${id}`;
+  const prefix = `notas_e2e_${id}:`;
+  const [grpc, admin, client, redisApi, ...dashboardPorts] = await Promise.all(
+    Array.from({ length: 4 + dashboards }, freePort),
+  );
+  const common = {
+    MYSQL_URL: `${mysqlServer}/${database}`,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    RUST_LOG: process.env.RUST_LOG ?? "warn",
+  };
+  const services = [
+    ["grpc-server", { LISTEN_ADDR: `127.0.0.1:${grpc}`, ADMIN_ADDR: `127.0.0.1:${admin}` }],
+    ["grpc-client", { LISTEN_ADDR: `127.0.0.1:${client}`, GRPC_SERVER_URL: `http://127.0.0.1:${grpc}` }],
+    ["redis-api", { LISTEN_ADDR: `127.0.0.1:${redisApi}` }],
+    ...dashboardPorts.map((port) => [
+      "dashboard-api",
+      {
+        LISTEN_ADDR: `127.0.0.1:${port}`,
+        FRONTEND_DIR: path.join(repo, "frontend", "dist"),
+        PUSH_INTERVAL_MS: String(PUSH_INTERVAL_MS),
+      },
+    ]),
+  ];
+  const processes = services.map(([name, env]) => {
+    const child = spawn(bin(name), [], { env: { ...process.env, ...common, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    child.name = name;
+    child.log = [];
+    child.stdout.on("data", (d) => child.log.push(String(d)));
+    child.stderr.on("data", (d) => child.log.push(String(d)));
+    return child;
+  });
+  const dashboardUrls = dashboardPorts.map((port) => `http://127.0.0.1:${port}`);
+  const urls = {
+    route1: `http://127.0.0.1:${client}`,
+    route2: `http://127.0.0.1:${redisApi}`,
+    dashboard: dashboardUrls[0],
+  };
+  const stop = async () => {
+    await Promise.all(
+      processes.map((p) => (p.exitCode !== null ? null : new Promise((resolve) => (p.on("exit", resolve), p.kill("SIGTERM"))))),
+    );
+    dropDatabase(mysqlServer, database);
+    deleteKeys(redisUrl, prefix);
+  };
+  try {
+    await waitReady(`http://127.0.0.1:${admin}/readyz`, processes);
+    for (const url of [urls.route1, urls.route2, ...dashboardUrls]) await waitReady(`${url}/readyz`, processes);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { urls, dashboards: dashboardUrls, stop, logs: () => processes.map((p) => `--- ${p.name}\n${p.log.join("")}`).join("\n") };
+}
+
+function dropDatabase(server, database) {
+  const url = new URL(server);
+  const args = ["--protocol=tcp", "-h", url.hostname, "-P", url.port || "3306", "-u", decodeURIComponent(url.username || "root")];
+  if (url.password) args.push(`-p${decodeURIComponent(url.password)}`);
+  spawnSync("mysql", [...args, "-e", `DROP DATABASE IF EXISTS \`${database}\``]);
+}
+
+function deleteKeys(redisUrl, prefix) {
+  const keys = spawnSync("redis-cli", ["-u", redisUrl, "--scan", "--pattern", `${prefix}*`], { encoding: "utf8" });
+  const names = (keys.stdout ?? "").split("\n").filter(Boolean);
+  if (names.length) spawnSync("redis-cli", ["-u", redisUrl, "del", ...names]);
+}
+
+/** POST a grade to a route; the answer's status, route header and body. */
+export async function postGrade(routeUrl, grade) {
+  const response = await fetch(`${routeUrl}/notas`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ nombre: `Alumno ${grade.carnet}`, curso: "SO1", nota: 90, semestre: "2S", year: 2023, ...grade }),
+  });
+  return { status: response.status, route: response.headers.get("x-notas-route"), body: await response.json() };
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(check, timeoutMs = 10_000, what = "condition") {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

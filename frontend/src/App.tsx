@@ -1,0 +1,96 @@
+import { useState } from "react";
+import { apiUrl, COURSES, SEMESTERS, type Course, type Page, type PassFail, type Selection, type Semester, type TopCourses, type TopStudents } from "./api";
+import { PassFailPie, TopCoursesBar, TopStudentsBar } from "./components/Charts";
+import { Panel } from "./components/Panel";
+import { RecordsTable } from "./components/Records";
+import { config } from "./config";
+import { useLive, useReport } from "./hooks";
+import { clampYear, connectionLabel } from "./logic";
+
+const PAGE_SIZE = 25;
+
+export function App() {
+  const [selection, setSelection] = useState<Selection>({ curso: "SO1", semestre: "2S", year: 2023 });
+  const [onlySelection, setOnlySelection] = useState(false);
+  const [pages, setPages] = useState<number[]>([]); // `before` cursors of the pages behind us
+  const { apiOrigin, refreshMs } = config;
+  const { curso, semestre, year } = selection;
+  const term = `${semestre} ${year}`;
+
+  const live = useLive(apiOrigin, selection);
+  const before = pages.at(-1) ?? null;
+  const filter = onlySelection ? { curso, semestre, year } : {};
+  const records = useReport<Page>(apiUrl(apiOrigin, "/api/grades", { ...filter, before, limit: PAGE_SIZE }), refreshMs);
+  const passFail = useReport<PassFail>(apiUrl(apiOrigin, "/api/reports/pass-fail", { curso, semestre, year }), refreshMs);
+  const topCourses = useReport<TopCourses>(apiUrl(apiOrigin, "/api/reports/top-courses", { semestre, year }), refreshMs);
+  const topStudents = useReport<TopStudents>(apiUrl(apiOrigin, "/api/reports/top-students", { semestre, year }), refreshMs);
+
+  const select = (change: Partial<Selection>) => {
+    setSelection((s) => ({ ...s, ...change }));
+    if (onlySelection) setPages([]);
+  };
+  const items = records.data?.items ?? [];
+
+  return (
+    <main>
+      <header>
+        <h1>notas · registro de notas</h1>
+        <span className={`connection ${live.connection}`} data-testid="connection" role="status">
+          {connectionLabel(live.connection)}
+        </span>
+      </header>
+
+      <form className="selectors" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Curso
+          <select value={curso} onChange={(e) => select({ curso: e.target.value as Course })} data-testid="select-curso">
+            {COURSES.map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Semestre
+          <select value={semestre} onChange={(e) => select({ semestre: e.target.value as Semester })} data-testid="select-semestre">
+            {SEMESTERS.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Año
+          <input type="number" min={2000} max={2100} value={year} onChange={(e) => select({ year: clampYear(e.target.value, year) })} data-testid="select-year" />
+        </label>
+      </form>
+
+      <div className="grid">
+        <Panel title="Total de registros en Redis (ruta 2, en vivo)" testId="live-total" loading={live.total === null && live.connection !== "disconnected"}>
+          <p className="big">{live.total ?? "–"}</p>
+        </Panel>
+        <Panel title={`Notas de ${curso} en ${term} en Redis (en vivo)`} testId="live-count" loading={live.count === null && live.connection === "connected"}>
+          <p className="big">{live.count ?? "–"}</p>
+        </Panel>
+        <Panel title="Últimos registros (en vivo)" testId="live-recent" wide empty={live.recent.length === 0} emptyText="Esperando notas…">
+          <RecordsTable records={live.recent.slice(0, 10)} testId="live-recent-table" />
+        </Panel>
+
+        <PassFailPie report={passFail} title={`Aprobados y reprobados: ${curso}, ${term}`} />
+        <TopCoursesBar report={topCourses} title={`Top 3 cursos por alumnos, ${term}`} />
+        <TopStudentsBar report={topStudents} title={`Top 5 promedios, ${term}`} />
+
+        <Panel title="Datos almacenados" testId="records" wide loading={records.loading} error={records.error} empty={!records.loading && items.length === 0}>
+          <RecordsTable records={items} testId="records-table" />
+        </Panel>
+        <div className="pager wide">
+          <label>
+            <input type="checkbox" checked={onlySelection} onChange={(e) => { setOnlySelection(e.target.checked); setPages([]); }} />
+            Solo {curso}, {term}
+          </label>
+          <button type="button" disabled={pages.length === 0} onClick={() => setPages([])}>Más recientes</button>
+          <button type="button" disabled={pages.length === 0} onClick={() => setPages((p) => p.slice(0, -1))}>Anteriores</button>
+          <button type="button" disabled={!records.data?.next_before} onClick={() => setPages((p) => [...p, records.data!.next_before!])}>Siguientes</button>
+        </div>
+      </div>
+    </main>
+  );
+}

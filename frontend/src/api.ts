@@ -1,0 +1,78 @@
+// dashboard-api's REST answers and how to ask for them.
+
+export const COURSES = ["SO1", "BD1", "LFP", "SA", "AYD1"] as const;
+export const SEMESTERS = ["1S", "2S"] as const;
+export type Course = (typeof COURSES)[number];
+export type Semester = (typeof SEMESTERS)[number];
+
+export interface Selection {
+  curso: Course;
+  semestre: Semester;
+  year: number;
+}
+
+export interface GradeRecord {
+  id: number;
+  carnet: number;
+  nombre: string;
+  curso: Course;
+  nota: number;
+  semestre: Semester;
+  year: number;
+  route?: "grpc" | "redis";
+  created_at_ms?: number;
+}
+
+export interface Page {
+  items: GradeRecord[];
+  next_before: number | null;
+}
+
+export interface PassFail {
+  curso: Course;
+  semestre: Semester;
+  year: number;
+  passed: number;
+  failed: number;
+}
+
+export interface TopCourses {
+  courses: { curso: Course; nombre: string; students: number }[];
+}
+
+export interface TopStudents {
+  students: { carnet: number; nombre: string; average: number; grades: number }[];
+}
+
+/** An answer other than 2xx, with the API's `{"error", "field"}` when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+type Params = Record<string, string | number | null | undefined>;
+
+/** `origin + path + ?query`, leaving out empty parameters. */
+export function apiUrl(origin: string, path: string, params: Params = {}): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(key, String(value));
+  }
+  const qs = query.toString();
+  return `${origin}${path}${qs ? `?${qs}` : ""}`;
+}
+
+export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(url, { signal });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = typeof body?.error === "string" ? body.error : `HTTP ${response.status}`;
+    throw new ApiError(response.status, error, typeof body?.field === "string" ? body.field : null);
+  }
+  return body as T;
+}

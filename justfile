@@ -1,0 +1,204 @@
+# notas: `just` lists the recipes. Every variable below can be overridden from the environment.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# `just dev` starts its own MariaDB and Redis unless MYSQL_URL / REDIS_URL name existing ones.
+# Servers the tests create their own databases and key prefixes on.
+export TEST_MYSQL_URL := env("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+export TEST_REDIS_URL := env("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+export RUST_LOG := env("RUST_LOG", "info")
+
+python := ".dev/venv/bin/python"
+
+default:
+    @just --list
+
+# Run the whole stack locally: MariaDB, Redis, nginx (the Ingress' 50/50 split) and every service, state in .dev/ (Ctrl-C stops it).
+dev: _venv _npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --locked --bins
+    (cd frontend && npm run build)
+    {{python}} scripts/devstack.py prepare
+    echo $$ > .dev/honcho.pid
+    exec .dev/venv/bin/honcho -e .dev/stack.env -f .dev/Procfile -d . start
+
+# Stop the stack `just dev` started (from another terminal).
+dev-down: _venv
+    {{python}} scripts/devstack.py down
+
+# Delete the local stack's data and logs (.dev/), after stopping it.
+dev-clean: dev-down
+    rm -rf .dev
+
+# Locust, headless: `just loadtest [smoke|brief|stress] [target URL]` (default: the local stack). LT_USERS, LT_SPAWN, LT_DURATION override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX give a remote target's stores for the reconciliation. Writes locust/runs/<time>-<preset>/report.md.
+loadtest preset="smoke" target="": _venv
+    #!/usr/bin/env bash
+    set -euo pipefail
+    case "{{preset}}" in
+        smoke)  u=20;   r=10;  t=20s; strict=--strict ;;
+        brief)  u=200;  r=20;  t=2m;  strict= ;;
+        stress) u=1000; r=100; t=3m;  strict= ;;
+        *) echo "unknown preset '{{preset}}': smoke, brief or stress" >&2; exit 2 ;;
+    esac
+    u=${LT_USERS:-$u} r=${LT_SPAWN:-$r} t=${LT_DURATION:-$t}
+    target="{{target}}" mysql=${LT_MYSQL:-} redis=${LT_REDIS:-} prefix=${LT_PREFIX:-notas:}
+    if [ -z "$target" ]; then
+        [ -f .dev/stack.env ] || { echo "no local stack: run 'just dev' first, or pass target=URL" >&2; exit 2; }
+        set -a; . .dev/stack.env; set +a
+        target=$NOTAS_URL mysql=${mysql:-$MYSQL_URL} redis=${redis:-$REDIS_URL}
+    fi
+    curl -fsS -o /dev/null "$target/healthz" || { echo "$target does not answer; is the stack up?" >&2; exit 2; }
+    run=locust/runs/$(date -u +%Y%m%dT%H%M%SZ)-{{preset}}
+    mkdir -p "$run"
+    printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s"}\n' "$target" "{{preset}}" "$u" "$r" "$t" > "$run/run.json"
+    report() { {{python}} locust/report.py "$@" --mysql "$mysql" --redis "$redis" --prefix "$prefix"; }
+    report snapshot > "$run/before.json"
+    NOTAS_IDS_FILE="$run/ids.csv" NOTAS_STATS_FILE="$run/stats.json" .dev/venv/bin/locust -f locust/locustfile.py --headless -u "$u" -r "$r" -t "$t" \
+        --host "$target" --csv "$run/locust" --csv-full-history --html "$run/locust.html" \
+        --exit-code-on-error 0 --only-summary --loglevel WARNING
+    report write "$run" --before "$run/before.json" $strict
+    echo "report: $run/report.md"
+
+# CI's load test: bring the local stack up, run the smoke preset, tear the stack down.
+smoke: _venv _npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    just dev > .dev/smoke-stack.log 2>&1 &
+    trap 'just dev-down >/dev/null || true; wait' EXIT
+    for _ in $(seq 1 360); do
+        grep -q "notas is up" .dev/smoke-stack.log 2>/dev/null && break
+        if ! kill -0 $! 2>/dev/null; then cat .dev/smoke-stack.log; exit 1; fi
+        sleep 0.5
+    done
+    grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
+    just loadtest smoke
+
+# Pinned upstream manifests that `just up` installs (version and sha256).
+ingress_nginx_url := "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"
+ingress_nginx_sha256 := "2a3ae008c8786431115502644e77ab398fdebfb721a5d1195ed3089cde3299df"
+metrics_server_url := "https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.9.0/components.yaml"
+kind_overlay := "k8s/overlays/kind"
+
+# A kind cluster with ingress-nginx and metrics-server, the Nix-built images loaded, and k8s/overlays/kind applied (needs Docker, Nix, kind, kubectl).
+up:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for tool in nix kind kubectl docker curl sha256sum; do
+        command -v $tool >/dev/null || { echo "just up needs $tool (nix develop has all but docker)" >&2; exit 1; }
+    done
+    nix build .#default --out-link .dev/images
+    kind get clusters | grep -qx notas || kind create cluster --config kind/cluster.yaml
+    kubectl config use-context kind-notas
+    curl -fsSL {{ingress_nginx_url}} -o .dev/ingress-nginx.yaml
+    echo "{{ingress_nginx_sha256}}  .dev/ingress-nginx.yaml" | sha256sum -c -
+    kubectl apply -f .dev/ingress-nginx.yaml
+    kubectl apply -f {{metrics_server_url}}
+    # kind's kubelets serve self-signed certificates.
+    kubectl -n kube-system patch deployment metrics-server --type=json \
+        -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--kubelet-insecure-tls"}]' || true
+    for image in .dev/images/*.tar; do kind load image-archive "$image" --name notas; done
+    kubectl create namespace so1p2 --dry-run=client -o yaml | kubectl apply -f -
+    # The development MySQL password: random, made once, kept only in the cluster.
+    if ! kubectl -n so1p2 get secret notas-mysql >/dev/null 2>&1; then
+        password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+        kubectl -n so1p2 create secret generic notas-mysql \
+            --from-literal=url="mysql://root:$password@mysql:3306/notas" --from-literal=root-password="$password"
+    fi
+    kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=180s
+    kubectl -n so1p2 delete job notas-migrate --ignore-not-found
+    kubectl apply -k {{kind_overlay}}
+    kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s
+    for d in $(kubectl -n so1p2 get deploy -o name); do kubectl -n so1p2 rollout status $d --timeout=180s; done
+    echo "dashboard: http://localhost/   load test: just loadtest brief http://localhost"
+
+# Delete the kind cluster.
+down:
+    kind delete cluster --name notas
+
+# Push the images to Artifact Registry, apply k8s/overlays/gke and deploy the frontend to Cloud Run. Needs GCP_PROJECT, GCP_REGION, AR_REPOSITORY, INSTANCE_CONNECTION_NAME, GCP_SERVICE_ACCOUNT, MEMORYSTORE_HOST, FRONTEND_ORIGIN.
+deploy-gke:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_HOST FRONTEND_ORIGIN; do
+        [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (see README, 'Deploying to GKE')" >&2; exit 1; }
+    done
+    registry="$GCP_REGION-docker.pkg.dev/$GCP_PROJECT/$AR_REPOSITORY"
+    nix build .#default --out-link .dev/images
+    work=$(mktemp -d)
+    cp -r k8s "$work/"
+    for image in .dev/images/*.tar; do
+        name=$(basename "$image" .tar)
+        skopeo copy --dest-creds "oauth2accesstoken:$(gcloud auth print-access-token)" \
+            "docker-archive:$image" "docker://$registry/$name:0.1.0"
+        digest=$(skopeo inspect --creds "oauth2accesstoken:$(gcloud auth print-access-token)" \
+            --format '{{{{.Digest}}' "docker://$registry/$name:0.1.0")
+        (cd "$work/k8s/overlays/gke" && kustomize edit set image "notas/$name=$registry/$name@$digest")
+    done
+    grep -rl 'ARTIFACT_REGISTRY\|INSTANCE_CONNECTION_NAME\|GCP_SERVICE_ACCOUNT\|MEMORYSTORE_HOST\|FRONTEND_ORIGIN' "$work/k8s" | xargs sed -i \
+        -e "s|ARTIFACT_REGISTRY|$registry|g" -e "s|INSTANCE_CONNECTION_NAME|$INSTANCE_CONNECTION_NAME|g" \
+        -e "s|GCP_SERVICE_ACCOUNT|$GCP_SERVICE_ACCOUNT|g" -e "s|MEMORYSTORE_HOST|$MEMORYSTORE_HOST|g" \
+        -e "s|FRONTEND_ORIGIN|$FRONTEND_ORIGIN|g"
+    kubectl get namespace so1p2 >/dev/null 2>&1 || kubectl create namespace so1p2
+    kubectl -n so1p2 get secret notas-mysql >/dev/null || { echo "create the notas-mysql secret first (README)" >&2; exit 1; }
+    kubectl -n so1p2 delete job notas-migrate --ignore-not-found
+    kubectl apply -k "$work/k8s/overlays/gke"
+    gcloud run services replace "$work/k8s/overlays/gke/cloudrun-frontend.yaml" --project "$GCP_PROJECT" --region "$GCP_REGION"
+
+# Both routes measured against this machine's own limits, from release builds, in a few minutes; writes BENCHMARKS.md and benchmarks.png.
+bench: _venv _npm
+    command -v oha >/dev/null || cargo install --locked oha@1.16.0
+    command -v redis-benchmark >/dev/null || { echo "bench needs redis-benchmark (apt install redis-tools)" >&2; exit 1; }
+    cargo build --release --locked --bins
+    cd frontend && npm run build
+    {{python}} scripts/bench.py
+
+# Run every test: Rust, frontend unit tests, end to end in headless Chromium, and the smoke load test.
+test: test-rust test-frontend e2e smoke
+
+# Rust tests against real MariaDB and Redis (TEST_MYSQL_URL, TEST_REDIS_URL), and the offline deployment checks.
+test-rust: _venv
+    cargo test --workspace --locked
+
+# The frontend's unit tests (Vitest).
+test-frontend: _npm
+    cd frontend && npm test
+
+# The whole stack as processes, driven by socket.io-client and headless Chromium; screenshots in frontend/e2e-output/.
+e2e: _npm
+    cargo build --locked --bins
+    cd frontend && npm run build && npm run e2e
+
+# Formatting and clippy, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Run one service: just run grpc-server | grpc-client | redis-api | dashboard-api
+run service *args:
+    cargo run --locked -p {{service}} -- {{args}}
+
+# Post the brief's example grade four times through the split of a running `just dev`, showing which route answered.
+post carnet="233233":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    set -a; . .dev/stack.env; set +a
+    body='{"carnet": {{carnet}}, "nombre": "Alumno 1", "curso": "SO1", "nota": 90, "semestre": "2S", "year": 2023}'
+    for _ in 1 2 3 4; do
+        curl -sS -D - -o - -H 'content-type: application/json' -d "$body" "$NOTAS_URL/notas" | grep -iE '^(HTTP|x-notas-route)|^\{'
+        echo
+    done
+
+_npm:
+    @cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+
+# The Python tools (honcho, PyYAML, Locust and the report's libraries) in .dev/venv, reinstalled when a requirements file changes.
+_venv:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stamp=.dev/venv/.requirements
+    wanted=$(cat scripts/requirements.txt locust/requirements.txt)
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && exit 0
+    python3 -m venv .dev/venv
+    .dev/venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt -r locust/requirements.txt
+    echo "$wanted" > "$stamp"

@@ -1,0 +1,78 @@
+"""Teachers registering grades: the brief's payload with random values, posted to /notas.
+
+Each request is named in Locust's statistics by the route that answered (the
+`x-notas-route` header), so Locust's own report compares route 1 (grpc) and route 2
+(redis). Anything but a 201 with an id is a failure. When NOTAS_IDS_FILE is set, every
+201 appends `route,id` to it, for report.py's reconciliation against MySQL and Redis; when
+NOTAS_STATS_FILE is set, the final statistics per route are written there as JSON when
+Locust quits (its CSVs are written on a timer and can miss the last second).
+"""
+
+import json
+import os
+import random
+
+from locust import HttpUser, between, events, task
+
+COURSES = ["SO1", "BD1", "LFP", "SA", "AYD1"]
+SEMESTERS = ["1S", "2S"]
+GRADES = list(range(50, 101, 10))
+
+_ids_path = os.environ.get("NOTAS_IDS_FILE")
+_ids = open(_ids_path, "a", buffering=1, encoding="utf-8") if _ids_path else None
+
+
+def random_grade() -> dict:
+    carnet = random.randint(201_900_000, 202_399_999)
+    return {
+        "carnet": carnet,
+        "nombre": f"Alumno {carnet % 10_000}",
+        "curso": random.choice(COURSES),
+        "nota": random.choice(GRADES),
+        "semestre": random.choice(SEMESTERS),
+        "year": 2023,
+    }
+
+
+class Teacher(HttpUser):
+    wait_time = between(0.1, 0.5)
+
+    @task
+    def register_grade(self) -> None:
+        with self.client.post("/notas", json=random_grade(), name="POST /notas", catch_response=True) as response:
+            route = response.headers.get("x-notas-route", "none")
+            # Renaming before the block ends files the request under the route that answered.
+            response.request_meta["name"] = f"POST /notas [{route}]"
+            if response.status_code != 201:
+                response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
+                return
+            try:
+                record_id = int(response.json()["id"])
+            except (ValueError, KeyError, TypeError):
+                response.failure("201 without a numeric id")
+                return
+            response.success()
+            if _ids:
+                _ids.write(f"{route},{record_id}\n")
+
+
+@events.quitting.add_listener
+def write_final_stats(environment, **_kwargs) -> None:
+    path = os.environ.get("NOTAS_STATS_FILE")
+    if not path:
+        return
+    entries = {name: entry for (name, _method), entry in environment.stats.entries.items()}
+    entries["Aggregated"] = environment.stats.total
+    summary = {}
+    for name, entry in entries.items():
+        route = name[name.find("[") + 1 : name.find("]")] if "[" in name else name
+        summary[route] = {
+            "requests": entry.num_requests,
+            "failures": entry.num_failures,
+            "rps": entry.total_rps,
+            "p50": entry.get_response_time_percentile(0.50),
+            "p95": entry.get_response_time_percentile(0.95),
+            "p99": entry.get_response_time_percentile(0.99),
+        }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what notas needs on a Debian/Ubuntu machine, or says exactly what is missing,
+# then runs `just <recipe>` (e.g. `scripts/bootstrap.sh dev`, `scripts/bootstrap.sh test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v cargo >/dev/null || missing+=("a Rust toolchain (https://rustup.rs)")
+command -v python3 >/dev/null || missing+=("python3 (apt install python3 python3-venv)")
+command -v npm >/dev/null || missing+=("Node.js 20 or later with npm (https://nodejs.org)")
+if [ ${#missing[@]} -gt 0 ]; then
+    printf 'notas needs: %s\n' "${missing[@]}" >&2
+    exit 1
+fi
+
+apt_packages=()
+command -v protoc >/dev/null || apt_packages+=(protobuf-compiler)
+command -v curl >/dev/null || apt_packages+=(curl)
+# The local stack runs its own MariaDB, Redis and nginx (`just dev`); the tests use their clients.
+export PATH="$PATH:/usr/sbin:/usr/local/sbin"
+command -v mariadbd >/dev/null || apt_packages+=(mariadb-server)
+command -v mysql >/dev/null || apt_packages+=(mariadb-client)
+command -v redis-server >/dev/null || apt_packages+=(redis-server)
+command -v nginx >/dev/null || apt_packages+=(nginx)
+# The end-to-end tests drive Debian's Chromium (playwright-core downloads no browser); the
+# deployment checks render k8s/ with kubectl and parse nix/ with nix-instantiate.
+case " $* " in *" test "* | *" e2e "*)
+    [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+    command -v nix-instantiate >/dev/null || apt_packages+=(nix-bin)
+    command -v kubectl >/dev/null || {
+        echo "notas needs: kubectl for the deployment checks (https://kubernetes.io/docs/tasks/tools/)" >&2
+        exit 1
+    } ;;
+esac
+if [ ${#apt_packages[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if ! command -v apt-get >/dev/null; then
+        echo "notas needs: ${apt_packages[*]} (install them with your package manager)" >&2
+        exit 1
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_packages[@]}"
+fi
+
+command -v just >/dev/null || cargo install --locked just@1.59.0
+export PATH="$HOME/.cargo/bin:$PATH"
+
+exec just "$@"

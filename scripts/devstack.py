@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""The local stack behind `just dev`: real MariaDB, Redis and nginx processes plus the
+four services, with every file they write under `.dev/` (ignored by git).
+
+    devstack.py prepare   pick ports, initialise MariaDB once, render nginx.conf from
+                          k8s/base/ingress.yaml, and write .dev/Procfile and .dev/stack.env
+                          for honcho, the process manager that runs them all
+    devstack.py wait      (a Procfile entry) wait until every process answers, print the URLs
+    devstack.py down      stop a running stack (what Ctrl-C does in its terminal)
+    devstack.py url       print the stack's entry URL (for `just loadtest`)
+
+MYSQL_URL / REDIS_URL, when set, point the services at existing servers instead of
+starting MariaDB / Redis here. NOTAS_STATE (default .dev) moves the whole stack to another
+folder and NOTAS_PROFILE=release runs the release binaries: `just bench` uses both.
+Ports are kept between runs and moved when something else
+took them, so the stack never collides with servers already running.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / os.environ.get("NOTAS_STATE", ".dev")
+PROFILE = os.environ.get("NOTAS_PROFILE", "debug")
+PORTS_FILE = STATE / "ports.json"
+PID_FILE = STATE / "honcho.pid"
+INGRESS = ROOT / "k8s" / "base" / "ingress.yaml"
+TEMPLATE = ROOT / "scripts" / "nginx.conf.template"
+
+# Preferred ports; any that is taken is replaced by a free one.
+PREFERRED = {
+    "nginx": 8080,
+    "mariadb": 13306,
+    "redis": 16379,
+    "grpc-server": 50051,
+    "grpc-server-admin": 9091,
+    "grpc-client": 8081,
+    "redis-api": 8082,
+    "dashboard-api": 8083,
+}
+
+# Which local process answers for each Kubernetes Service the Ingress names. dashboard-api
+# serves the built frontend itself here (FRONTEND_DIR), where the cluster has a pod for it.
+SERVICE_PROCESS = {
+    "grpc-client": "grpc-client",
+    "redis-api": "redis-api",
+    "dashboard-api": "dashboard-api",
+    "frontend": "dashboard-api",
+}
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def running_pid() -> int | None:
+    """The pid of a stack already running from this folder, if any."""
+    try:
+        pid = int(PID_FILE.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def choose_ports() -> dict[str, int]:
+    saved = json.loads(PORTS_FILE.read_text()) if PORTS_FILE.exists() else {}
+    ports = {}
+    for name, preferred in PREFERRED.items():
+        for candidate in (saved.get(name), preferred):
+            if candidate and candidate not in ports.values() and port_free(candidate):
+                ports[name] = candidate
+                break
+        else:
+            ports[name] = free_port()
+    PORTS_FILE.write_text(json.dumps(ports, indent=2) + "\n")
+    return ports
+
+
+def ingress_routes() -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
+    """The Ingress paths as (path, pathType, service) and, per canaried path, the
+    services with their weights."""
+    docs = [d for d in yaml.safe_load_all(INGRESS.read_text()) if d and d.get("kind") == "Ingress"]
+    main, canary = [], {}
+    for doc in docs:
+        notes = doc["metadata"].get("annotations", {})
+        is_canary = notes.get("nginx.ingress.kubernetes.io/canary") == "true"
+        weight = int(notes.get("nginx.ingress.kubernetes.io/canary-weight", "0"))
+        for rule in doc["spec"]["rules"]:
+            for p in rule["http"]["paths"]:
+                entry = {"path": p["path"], "type": p["pathType"], "service": p["backend"]["service"]["name"]}
+                if is_canary:
+                    canary.setdefault(entry["path"], []).append((entry["service"], weight))
+                else:
+                    main.append(entry)
+    splits = {}
+    for path, canaries in canary.items():
+        base = next(e["service"] for e in main if e["path"] == path)
+        splits[path] = [*canaries, (base, 100 - sum(w for _, w in canaries))]
+    return main, splits
+
+
+def render_nginx(ports: dict[str, int]) -> str:
+    main, splits = ingress_routes()
+    services = sorted({e["service"] for e in main} | {s for parts in splits.values() for s, _ in parts})
+    upstreams = "\n".join(
+        f"    upstream {svc} {{\n        server 127.0.0.1:{ports[SERVICE_PROCESS[svc]]};\n        keepalive 64;\n    }}\n"
+        for svc in services
+    )
+    split_blocks, locations = [], []
+    for i, (path, parts) in enumerate(splits.items()):
+        var = f"$split_{i}"
+        shares = "".join(f"        {weight}% {svc};\n" for svc, weight in parts[:-1])
+        split_blocks.append(f'    split_clients "${{request_id}}" {var} {{\n{shares}        * {parts[-1][0]};\n    }}\n')
+        locations.append(f"        location = {path} {{\n            proxy_pass http://{var};\n        }}")
+    for entry in main:
+        if entry["path"] in splits:
+            continue
+        match = "= " if entry["type"] == "Exact" else ""
+        locations.append(f"        location {match}{entry['path']} {{\n            proxy_pass http://{entry['service']};\n        }}")
+    text = TEMPLATE.read_text()
+    for key, value in {
+        "USER": "user root;" if os.geteuid() == 0 else "",
+        "STATE": str(STATE),
+        "PORT": str(ports["nginx"]),
+        "UPSTREAMS": upstreams,
+        "SPLITS": "\n".join(split_blocks),
+        "LOCATIONS": "\n\n".join(locations),
+        # The benchmark's ceiling: what nginx answers without any upstream.
+        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }" if PROFILE == "release" else "",
+    }.items():
+        text = text.replace(f"@@{key}@@", value)
+    return text
+
+
+def find(binary: str) -> str:
+    path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin")
+    if not path:
+        sys.exit(f"devstack: {binary} is missing (scripts/bootstrap.sh installs it)")
+    return path
+
+
+def init_mariadb() -> None:
+    data = STATE / "mariadb" / "data"
+    if (data / "mysql").exists():
+        return
+    data.mkdir(parents=True, exist_ok=True)
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [find("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
+         "--skip-test-db", *user],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+
+
+def prepare() -> None:
+    if pid := running_pid():
+        sys.exit(f"devstack: a stack is already running (honcho pid {pid}); `just dev-down` stops it")
+    for sub in ("logs", "nginx/tmp", "redis"):
+        (STATE / sub).mkdir(parents=True, exist_ok=True)
+    ports = choose_ports()
+    (STATE / "nginx" / "nginx.conf").write_text(render_nginx(ports))
+
+    mysql_url = os.environ.get("MYSQL_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    procs = {}
+    if not mysql_url:
+        init_mariadb()
+        mysql_url = f"mysql://root@127.0.0.1:{ports['mariadb']}/notas"
+        user = " --user=root" if os.geteuid() == 0 else ""
+        procs["mariadb"] = (
+            f"exec {find('mariadbd')} --no-defaults --datadir={STATE}/mariadb/data --socket={STATE}/mariadb/mariadb.sock"
+            f" --port={ports['mariadb']} --bind-address=127.0.0.1 --log-error={STATE}/logs/mariadb.log"
+            f" --innodb-buffer-pool-size=256M{user}"
+        )
+    if not redis_url:
+        redis_url = f"redis://127.0.0.1:{ports['redis']}"
+        procs["redis"] = (
+            f"exec {find('redis-server')} --port {ports['redis']} --bind 127.0.0.1 --dir {STATE}/redis"
+            f" --appendonly yes --save '' --logfile {STATE}/logs/redis.log"
+        )
+    procs["nginx"] = f"exec {find('nginx')} -p {STATE}/nginx -c {STATE}/nginx/nginx.conf -e {STATE}/logs/nginx-error.log -g 'daemon off;'"
+    bin_dir = ROOT / "target" / PROFILE
+    procs["grpc-server"] = (
+        f"LISTEN_ADDR=127.0.0.1:{ports['grpc-server']} ADMIN_ADDR=127.0.0.1:{ports['grpc-server-admin']}"
+        f" exec {bin_dir}/grpc-server"
+    )
+    procs["grpc-client"] = (
+        f"LISTEN_ADDR=127.0.0.1:{ports['grpc-client']} GRPC_SERVER_URL=http://127.0.0.1:{ports['grpc-server']}"
+        f" exec {bin_dir}/grpc-client"
+    )
+    procs["redis-api"] = f"LISTEN_ADDR=127.0.0.1:{ports['redis-api']} exec {bin_dir}/redis-api"
+    procs["dashboard-api"] = (
+        f"LISTEN_ADDR=127.0.0.1:{ports['dashboard-api']} FRONTEND_DIR={ROOT}/frontend/dist exec {bin_dir}/dashboard-api"
+    )
+    procs["ready"] = f"exec {sys.executable} {Path(__file__).resolve()} wait"
+    (STATE / "Procfile").write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs.items()))
+
+    env = {
+        "MYSQL_URL": mysql_url,
+        "REDIS_URL": redis_url,
+        "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        "NOTAS_URL": f"http://127.0.0.1:{ports['nginx']}",
+    }
+    (STATE / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+
+def stack_env() -> dict[str, str]:
+    lines = (STATE / "stack.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def wait() -> None:
+    ports = json.loads(PORTS_FILE.read_text())
+    env = stack_env()
+    checks = {
+        "grpc-server": f"http://127.0.0.1:{ports['grpc-server-admin']}/readyz",
+        "grpc-client": f"http://127.0.0.1:{ports['grpc-client']}/readyz",
+        "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
+        "dashboard-api": f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
+        "nginx": f"{env['NOTAS_URL']}/healthz",
+    }
+    deadline = time.time() + 180
+    pending = dict(checks)
+    while pending and time.time() < deadline:
+        for name, url in list(pending.items()):
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    if answer.status == 200:
+                        del pending[name]
+            except OSError:
+                pass
+        time.sleep(0.5)
+    if pending:
+        sys.exit(f"devstack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)")
+    url = env["NOTAS_URL"]
+    print(
+        "\n"
+        f"  notas is up\n"
+        f"  dashboard        {url}/\n"
+        f"  POST grades      {url}/notas   (split 50/50: route 1 gRPC, route 2 Redis)\n"
+        f"  route 1 direct   http://127.0.0.1:{ports['grpc-client']}/notas\n"
+        f"  route 2 direct   http://127.0.0.1:{ports['redis-api']}/notas\n"
+        f"  metrics          http://127.0.0.1:{ports['grpc-server-admin']}/metrics (grpc-server), /metrics on each service\n"
+        f"  MySQL            {env['MYSQL_URL']}\n"
+        f"  Redis            {env['REDIS_URL']}\n"
+        f"  state and logs   {STATE}/\n"
+        f"  load test        just loadtest   (another terminal)\n"
+        f"  stop             Ctrl-C here, or just dev-down\n",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        signal.pause()
+
+
+def down() -> None:
+    pid = running_pid()
+    if not pid:
+        print("devstack: no stack is running")
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if not running_pid():
+            print("devstack: stopped")
+            return
+        time.sleep(0.2)
+    sys.exit(f"devstack: honcho (pid {pid}) did not stop within 20 s")
+
+
+def url() -> None:
+    print(stack_env()["NOTAS_URL"])
+
+
+if __name__ == "__main__":
+    commands = {"prepare": prepare, "wait": wait, "down": down, "url": url}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit(f"usage: devstack.py {{{'|'.join(commands)}}}")
+    commands[sys.argv[1]]()
