@@ -29,9 +29,11 @@ use serde_json::Value;
 use socketioxide::{
     SocketIo,
     extract::{Data, SocketRef},
+    handler::ConnectHandler,
 };
 use std::{
     collections::{BTreeMap, HashSet},
+    convert::Infallible,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -205,27 +207,35 @@ pub async fn snapshot(State(state): State<AppState>) -> Result<Json<Snapshot>, A
 
 /// Registers the socket.io handlers on `io`.
 pub fn serve_sockets(io: &SocketIo, live: LiveReader) {
-    io.ns("/", move |socket: SocketRef| {
-        let live = live.clone();
+    // Event handlers are registered in a connect middleware, which socketioxide awaits
+    // before it sends the client its CONNECT; the connect handler itself runs later in a
+    // spawned task, and a `select` sent right after connecting could arrive before it.
+    let on_select = live.clone();
+    let listen = move |socket: SocketRef| {
+        let live = on_select.clone();
         async move {
             metrics::gauge!("notas_dashboard_sockets").increment(1.0);
-            socket
-                .on_disconnect(async || metrics::gauge!("notas_dashboard_sockets").decrement(1.0));
-            // Listen before the first await: a `select` sent right after connecting would
-            // otherwise arrive before its handler exists and be dropped.
-            let on_select = live.clone();
             socket.on(
                 "select",
                 move |socket: SocketRef, Data(input): Data<SelectionInput>| {
-                    let live = on_select.clone();
+                    let live = live.clone();
                     async move { select(&socket, &live, input).await }
                 },
             );
+            socket
+                .on_disconnect(async || metrics::gauge!("notas_dashboard_sockets").decrement(1.0));
+            Ok::<(), Infallible>(())
+        }
+    };
+    let greet = move |socket: SocketRef| {
+        let live = live.clone();
+        async move {
             if let Ok(push) = live.live().await {
                 let _ = socket.emit("live", &push);
             }
         }
-    });
+    };
+    io.ns("/", greet.with(listen));
 }
 
 async fn select(socket: &SocketRef, live: &LiveReader, input: SelectionInput) {
