@@ -11,7 +11,7 @@ use sqlx::MySqlPool;
 use std::{net::SocketAddr, ops::Deref, time::Duration};
 
 pub const BODY_LIMIT: usize = 4096;
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(6);
 
 pub struct TestApp {
     pub ingest: IngestApp,
@@ -40,7 +40,7 @@ pub async fn spawn_app_with(writer_args: &[&str]) -> TestApp {
         "grpc-client",
         "--listen-addr=127.0.0.1:0",
         &format!("--grpc-server-url={grpc_url}"),
-        "--grpc-timeout-ms=1500",
+        "--grpc-timeout-ms=4000",
         &format!("--request-timeout-ms={}", REQUEST_TIMEOUT.as_millis()),
         &format!("--body-limit-bytes={BODY_LIMIT}"),
     ])
@@ -78,7 +78,7 @@ pub async fn spawn_grpc_server(
         "--listen-addr=127.0.0.1:0",
         "--admin-addr=127.0.0.1:0",
         &mysql_url,
-        "--store-timeout-ms=1000",
+        "--store-timeout-ms=3000",
     ];
     let config = grpc_server::config::Config::try_parse_from(args.iter().chain(extra_args))
         .expect("grpc-server test configuration");

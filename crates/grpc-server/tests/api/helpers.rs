@@ -31,7 +31,7 @@ pub async fn spawn_server() -> TestServer {
         "--listen-addr=127.0.0.1:0",
         "--admin-addr=127.0.0.1:0",
         &format!("--mysql-url={}", via(&db.url, mysql_proxy.addr)),
-        "--store-timeout-ms=1000",
+        "--store-timeout-ms=3000",
     ])
     .expect("test configuration");
     let app = Application::build(config)

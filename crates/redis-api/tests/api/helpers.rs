@@ -12,7 +12,7 @@ use sqlx::MySqlPool;
 use std::{ops::Deref, time::Duration};
 
 pub const BODY_LIMIT: usize = 4096;
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(6);
 
 pub struct TestApp {
     pub ingest: IngestApp,
@@ -44,8 +44,8 @@ pub async fn spawn_app_with(writer_args: &[&str]) -> TestApp {
         format!("--mysql-url={}", via(&db.url, mysql_proxy.addr)),
         format!("--redis-url={}", via(&redis_server.url, redis_proxy.addr)),
         format!("--redis-key-prefix={}", redis_server.prefix),
-        "--store-timeout-ms=1000".to_owned(),
-        "--redis-timeout-ms=300".to_owned(),
+        "--store-timeout-ms=3000".to_owned(),
+        "--redis-timeout-ms=1000".to_owned(),
         "--outbox-interval-ms=100".to_owned(),
         format!("--request-timeout-ms={}", REQUEST_TIMEOUT.as_millis()),
         format!("--body-limit-bytes={BODY_LIMIT}"),
