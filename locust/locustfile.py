@@ -10,28 +10,12 @@ Locust quits (its CSVs are written on a timer and can miss the last second).
 
 import json
 import os
-import random
 
+from grades import random_grade
 from locust import HttpUser, between, events, task
-
-COURSES = ["SO1", "BD1", "LFP", "SA", "AYD1"]
-SEMESTERS = ["1S", "2S"]
-GRADES = list(range(50, 101, 10))
 
 _ids_path = os.environ.get("NOTAS_IDS_FILE")
 _ids = open(_ids_path, "a", buffering=1, encoding="utf-8") if _ids_path else None
-
-
-def random_grade() -> dict:
-    carnet = random.randint(201_900_000, 202_399_999)
-    return {
-        "carnet": carnet,
-        "nombre": f"Alumno {carnet % 10_000}",
-        "curso": random.choice(COURSES),
-        "nota": random.choice(GRADES),
-        "semestre": random.choice(SEMESTERS),
-        "year": 2023,
-    }
 
 
 class Teacher(HttpUser):

@@ -53,7 +53,10 @@ pub struct BatchArgs {
     #[arg(long, env = "BATCH_MAX_WAIT_MS", default_value_t = 2)]
     pub batch_max_wait_ms: u64,
     /// Batches committed at the same time; the pool holds this many connections plus two.
-    #[arg(long, env = "BATCH_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    /// One by default: every batch updates the same few per-course summary rows, so
+    /// concurrent batches (also those of the other route and other replicas) mostly wait
+    /// on each other's row locks, while a single one lets the queue grow the next batch.
+    #[arg(long, env = "BATCH_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub batch_concurrency: u64,
 }
 

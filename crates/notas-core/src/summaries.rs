@@ -2,7 +2,9 @@
 //! each batch of grades, so the dashboard's reports read a handful of rows at any size.
 //!
 //! Rows are written in key order in every statement, so concurrent batches take their row
-//! locks in the same order; a deadlock that slips through is retried by the caller.
+//! locks in the same order; a deadlock that slips through is retried by the caller. The
+//! per-course rows, which nearly every batch touches (ten of them per year), are written
+//! last, so each batch holds their locks only for that statement and its commit.
 
 use crate::grade::{Grade, PASS_THRESHOLD};
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
@@ -39,6 +41,26 @@ pub async fn record(tx: &mut MySqlConnection, grades: &[Grade]) -> Result<(), sq
         }
     }
 
+    let mut averages = QueryBuilder::<MySql>::new(
+        "INSERT INTO student_stats (semestre, year, carnet, nombre, total, grades) ",
+    );
+    averages.push_values(
+        &students,
+        |mut row, (((semestre, year), carnet), (total, count, nombre))| {
+            row.push_bind(*semestre)
+                .push_bind(*year)
+                .push_bind(*carnet)
+                .push_bind(*nombre)
+                .push_bind(*total)
+                .push_bind(*count);
+        },
+    );
+    averages.push(
+        " ON DUPLICATE KEY UPDATE total = total + VALUES(total), grades = grades + VALUES(grades), \
+         nombre = VALUES(nombre)",
+    );
+    averages.build().execute(&mut *tx).await?;
+
     // A student new to a course and term is a row INSERT IGNORE did insert; one statement
     // per course and term tells how many.
     let mut new_students = Vec::with_capacity(courses.len());
@@ -74,25 +96,5 @@ pub async fn record(tx: &mut MySqlConnection, grades: &[Grade]) -> Result<(), sq
          students = students + VALUES(students)",
     );
     stats.build().execute(&mut *tx).await?;
-
-    let mut averages = QueryBuilder::<MySql>::new(
-        "INSERT INTO student_stats (semestre, year, carnet, nombre, total, grades) ",
-    );
-    averages.push_values(
-        &students,
-        |mut row, (((semestre, year), carnet), (total, count, nombre))| {
-            row.push_bind(*semestre)
-                .push_bind(*year)
-                .push_bind(*carnet)
-                .push_bind(*nombre)
-                .push_bind(*total)
-                .push_bind(*count);
-        },
-    );
-    averages.push(
-        " ON DUPLICATE KEY UPDATE total = total + VALUES(total), grades = grades + VALUES(grades), \
-         nombre = VALUES(nombre)",
-    );
-    averages.build().execute(&mut *tx).await?;
     Ok(())
 }
