@@ -140,6 +140,35 @@ async fn top_courses_count_distinct_students_and_break_ties_by_code() {
     assert_eq!(empty["courses"], json!([]));
 }
 
+#[tokio::test]
+async fn a_student_counts_once_per_course_across_batches() {
+    let app = spawn_app().await;
+    // Three batches; student 1 comes back to SO1 in each, student 2 only in the last,
+    // and student 1's grade in BD1 is a new student there.
+    app.seed(&[(1, "A", "SO1", 70, "2S", 2023)]).await;
+    app.seed(&[
+        (1, "A", "SO1", 80, "2S", 2023),
+        (1, "A", "SO1", 90, "2S", 2023),
+    ])
+    .await;
+    app.seed(&[
+        (1, "A", "SO1", 60, "2S", 2023),
+        (2, "B", "SO1", 60, "2S", 2023),
+        (1, "A", "BD1", 60, "2S", 2023),
+    ])
+    .await;
+    let (_, top) = app
+        .get("/api/reports/top-courses?semestre=2S&year=2023")
+        .await;
+    assert_eq!(
+        top["courses"],
+        json!([
+            {"curso": "SO1", "nombre": "Sistemas Operativos 1", "students": 2},
+            {"curso": "BD1", "nombre": "Sistemas de Bases de Datos 1", "students": 1},
+        ])
+    );
+}
+
 fn carnets_and_averages(top: &Value) -> Vec<(u64, f64, u64)> {
     top["students"]
         .as_array()
