@@ -16,6 +16,12 @@ use tonic_health::server::HealthReporter;
 
 /// How often the gRPC health status follows MySQL's reachability.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+/// Calls grpc-client cancels (its HTTP client gave up) before this server has taken them
+/// up, tolerated at once before the whole connection is closed. h2's default of 20 guards
+/// against rapid-reset floods from untrusted peers; here the only peer is grpc-client
+/// (NetworkPolicy), and under load a few impatient clients crossed 20, so one GOAWAY failed
+/// every other grade in flight on the shared connection with a 503.
+const MAX_PENDING_RESETS: usize = 4096;
 
 pub struct Application {
     grpc: TcpListener,
@@ -68,6 +74,7 @@ impl Application {
             store_timeout: config.mysql.store_timeout(),
         };
         let grpc_server = Server::builder()
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS))
             .add_service(health_service)
             .add_service(GradeServiceServer::new(rpc))
             .serve_with_incoming_shutdown(
