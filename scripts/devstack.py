@@ -222,6 +222,9 @@ def prepare() -> None:
         "MYSQL_URL": mysql_url,
         "REDIS_URL": redis_url,
         "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        # One tokio worker per service, as in a pod with a 1-CPU limit (k8s/base): with every
+        # process on the same cores, more workers mostly park and wake each other.
+        "TOKIO_WORKER_THREADS": os.environ.get("TOKIO_WORKER_THREADS", "1"),
         "NOTAS_URL": f"http://127.0.0.1:{ports['nginx']}",
     }
     (STATE / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
