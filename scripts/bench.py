@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".dev" / "bench"
 VENV = ROOT / ".dev" / "venv" / "bin"
-# Grades as Locust posts them (locust/locustfile.py), one JSON body per line for oha's -Z:
+# Grades as Locust posts them (locust/grades.py), one JSON body per line for oha's -Z:
 # a constant body would make every batch update the same summary rows.
 BODIES = STATE / "bodies.jsonl"
 sys.path.insert(0, str(ROOT / "locust"))
@@ -339,6 +339,7 @@ def targets(ceilings: dict, results: dict, reports: dict) -> list[str]:
     cpu = split["cpu"]
     per_record = sum(cpu.values())
     cores = os.cpu_count()
+    cpu_bound = cores / per_record * 1000  # records/s if CPU were the only limit
     lines = [
         "## Targets (2 cores)", "",
         "| target | this run | |", "|---|---:|---|",
@@ -349,11 +350,11 @@ def targets(ceilings: dict, results: dict, reports: dict) -> list[str]:
         "", "## Where the time goes", "",
         f"Through the split a record costs {per_record * 1000:.0f} µs of CPU across the stack ("
         + ", ".join(f"{p} {v * 1000:.0f} µs" for p, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v > 0)
-        + f"), so {cores} cores carry at most {cores / per_record * 1000:,.0f} records/s before the load generator takes"
+        + f"), so {cores} cores carry at most {cpu_bound:,.0f} records/s before the load generator takes"
         + (
             " its share; the run reached most of that, so the stack is CPU-bound, not waiting on MariaDB"
-            if rate >= 0.75 * cores / per_record * 1000
-            else f" its share; the run reached only {rate / (cores / per_record * 1000):.0%} of that, so part of the time"
+            if rate >= 0.75 * cpu_bound
+            else f" its share; the run reached only {rate / cpu_bound:.0%} of that, so part of the time"
             " went to waiting (on row locks or the network), not to work"
         )
         + f" (MariaDB's batched-insert ceiling is {ceilings['MariaDB durable batched INSERT (rows/s)']:,.0f} rows/s)."
