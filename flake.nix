@@ -2,30 +2,51 @@
   description = "notas: grade registration with two ingestion routes compared under load";
 
   # No flake.lock is committed (it cannot be produced without network here): inputs follow
-  # release branches, and `nix flake lock` once on your machine pins them.
+  # release branches, and `nix flake lock` once on your machine pins them. crane needs
+  # nixpkgs 26.05 or later and Nix 2.31 or later (nix/README.md).
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
     crane.url = "github:ipetkov/crane";
-    flake-utils.url = "github:numtide/flake-utils";
   };
 
-  outputs = { self, nixpkgs, crane, flake-utils }:
-    flake-utils.lib.eachSystem [ "x86_64-linux" "aarch64-linux" ] (system:
-      let
-        pkgs = import nixpkgs { inherit system; };
-        version = "0.1.0";
-        rust = import ./nix/rust.nix { inherit pkgs crane version; };
-        frontend = import ./nix/frontend.nix { inherit pkgs version; };
-        images = import ./nix/images.nix { inherit pkgs version frontend; binaries = rust.binaries; };
-      in
-      {
-        # `nix build` gives every image; `nix build .#grpc-server-image` one of them.
-        packages = rust.binaries // images // {
-          inherit frontend;
-          default = images.all-images;
-        };
-        # `nix flake check`: formatting, clippy and the tests that need no database.
-        checks = rust.checks;
-        devShells.default = import ./nix/shell.nix { inherit pkgs; };
+  outputs = { self, nixpkgs, crane }:
+    let
+      inherit (nixpkgs) lib;
+      version = "0.1.0";
+      linux = [ "x86_64-linux" "aarch64-linux" ];
+      # x86_64-darwin: nixpkgs 26.05 is the last release that builds for it.
+      darwin = [ "aarch64-darwin" "x86_64-darwin" ];
+      forEach = systems: f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+
+      # Everything that runs in a cluster: the services, the dashboard bundle, their images.
+      build = pkgs:
+        let
+          rust = import ./nix/rust.nix { inherit pkgs crane version; };
+          frontend = import ./nix/frontend.nix { inherit pkgs version; };
+          images = import ./nix/images.nix { inherit pkgs frontend; binaries = rust.binaries; };
+        in
+        rust // { inherit frontend images; };
+    in
+    {
+      # `nix build` gives every image (result/<service>.tar and result/images.json);
+      # `nix build .#grpc-server-image` one of them.
+      packages =
+        forEach linux (pkgs:
+          let notas = build pkgs; in
+          notas.binaries // notas.images // {
+            inherit (notas) frontend;
+            default = notas.images.all-images;
+          })
+        # A Mac builds the images of the Linux that its kind nodes run (Docker Desktop's VM
+        # has the Mac's CPU): this needs a Linux builder (nix/README.md).
+        // lib.genAttrs darwin (system:
+          self.packages.${lib.replaceStrings [ "darwin" ] [ "linux" ] system});
+
+      # `nix flake check`: formatting, clippy and the tests that need no database.
+      checks = forEach linux (pkgs: (build pkgs).checks);
+
+      devShells = forEach (linux ++ darwin) (pkgs: {
+        default = import ./nix/shell.nix { inherit pkgs; };
       });
+    };
 }

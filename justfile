@@ -31,7 +31,7 @@ dev-down: _venv
 dev-clean: dev-down
     rm -rf .dev
 
-# Locust, headless: `just loadtest [smoke|brief|stress] [target URL]` (default: the local stack). LT_USERS, LT_SPAWN, LT_DURATION override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX give a remote target's stores for the reconciliation. Writes locust/runs/<time>-<preset>/report.md.
+# Locust, headless: `just loadtest [smoke|brief|stress] [target URL]` (default: the local stack). LT_USERS, LT_SPAWN, LT_DURATION override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX give a remote target's stores for the reconciliation (found by themselves for the local stack and for kind at http://localhost). Writes locust/runs/<time>-<preset>/report.md.
 loadtest preset="smoke" target="": _venv
     #!/usr/bin/env bash
     set -euo pipefail
@@ -43,12 +43,34 @@ loadtest preset="smoke" target="": _venv
     esac
     u=${LT_USERS:-$u} r=${LT_SPAWN:-$r} t=${LT_DURATION:-$t}
     target="{{target}}" mysql=${LT_MYSQL:-} redis=${LT_REDIS:-} prefix=${LT_PREFIX:-notas:}
+    kind="kubectl --context kind-notas -n so1p2"
     if [ -z "$target" ]; then
         [ -f .dev/stack.env ] || { echo "no local stack: run 'just dev' first, or pass target=URL" >&2; exit 2; }
         set -a; . .dev/stack.env; set +a
         target=$NOTAS_URL mysql=${mysql:-$MYSQL_URL} redis=${redis:-$REDIS_URL}
+    elif [ -z "$mysql" ] && [[ "$target" =~ ^http://(localhost|127\.0\.0\.1)(:80)?/?$ ]] && $kind get secret notas-mysql >/dev/null 2>&1; then
+        # kind (`just up`): reach its MySQL and Redis through port-forwards for as long as
+        # the run lasts, with the password from the cluster's Secret.
+        mkdir -p .dev
+        $kind port-forward svc/mysql :3306 > .dev/forward-mysql.log 2>&1 & forwards=$!
+        $kind port-forward svc/redis :6379 > .dev/forward-redis.log 2>&1 & forwards="$forwards $!"
+        trap 'kill $forwards 2>/dev/null || true' EXIT
+        local_port() {
+            for _ in $(seq 1 50); do
+                port=$(sed -n 's/^Forwarding from 127.0.0.1:\([0-9]*\) .*/\1/p' ".dev/forward-$1.log" | head -n 1)
+                [ -n "$port" ] && { echo "$port"; return; }
+                sleep 0.2
+            done
+            echo "kubectl port-forward svc/$1 did not start: $(cat ".dev/forward-$1.log")" >&2
+            return 1
+        }
+        url=$($kind get secret notas-mysql -o jsonpath='{.data.url}' | python3 -c 'import base64, sys; print(base64.b64decode(sys.stdin.read()).decode())')
+        mysql_port=$(local_port mysql) redis_port=$(local_port redis)
+        mysql=${url/@mysql:3306/@127.0.0.1:$mysql_port} redis=redis://127.0.0.1:$redis_port
     fi
-    curl -fsS -o /dev/null "$target/healthz" || { echo "$target does not answer; is the stack up?" >&2; exit 2; }
+    # Any answer to GET /notas that names a route proves the split reaches the services.
+    curl -sS -o /dev/null -D - "$target/notas" 2>/dev/null | grep -qi '^x-notas-route:' ||
+        { echo "$target/notas is not answered by notas (no x-notas-route header): is the stack up at that address?" >&2; exit 2; }
     run=locust/runs/$(date -u +%Y%m%dT%H%M%SZ)-{{preset}}
     mkdir -p "$run"
     printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s"}\n' "$target" "{{preset}}" "$u" "$r" "$t" > "$run/run.json"
@@ -78,20 +100,32 @@ smoke: _venv _npm
 ingress_nginx_url := "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"
 ingress_nginx_sha256 := "2a3ae008c8786431115502644e77ab398fdebfb721a5d1195ed3089cde3299df"
 metrics_server_url := "https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.9.0/components.yaml"
-kind_overlay := "k8s/overlays/kind"
+# sha256 of a file, the same on Linux and macOS.
+sha256 := "python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest())'"
 
-# A kind cluster with ingress-nginx and metrics-server, the Nix-built images loaded, and k8s/overlays/kind applied (needs Docker, Nix, kind, kubectl).
+# A kind cluster with ingress-nginx and metrics-server, the Nix-built images loaded, and k8s/overlays/kind applied with those images (needs Docker, Nix, kind, kubectl).
 up:
     #!/usr/bin/env bash
     set -euo pipefail
-    for tool in nix kind kubectl docker curl sha256sum; do
+    for tool in nix kind kubectl docker curl python3; do
         command -v $tool >/dev/null || { echo "just up needs $tool (nix develop has all but docker)" >&2; exit 1; }
     done
-    nix build .#default --out-link .dev/images
+    # kind's nodes run Linux on this machine's CPU (inside Docker Desktop's VM on a Mac,
+    # where building them needs a Linux builder: nix/README.md).
+    case "$(uname -m)" in
+        x86_64 | amd64) system=x86_64-linux ;;
+        arm64 | aarch64) system=aarch64-linux ;;
+        *) echo "just up: no images for $(uname -m)" >&2; exit 1 ;;
+    esac
+    mkdir -p .dev
+    nix build ".#packages.$system.all-images" --out-link .dev/images
     kind get clusters | grep -qx notas || kind create cluster --config kind/cluster.yaml
     kubectl config use-context kind-notas
+    # metrics-server v0.9 serves Kubernetes 1.34 and later (kind v0.30's default node).
+    minor=$(kubectl version -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["serverVersion"]["minor"].rstrip("+"))')
+    [ "$minor" -ge 34 ] || { echo "just up: the cluster runs Kubernetes 1.$minor; metrics-server v0.9 needs 1.34+ (a newer kind, or 'just down' first)" >&2; exit 1; }
     curl -fsSL {{ingress_nginx_url}} -o .dev/ingress-nginx.yaml
-    echo "{{ingress_nginx_sha256}}  .dev/ingress-nginx.yaml" | sha256sum -c -
+    [ "$({{sha256}} .dev/ingress-nginx.yaml)" = "{{ingress_nginx_sha256}}" ] || { echo "ingress-nginx manifest: unexpected sha256" >&2; exit 1; }
     kubectl apply -f .dev/ingress-nginx.yaml
     kubectl apply -f {{metrics_server_url}}
     # kind's kubelets serve self-signed certificates.
@@ -106,8 +140,9 @@ up:
             --from-literal=url="mysql://root:$password@mysql:3306/notas" --from-literal=root-password="$password"
     fi
     kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=180s
+    python3 scripts/overlay.py kind --images .dev/images/images.json > .dev/kind.yaml
     kubectl -n so1p2 delete job notas-migrate --ignore-not-found
-    kubectl apply -k {{kind_overlay}}
+    kubectl apply -f .dev/kind.yaml
     kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s
     for d in $(kubectl -n so1p2 get deploy -o name); do kubectl -n so1p2 rollout status $d --timeout=180s; done
     echo "dashboard: http://localhost/   load test: just loadtest brief http://localhost"
@@ -116,34 +151,9 @@ up:
 down:
     kind delete cluster --name notas
 
-# Push the images to Artifact Registry, apply k8s/overlays/gke and deploy the frontend to Cloud Run. Needs GCP_PROJECT, GCP_REGION, AR_REPOSITORY, INSTANCE_CONNECTION_NAME, GCP_SERVICE_ACCOUNT, MEMORYSTORE_HOST, FRONTEND_ORIGIN.
+# Build the x86_64 Linux images, push them to Artifact Registry, deploy the frontend to Cloud Run and apply k8s/overlays/gke (scripts/deploy-gke.sh; README, 'Deploying to GKE').
 deploy-gke:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_HOST FRONTEND_ORIGIN; do
-        [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (see README, 'Deploying to GKE')" >&2; exit 1; }
-    done
-    registry="$GCP_REGION-docker.pkg.dev/$GCP_PROJECT/$AR_REPOSITORY"
-    nix build .#default --out-link .dev/images
-    work=$(mktemp -d)
-    cp -r k8s "$work/"
-    for image in .dev/images/*.tar; do
-        name=$(basename "$image" .tar)
-        skopeo copy --dest-creds "oauth2accesstoken:$(gcloud auth print-access-token)" \
-            "docker-archive:$image" "docker://$registry/$name:0.1.0"
-        digest=$(skopeo inspect --creds "oauth2accesstoken:$(gcloud auth print-access-token)" \
-            --format '{{{{.Digest}}' "docker://$registry/$name:0.1.0")
-        (cd "$work/k8s/overlays/gke" && kustomize edit set image "notas/$name=$registry/$name@$digest")
-    done
-    grep -rl 'ARTIFACT_REGISTRY\|INSTANCE_CONNECTION_NAME\|GCP_SERVICE_ACCOUNT\|MEMORYSTORE_HOST\|FRONTEND_ORIGIN' "$work/k8s" | xargs sed -i \
-        -e "s|ARTIFACT_REGISTRY|$registry|g" -e "s|INSTANCE_CONNECTION_NAME|$INSTANCE_CONNECTION_NAME|g" \
-        -e "s|GCP_SERVICE_ACCOUNT|$GCP_SERVICE_ACCOUNT|g" -e "s|MEMORYSTORE_HOST|$MEMORYSTORE_HOST|g" \
-        -e "s|FRONTEND_ORIGIN|$FRONTEND_ORIGIN|g"
-    kubectl get namespace so1p2 >/dev/null 2>&1 || kubectl create namespace so1p2
-    kubectl -n so1p2 get secret notas-mysql >/dev/null || { echo "create the notas-mysql secret first (README)" >&2; exit 1; }
-    kubectl -n so1p2 delete job notas-migrate --ignore-not-found
-    kubectl apply -k "$work/k8s/overlays/gke"
-    gcloud run services replace "$work/k8s/overlays/gke/cloudrun-frontend.yaml" --project "$GCP_PROJECT" --region "$GCP_REGION"
+    scripts/deploy-gke.sh
 
 # Both routes measured against this machine's own limits, from release builds, in a few minutes; writes BENCHMARKS.md and benchmarks.png.
 bench: _venv _npm

@@ -1,8 +1,10 @@
 # One OCI image per service, built without a Docker daemon. Uncompressed layered tarballs,
 # which `kind load image-archive` and `skopeo copy docker-archive:` take as they are.
-# Non-root (65532), CA certificates, no shell, tags that are not `latest`.
-{ pkgs, version, binaries, frontend }:
+# Non-root (65532), CA certificates, no shell. No tag is given, so dockerTools tags each
+# image with its Nix hash: a changed image gets a new tag and the cluster rolls it out.
+{ pkgs, binaries, frontend }:
 let
+  inherit (pkgs) lib;
   user = [
     (pkgs.runCommand "notas-user" { } ''
       mkdir -p $out/etc
@@ -10,15 +12,18 @@ let
       echo 'notas:x:65532:' > $out/etc/group
     '')
   ];
-  service = name: ports: pkgs.dockerTools.buildLayeredImage {
+  image = { name, contents, config }: pkgs.dockerTools.buildLayeredImage {
     name = "notas/${name}";
-    tag = version;
     compressor = "none";
-    contents = [ pkgs.cacert ] ++ user;
+    contents = contents ++ user;
+    config = config // { User = "65532:65532"; };
+  };
+  service = name: ports: image {
+    inherit name;
+    contents = [ pkgs.cacert ];
     config = {
-      User = "65532:65532";
       Entrypoint = [ "${binaries.${name}}/bin/${name}" ];
-      ExposedPorts = pkgs.lib.genAttrs ports (_: { });
+      ExposedPorts = lib.genAttrs ports (_: { });
       Env = [ "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt" ];
     };
   };
@@ -35,13 +40,10 @@ let
     grpc-client-image = service "grpc-client" [ "8080/tcp" ];
     redis-api-image = service "redis-api" [ "8080/tcp" ];
     dashboard-api-image = service "dashboard-api" [ "8080/tcp" ];
-    frontend-image = pkgs.dockerTools.buildLayeredImage {
-      name = "notas/frontend";
-      tag = version;
-      compressor = "none";
-      contents = user ++ [ site ];
+    frontend-image = image {
+      name = "frontend";
+      contents = [ site ];
       config = {
-        User = "65532:65532";
         Entrypoint = [
           "${pkgs.static-web-server}/bin/static-web-server"
           "--port" "8080"
@@ -52,9 +54,15 @@ let
       };
     };
   };
+  serviceOf = attribute: lib.removeSuffix "-image" attribute;
+  # What scripts/overlay.py pins: each image's name and content tag.
+  references = pkgs.writeText "images.json" (builtins.toJSON
+    (lib.mapAttrs' (attribute: i: lib.nameValuePair (serviceOf attribute) "${i.imageName}:${i.imageTag}") images));
 in
 images // {
-  # Every image in one folder: result/<name>.tar, what `just up` loads into kind.
+  # Every image in one folder, what `just up` loads into kind: result/<service>.tar, and
+  # result/images.json with their references.
   all-images = pkgs.linkFarm "notas-images"
-    (pkgs.lib.mapAttrsToList (name: image: { name = "${pkgs.lib.removeSuffix "-image" name}.tar"; path = image; }) images);
+    ([{ name = "images.json"; path = references; }]
+      ++ lib.mapAttrsToList (attribute: i: { name = "${serviceOf attribute}.tar"; path = i; }) images);
 }

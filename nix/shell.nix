@@ -1,13 +1,25 @@
-# Every tool the justfile and the README use.
+# Every tool the justfile and the README use, on Linux and macOS. The Python tools (Locust,
+# honcho, the report's libraries) come from PyPI into .dev/venv, pinned by the
+# requirements files, the same on every machine: the shell gives Python itself.
 { pkgs }:
-pkgs.mkShell {
+let
+  inherit (pkgs) lib stdenv;
+in
+pkgs.mkShell ({
   packages = with pkgs; [
-    cargo rustc clippy rustfmt rust-analyzer
-    protobuf just
-    kind kubectl kustomize skopeo google-cloud-sdk
-    python3 python3Packages.locust python3Packages.honcho
+    cargo rustc clippy rustfmt rust-analyzer protobuf
+    just nodejs_22 python3
     mariadb redis nginx
-    nodejs_22 chromium
-  ];
+    kind kubectl skopeo google-cloud-sdk
+    curl
+  ]
+  # The end-to-end tests drive Chromium, which nixpkgs builds for Linux only; on macOS
+  # give them a Chromium of your own with CHROMIUM_PATH.
+  ++ lib.optionals stdenv.hostPlatform.isLinux [ chromium ];
   PROTOC = "${pkgs.protobuf}/bin/protoc";
-}
+} // lib.optionalAttrs stdenv.hostPlatform.isLinux {
+  CHROMIUM_PATH = "${pkgs.chromium}/bin/chromium";
+  # Wheels from PyPI (numpy under matplotlib) load libstdc++, which NixOS keeps out of
+  # the default library path.
+  LD_LIBRARY_PATH = lib.makeLibraryPath [ stdenv.cc.cc.lib ];
+})

@@ -2,9 +2,10 @@
 """The local stack behind `just dev`: real MariaDB, Redis and nginx processes plus the
 four services, with every file they write under `.dev/` (ignored by git).
 
-    devstack.py prepare   pick ports, initialise MariaDB once, render nginx.conf from
-                          k8s/base/ingress.yaml, and write .dev/Procfile and .dev/stack.env
-                          for honcho, the process manager that runs them all
+    devstack.py prepare   pick ports, initialise MariaDB once, render nginx.conf from the
+                          kind overlay's Ingresses (k8s/components/ingress-nginx-split),
+                          and write .dev/Procfile and .dev/stack.env for honcho, the
+                          process manager that runs them all
     devstack.py wait      (a Procfile entry) wait until every process answers, print the URLs
     devstack.py down      stop a running stack (what Ctrl-C does in its terminal)
     devstack.py url       print the stack's entry URL (for `just loadtest`)
@@ -34,7 +35,7 @@ STATE = ROOT / os.environ.get("NOTAS_STATE", ".dev")
 PROFILE = os.environ.get("NOTAS_PROFILE", "debug")
 PORTS_FILE = STATE / "ports.json"
 PID_FILE = STATE / "honcho.pid"
-INGRESS = ROOT / "k8s" / "base" / "ingress.yaml"
+INGRESS = ROOT / "k8s" / "components" / "ingress-nginx-split" / "ingress.yaml"
 TEMPLATE = ROOT / "scripts" / "nginx.conf.template"
 
 # Preferred ports; any that is taken is replaced by a free one.

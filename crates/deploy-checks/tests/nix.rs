@@ -1,32 +1,207 @@
-//! Every `.nix` file parses. Building needs a Nix store and network, which CI has not;
-//! `nix-instantiate --parse` (Debian's nix-bin) checks the syntax offline.
+//! `nix build` and `nix develop` need a Nix store and network, which CI has not, and Debian's
+//! Nix 2.8 cannot evaluate nixpkgs. So every `.nix` file is parsed, and the flake is
+//! evaluated for every system against `nix/upstream.nix`, the model of what it uses of
+//! nixpkgs and crane, each entry checked against upstream's source (nix/README.md).
 
-use std::{path::Path, process::Command};
+mod common;
+
+use common::{flake, nix_eval, repo, run, strings, IMAGES};
+use serde_json::Value;
+use std::{collections::BTreeSet, process::Command};
+
+const LINUX: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
+const DARWIN: [&str; 2] = ["aarch64-darwin", "x86_64-darwin"];
 
 #[test]
 fn every_nix_file_parses() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut files = vec![repo.join("flake.nix")];
-    for entry in std::fs::read_dir(repo.join("nix")).unwrap() {
+    let mut files = vec![
+        repo().join("flake.nix"),
+        repo().join("crates/deploy-checks/tests/flake-model.nix"),
+    ];
+    for entry in std::fs::read_dir(repo().join("nix")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "nix") {
             files.push(path);
         }
     }
-    assert!(files.len() >= 5, "flake.nix and nix/*.nix");
+    assert!(files.len() >= 8, "flake.nix and nix/*.nix: {files:?}");
     for file in files {
-        let output = Command::new("nix-instantiate")
-            .arg("--parse")
-            .arg(&file)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("nix-instantiate is needed (apt install nix-bin, or `just test`): {e}")
-            });
-        assert!(
-            output.status.success(),
-            "{}: {}",
-            file.display(),
-            String::from_utf8_lossy(&output.stderr)
+        run(
+            Command::new("nix-instantiate").arg("--parse").arg(&file),
+            "nix-instantiate (apt install nix-bin)",
         );
+    }
+}
+
+fn names(v: &Value) -> BTreeSet<&str> {
+    strings(v).collect()
+}
+
+#[test]
+fn nix_build_makes_every_image_on_linux_and_macos() {
+    let flake = flake();
+    assert_eq!(flake["evaluated"], true);
+    let every: BTreeSet<&str> = LINUX.iter().chain(&DARWIN).copied().collect();
+    let systems: BTreeSet<&str> = flake["packages"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(systems, every);
+    for system in every {
+        let packages = names(&flake["packages"][system]);
+        for image in IMAGES {
+            assert!(packages.contains(format!("{image}-image").as_str()), "{system}: {image}-image");
+        }
+        assert!(packages.contains("default") && packages.contains("frontend"), "{system}");
+        // result/ of `nix build`: what `just up` loads and what scripts/overlay.py reads.
+        let mut expected: BTreeSet<String> = IMAGES.iter().map(|i| format!("{i}.tar")).collect();
+        expected.insert("images.json".into());
+        let results: BTreeSet<String> = strings(&flake["results"][system]).map(String::from).collect();
+        assert_eq!(results, expected, "{system}");
+        let images = flake["images"][system].as_object().unwrap();
+        assert_eq!(images.len(), IMAGES.len(), "{system}");
+        for image in IMAGES {
+            let reference = images[image].as_str().unwrap();
+            let (repository, tag) = reference.rsplit_once(':').unwrap();
+            assert_eq!(repository, format!("notas/{image}"));
+            // No fixed tag: the content hash, so a rebuilt image rolls out.
+            assert!(tag.len() == 32 && tag != "latest", "{system}: {reference}");
+        }
+    }
+    // A Mac builds the images of the Linux with its own CPU (kind in Docker Desktop).
+    for (mac, linux) in DARWIN.iter().zip(LINUX.iter().rev()) {
+        assert_eq!(flake["images"][mac], flake["images"][linux], "{mac} builds {linux} images");
+    }
+}
+
+#[test]
+fn nix_flake_check_runs_on_linux() {
+    for system in LINUX {
+        assert_eq!(
+            names(&flake()["checks"][system]),
+            BTreeSet::from(["clippy", "fmt", "unit-tests"])
+        );
+    }
+}
+
+#[test]
+fn nix_develop_gives_every_tool_on_linux_and_macos() {
+    let tools = ["cargo", "just", "kind", "kubectl", "skopeo", "google-cloud-sdk", "python3", "mariadb", "redis", "nginx", "nodejs_22", "protobuf"];
+    for system in LINUX.iter().chain(&DARWIN) {
+        let shell = names(&flake()["shells"][system]);
+        for tool in tools {
+            assert!(shell.contains(tool), "{system}: no {tool}");
+        }
+        // nixpkgs builds Chromium for Linux only (the model refuses it elsewhere).
+        assert_eq!(shell.contains("chromium"), system.ends_with("linux"), "{system}");
+    }
+}
+
+#[test]
+fn the_frontend_is_fetched_from_the_lock_alone() {
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("frontend/package-lock.json")).unwrap(),
+    )
+    .unwrap();
+    let packages = lock["packages"].as_object().unwrap();
+    // The committed lock stays registry-agnostic, and every entry can be checked.
+    for (path, entry) in packages.iter().filter(|(p, _)| !p.is_empty()) {
+        assert!(entry.get("resolved").is_none(), "{path} names a registry");
+        assert!(entry["version"].is_string(), "{path} has no version");
+        let integrity = entry["integrity"].as_str().unwrap_or_default();
+        assert!(integrity.starts_with("sha512-"), "{path}: integrity {integrity:?}");
+    }
+    // Every entry becomes a download importNpmLock can make in the sandbox.
+    let sources = flake()["npmSources"].as_object().unwrap();
+    assert_eq!(sources.len(), packages.len());
+    for (path, source) in sources {
+        let source = source.as_str().unwrap();
+        if path.is_empty() {
+            assert_eq!(source, "local");
+        } else {
+            let name = path.rsplit("node_modules/").next().unwrap();
+            let version = packages[path]["version"].as_str().unwrap();
+            assert!(
+                source.starts_with(&format!("https://registry.invalid/{name}/-/"))
+                    && source.ends_with(&format!("-{version}.tgz")),
+                "{path}: {source}"
+            );
+        }
+    }
+}
+
+/// `nix/npm-lock.nix` on a lock written for the purpose.
+fn npm_lock(packages: &str, registry: &str) -> Value {
+    nix_eval(&format!(
+        r#"{{ repo, ifd }}: builtins.mapAttrs (_: e: e.resolved or null)
+             (import (repo + "/nix/npm-lock.nix") {{
+               registry = "{registry}";
+               lock = {{ lockfileVersion = 3; packages = {packages}; }};
+             }}).packages"#
+    ))
+}
+
+#[test]
+fn lock_entries_get_the_tarball_urls_npm_uses() {
+    let resolved = npm_lock(
+        r#"{
+          "" = { name = "app"; };
+          "node_modules/react" = { version = "19.3.1"; integrity = "sha512-a"; };
+          "node_modules/@types/react" = { version = "19.3.0"; integrity = "sha512-b"; };
+          "node_modules/a/node_modules/@s/b" = { version = "1.0.0-rc.1"; integrity = "sha512-c"; };
+          "node_modules/alias" = { name = "real"; version = "2.0.0"; integrity = "sha512-d"; };
+          "node_modules/mine" = { link = true; resolved = "packages/mine"; };
+        }"#,
+        "https://r.invalid/npm",
+    );
+    assert_eq!(
+        resolved,
+        serde_json::json!({
+            "": null,
+            "node_modules/react": "https://r.invalid/npm/react/-/react-19.3.1.tgz",
+            "node_modules/@types/react": "https://r.invalid/npm/@types/react/-/react-19.3.0.tgz",
+            "node_modules/a/node_modules/@s/b": "https://r.invalid/npm/@s/b/-/b-1.0.0-rc.1.tgz",
+            "node_modules/alias": "https://r.invalid/npm/real/-/real-2.0.0.tgz",
+            "node_modules/mine": "packages/mine",
+        })
+    );
+}
+
+#[test]
+fn a_lock_entry_without_integrity_is_refused() {
+    let output = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--expr"])
+        .arg(format!(
+            r#"(import {}/nix/npm-lock.nix {{ registry = "https://r.invalid/"; lock = {{ packages = {{ "node_modules/x" = {{ version = "1.0.0"; }}; }}; }}; }}).packages"#,
+            repo().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("node_modules/x has no integrity"));
+}
+
+#[test]
+fn the_model_refuses_what_upstream_lacks() {
+    // The model is only worth something if it fails where nixpkgs would: an attribute that
+    // is not there, an argument the function does not take, Chromium on macOS.
+    for (expression, error) in [
+        ("p.python3Packages.honcho", "attribute 'python3Packages' missing"),
+        ("p.dockerTools.buildLayeredImage { name = \"x\"; compression = \"none\"; }", "unexpected argument 'compression'"),
+        ("(m.nixpkgs.legacyPackages.aarch64-darwin).chromium", "attribute 'chromium' missing"),
+        ("(p.importNpmLock { npmRoot = repo + \"/frontend\"; }).sources", "has no `resolved` URL"),
+    ] {
+        let output = Command::new("nix-instantiate")
+            .args(["--eval", "--strict", "--expr"])
+            .arg(format!(
+                "let repo = {}; m = import (repo + \"/nix/upstream.nix\") {{ ifd = \"/nonexistent\"; }}; p = m.nixpkgs.legacyPackages.x86_64-linux; in builtins.deepSeq ({expression}) true",
+                repo().display()
+            ))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(error), "{expression}: {stderr}");
     }
 }

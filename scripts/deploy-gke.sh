@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `just deploy-gke`: the images to Artifact Registry, the frontend to Cloud Run, the GKE
+# overlay to the cluster kubectl points at. Idempotent: run it again to roll out new code
+# (each image is pushed under its content tag and pinned by digest). README, 'Deploying to
+# GKE', lists the variables and what must exist first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_HOST NOTAS_DOMAIN; do
+    [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (README, 'Deploying to GKE')" >&2; exit 1; }
+done
+for tool in nix skopeo gcloud kubectl python3; do
+    command -v $tool >/dev/null || { echo "deploy-gke needs $tool (nix develop has them all)" >&2; exit 1; }
+done
+project=(--project "$GCP_PROJECT")
+registry="$GCP_REGION-docker.pkg.dev/$GCP_PROJECT/$AR_REPOSITORY"
+work=.dev/gke
+mkdir -p "$work"
+
+# GKE's nodes and Cloud Run run x86_64 Linux, whatever this machine is (a Mac builds them
+# through a Linux builder: nix/README.md).
+nix build .#packages.x86_64-linux.all-images --out-link "$work/images"
+
+# Each image under its content tag, then pinned by the digest the registry stored.
+creds="oauth2accesstoken:$(gcloud auth print-access-token)"
+pushed=()
+for name in grpc-server grpc-client redis-api dashboard-api frontend; do
+    tag=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]].rsplit(":", 1)[1])' \
+        "$work/images/images.json" "$name")
+    skopeo copy --dest-creds "$creds" "docker-archive:$work/images/$name.tar" "docker://$registry/$name:$tag"
+    digest=$(skopeo inspect --creds "$creds" --format '{{.Digest}}' "docker://$registry/$name:$tag")
+    pushed+=("\"$name\": \"$registry/$name@$digest\"")
+done
+(IFS=,; echo "{${pushed[*]}}") > "$work/images.json"
+
+# The cluster's workloads act as the Google service account that may use Cloud SQL.
+for ksa in grpc-server redis-api dashboard-api notas-migrate; do
+    gcloud iam service-accounts add-iam-policy-binding "$GCP_SERVICE_ACCOUNT" "${project[@]}" --quiet \
+        --role=roles/iam.workloadIdentityUser --member="serviceAccount:$GCP_PROJECT.svc.id.goog[so1p2/$ksa]" >/dev/null
+done
+
+# The HTTPS entry point: a static address and a Google-managed certificate, made once.
+gcloud compute addresses describe notas-ip --global "${project[@]}" >/dev/null 2>&1 ||
+    gcloud compute addresses create notas-ip --global "${project[@]}"
+address=$(gcloud compute addresses describe notas-ip --global "${project[@]}" --format='value(address)')
+gcloud compute ssl-certificates describe notas-cert --global "${project[@]}" >/dev/null 2>&1 ||
+    gcloud compute ssl-certificates create notas-cert --domains="$NOTAS_DOMAIN" --global "${project[@]}"
+
+# The frontend on Cloud Run: its config.js (the API's https origin) from Secret Manager,
+# readable by the service's runtime account, and the service open to every browser.
+number=$(gcloud projects describe "$GCP_PROJECT" --format='value(projectNumber)')
+export FRONTEND_SERVICE_ACCOUNT=${FRONTEND_SERVICE_ACCOUNT:-$number-compute@developer.gserviceaccount.com}
+gcloud secrets describe notas-frontend-config "${project[@]}" >/dev/null 2>&1 ||
+    gcloud secrets create notas-frontend-config --replication-policy=automatic "${project[@]}"
+printf 'window.NOTAS_CONFIG = { apiOrigin: "https://%s", refreshMs: 3000 };\n' "$NOTAS_DOMAIN" |
+    gcloud secrets versions add notas-frontend-config --data-file=- "${project[@]}"
+gcloud secrets add-iam-policy-binding notas-frontend-config "${project[@]}" --quiet \
+    --member="serviceAccount:$FRONTEND_SERVICE_ACCOUNT" --role=roles/secretmanager.secretAccessor >/dev/null
+python3 scripts/overlay.py cloudrun --images "$work/images.json" > "$work/cloudrun-frontend.yaml"
+gcloud run services replace "$work/cloudrun-frontend.yaml" "${project[@]}" --region "$GCP_REGION"
+gcloud run services add-iam-policy-binding notas-frontend "${project[@]}" --region "$GCP_REGION" --quiet \
+    --member=allUsers --role=roles/run.invoker >/dev/null
+FRONTEND_ORIGIN=$(gcloud run services describe notas-frontend "${project[@]}" --region "$GCP_REGION" --format='value(status.url)')
+export FRONTEND_ORIGIN
+
+# The cluster: the GKE overlay with the pushed digests and this environment's values.
+python3 scripts/overlay.py gke --images "$work/images.json" > "$work/gke.yaml"
+kubectl create namespace so1p2 --dry-run=client -o yaml | kubectl apply -f -
+kubectl -n so1p2 get secret notas-mysql >/dev/null ||
+    { echo "deploy-gke: create the notas-mysql secret first (README, 'Deploying to GKE')" >&2; exit 1; }
+kubectl -n so1p2 delete job notas-migrate --ignore-not-found
+kubectl apply -f "$work/gke.yaml"
+kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s
+for d in $(kubectl -n so1p2 get deploy -o name); do kubectl -n so1p2 rollout status "$d" --timeout=300s; done
+
+echo "dashboard: $FRONTEND_ORIGIN"
+echo "API:       https://$NOTAS_DOMAIN (its DNS A record must point at $address; the certificate"
+echo "           becomes active some minutes after that: gcloud compute ssl-certificates describe notas-cert --global)"
+echo "load test: just loadtest brief https://$NOTAS_DOMAIN   (LT_MYSQL / LT_REDIS to reconcile)"
