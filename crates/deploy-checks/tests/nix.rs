@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{flake, nix_eval, repo, run, strings, IMAGES};
+use common::{IMAGES, flake, nix_eval, repo, run, strings};
 use serde_json::Value;
 use std::{collections::BTreeSet, process::Command};
 
@@ -52,13 +52,21 @@ fn nix_build_makes_every_image_on_linux_and_macos() {
     for system in every {
         let packages = names(&flake["packages"][system]);
         for image in IMAGES {
-            assert!(packages.contains(format!("{image}-image").as_str()), "{system}: {image}-image");
+            assert!(
+                packages.contains(format!("{image}-image").as_str()),
+                "{system}: {image}-image"
+            );
         }
-        assert!(packages.contains("default") && packages.contains("frontend"), "{system}");
+        assert!(
+            packages.contains("default") && packages.contains("frontend"),
+            "{system}"
+        );
         // result/ of `nix build`: what `just up` loads and what scripts/overlay.py reads.
         let mut expected: BTreeSet<String> = IMAGES.iter().map(|i| format!("{i}.tar")).collect();
         expected.insert("images.json".into());
-        let results: BTreeSet<String> = strings(&flake["results"][system]).map(String::from).collect();
+        let results: BTreeSet<String> = strings(&flake["results"][system])
+            .map(String::from)
+            .collect();
         assert_eq!(results, expected, "{system}");
         let images = flake["images"][system].as_object().unwrap();
         assert_eq!(images.len(), IMAGES.len(), "{system}");
@@ -72,7 +80,10 @@ fn nix_build_makes_every_image_on_linux_and_macos() {
     }
     // A Mac builds the images of the Linux with its own CPU (kind in Docker Desktop).
     for (mac, linux) in DARWIN.iter().zip(LINUX.iter().rev()) {
-        assert_eq!(flake["images"][mac], flake["images"][linux], "{mac} builds {linux} images");
+        assert_eq!(
+            flake["images"][mac], flake["images"][linux],
+            "{mac} builds {linux} images"
+        );
     }
 }
 
@@ -88,14 +99,31 @@ fn nix_flake_check_runs_on_linux() {
 
 #[test]
 fn nix_develop_gives_every_tool_on_linux_and_macos() {
-    let tools = ["cargo", "just", "kind", "kubectl", "skopeo", "google-cloud-sdk", "python3", "mariadb", "redis", "nginx", "nodejs_22", "protobuf"];
+    let tools = [
+        "cargo",
+        "just",
+        "kind",
+        "kubectl",
+        "skopeo",
+        "google-cloud-sdk",
+        "python3",
+        "mariadb",
+        "redis",
+        "nginx",
+        "nodejs_22",
+        "protobuf",
+    ];
     for system in LINUX.iter().chain(&DARWIN) {
         let shell = names(&flake()["shells"][system]);
         for tool in tools {
             assert!(shell.contains(tool), "{system}: no {tool}");
         }
         // nixpkgs builds Chromium for Linux only (the model refuses it elsewhere).
-        assert_eq!(shell.contains("chromium"), system.ends_with("linux"), "{system}");
+        assert_eq!(
+            shell.contains("chromium"),
+            system.ends_with("linux"),
+            "{system}"
+        );
     }
 }
 
@@ -111,7 +139,10 @@ fn the_frontend_is_fetched_from_the_lock_alone() {
         assert!(entry.get("resolved").is_none(), "{path} names a registry");
         assert!(entry["version"].is_string(), "{path} has no version");
         let integrity = entry["integrity"].as_str().unwrap_or_default();
-        assert!(integrity.starts_with("sha512-"), "{path}: integrity {integrity:?}");
+        assert!(
+            integrity.starts_with("sha512-"),
+            "{path}: integrity {integrity:?}"
+        );
     }
     // Every entry becomes a download importNpmLock can make in the sandbox.
     let sources = flake()["npmSources"].as_object().unwrap();
@@ -188,10 +219,22 @@ fn the_model_refuses_what_upstream_lacks() {
     // The model is only worth something if it fails where nixpkgs would: an attribute that
     // is not there, an argument the function does not take, Chromium on macOS.
     for (expression, error) in [
-        ("p.python3Packages.honcho", "attribute 'python3Packages' missing"),
-        ("p.dockerTools.buildLayeredImage { name = \"x\"; compression = \"none\"; }", "unexpected argument 'compression'"),
-        ("(m.nixpkgs.legacyPackages.aarch64-darwin).chromium", "attribute 'chromium' missing"),
-        ("(p.importNpmLock { npmRoot = repo + \"/frontend\"; }).sources", "has no `resolved` URL"),
+        (
+            "p.python3Packages.honcho",
+            "attribute 'python3Packages' missing",
+        ),
+        (
+            "p.dockerTools.buildLayeredImage { name = \"x\"; compression = \"none\"; }",
+            "unexpected argument 'compression'",
+        ),
+        (
+            "(m.nixpkgs.legacyPackages.aarch64-darwin).chromium",
+            "attribute 'chromium' missing",
+        ),
+        (
+            "(p.importNpmLock { npmRoot = repo + \"/frontend\"; }).sources",
+            "has no `resolved` URL",
+        ),
     ] {
         let output = Command::new("nix-instantiate")
             .args(["--eval", "--strict", "--expr"])
@@ -202,6 +245,9 @@ fn the_model_refuses_what_upstream_lacks() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success() && stderr.contains(error), "{expression}: {stderr}");
+        assert!(
+            !output.status.success() && stderr.contains(error),
+            "{expression}: {stderr}"
+        );
     }
 }

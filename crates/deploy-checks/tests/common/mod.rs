@@ -46,7 +46,11 @@ pub fn nix_eval(expression: &str) -> Value {
     let ifd = std::env::temp_dir().join(format!("notas-ifd-{}", std::process::id()));
     std::fs::create_dir_all(&ifd).unwrap();
     // What evaluation reads back from a build (nix/frontend.nix asks npm for its registry).
-    std::fs::write(ifd.join("npm-default-registry"), "https://registry.invalid/").unwrap();
+    std::fs::write(
+        ifd.join("npm-default-registry"),
+        "https://registry.invalid/",
+    )
+    .unwrap();
     let out = run(
         Command::new("nix-instantiate")
             .args(["--eval", "--strict", "--json", "--expr", expression])
@@ -74,7 +78,10 @@ pub const CLUSTERS: [&str; 3] = ["kind", "gke", "gke-private-ip"];
 
 /// Dummy values of the variables `just deploy-gke` reads, shaped like real ones.
 pub const GKE_ENVIRONMENT: [(&str, &str); 5] = [
-    ("INSTANCE_CONNECTION_NAME", "notas-project:europe-west1:notas"),
+    (
+        "INSTANCE_CONNECTION_NAME",
+        "notas-project:europe-west1:notas",
+    ),
     (
         "GCP_SERVICE_ACCOUNT",
         "notas-sql@notas-project.iam.gserviceaccount.com",
