@@ -44,11 +44,12 @@ loadtest preset="smoke" target="": _venv
     u=${LT_USERS:-$u} r=${LT_SPAWN:-$r} t=${LT_DURATION:-$t}
     target="{{target}}" mysql=${LT_MYSQL:-} redis=${LT_REDIS:-} prefix=${LT_PREFIX:-notas:}
     kind="kubectl --context kind-notas -n so1p2"
-    if [ -z "$target" ]; then
-        [ -f .dev/stack.env ] || { echo "no local stack: run 'just dev' first, or pass target=URL" >&2; exit 2; }
+    local=$( [ -f .dev/stack.env ] && . .dev/stack.env && echo "$NOTAS_URL" || true )
+    if [ -z "$target" ] || [ "$target" = "$local" ]; then
+        [ -n "$local" ] || { echo "no local stack: run 'just dev' first, or pass target=URL" >&2; exit 2; }
         set -a; . .dev/stack.env; set +a
         target=$NOTAS_URL mysql=${mysql:-$MYSQL_URL} redis=${redis:-$REDIS_URL}
-    elif [ -z "$mysql" ] && [[ "$target" =~ ^http://(localhost|127\.0\.0\.1)(:80)?/?$ ]] && $kind get secret notas-mysql >/dev/null 2>&1; then
+    elif [ -z "$mysql" ] && [[ "$target" =~ ^http://(localhost|127\.0\.0\.1)(:[0-9]+)?/?$ ]] && $kind get secret notas-mysql >/dev/null 2>&1; then
         # kind (`just up`): reach its MySQL and Redis through port-forwards for as long as
         # the run lasts, with the password from the cluster's Secret.
         mkdir -p .dev
@@ -82,7 +83,7 @@ loadtest preset="smoke" target="": _venv
     report write "$run" --before "$run/before.json" $strict
     echo "report: $run/report.md"
 
-# CI's load test: bring the local stack up, run the smoke preset, tear the stack down.
+# CI's load test: bring the local stack up, run the smoke preset, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), and a server that is not notas must be refused.
 smoke: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
@@ -95,6 +96,19 @@ smoke: _venv _npm
     done
     grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
     just loadtest smoke
+    . .dev/stack.env
+    fake=$(mktemp -d)
+    ln -s "$PWD/scripts/testing/kind-kubectl" "$fake/kubectl"
+    PATH="$fake:$PATH" LT_DURATION=5s just loadtest smoke "${NOTAS_URL/127.0.0.1/localhost}"
+    # A server that answers 200 everywhere (like the frontend's page fallback) is not notas.
+    mkdir -p "$fake/site" && touch "$fake/site/healthz" "$fake/site/notas"
+    python3 -m http.server --bind 127.0.0.1 --directory "$fake/site" 18999 >/dev/null 2>&1 & server=$!
+    sleep 1
+    if LT_MYSQL=unused just loadtest smoke http://127.0.0.1:18999 2> "$fake/refused.log"; then
+        kill $server; echo "just loadtest ran against a server that is not notas" >&2; exit 1
+    fi
+    kill $server
+    grep -q "is not answered by notas" "$fake/refused.log" || { cat "$fake/refused.log" >&2; exit 1; }
 
 # Pinned upstream manifests that `just up` installs (version and sha256).
 ingress_nginx_url := "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"

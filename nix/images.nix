@@ -46,6 +46,7 @@ let
       config = {
         Entrypoint = [
           "${pkgs.static-web-server}/bin/static-web-server"
+          "--host" "0.0.0.0"
           "--port" "8080"
           "--root" "/site"
           "--page-fallback" "/site/index.html"

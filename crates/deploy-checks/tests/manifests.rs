@@ -202,6 +202,72 @@ fn gke_splits_notas_fifty_fifty_with_route_weights() {
     }
 }
 
+/// (path, backend Service, port, percent of the path's traffic) of an entry point.
+type Routes = BTreeSet<(String, String, u64, u64)>;
+
+fn ingress_routes(objects: &[Value]) -> Routes {
+    let mut routes = Routes::new();
+    let ingresses = of_kind(objects, "Ingress");
+    let canary_weight = |path: &str| -> u64 {
+        ingresses
+            .iter()
+            .filter(|i| is_canary(i) && ingress_paths(i).iter().any(|p| p.1 == path))
+            .map(|i| {
+                i["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    for ingress in &ingresses {
+        for (_, path, _, service, port) in ingress_paths(ingress) {
+            let share = if is_canary(ingress) {
+                canary_weight(&path)
+            } else {
+                100 - canary_weight(&path)
+            };
+            routes.insert((path, service, port, share));
+        }
+    }
+    routes
+}
+
+fn http_route_routes(objects: &[Value]) -> Routes {
+    let mut routes = Routes::new();
+    for rule in of_kind(objects, "HTTPRoute")
+        .into_iter()
+        .flat_map(|r| r["spec"]["rules"].as_array().unwrap())
+    {
+        let backends = rule["backendRefs"].as_array().unwrap();
+        let weight = |b: &Value| b["weight"].as_u64().unwrap_or(1);
+        let total: u64 = backends.iter().map(weight).sum();
+        for m in rule["matches"].as_array().unwrap() {
+            for b in backends {
+                let path = m["path"]["value"].as_str().unwrap().to_owned();
+                routes.insert((
+                    path,
+                    b["name"].as_str().unwrap().into(),
+                    b["port"].as_u64().unwrap(),
+                    100 * weight(b) / total,
+                ));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn kind_and_gke_route_the_same_paths_alike() {
+    let kind = ingress_routes(&objects("kind"));
+    assert!(
+        kind.contains(&("/notas".into(), "redis-api".into(), 80, 50)),
+        "{kind:?}"
+    );
+    assert_eq!(http_route_routes(&objects("gke")), kind);
+}
+
 /// The ingress-nginx annotations we use, each known to controller-v1.15.1 at a risk level
 /// its default (`annotations-risk-level: High`) admits, with its validator
 /// (internal/ingress/annotations/{canary,proxy}/main.go).
@@ -768,163 +834,189 @@ fn host_port(url: &str) -> (String, u64) {
     (host.to_owned(), port.parse().unwrap())
 }
 
+/// A pod of another namespace, e.g. the ingress controller.
+fn pod_of(namespace: &str, labels: Value) -> Peer {
+    Peer::Pod {
+        namespace: namespace.into(),
+        namespace_labels: serde_json::json!({ "kubernetes.io/metadata.name": namespace }),
+        labels,
+        name: format!("a pod of {namespace}"),
+    }
+}
+
+fn addresses(range: &str) -> Peer {
+    let (start, end) = cidr(range);
+    Peer::Addresses(start, end)
+}
+
+/// A connection a workload really needs, as NetworkPolicies see it.
+struct Flow {
+    what: String,
+    from: Peer,
+    to: Peer,
+    /// The destination port's number and, on a pod, its name.
+    port: (u64, String),
+    protocol: &'static str,
+}
+
+/// The flows from `from` to the pods behind a Service port.
+fn service_flows(
+    objects: &[Value],
+    what: String,
+    from: &Peer,
+    service: &str,
+    port: u64,
+) -> Vec<Flow> {
+    endpoints(objects, service, port)
+        .into_iter()
+        .map(|(to, port)| Flow {
+            what: what.clone(),
+            from: from.clone(),
+            to,
+            port,
+            protocol: "TCP",
+        })
+        .collect()
+}
+
+/// Every connection the rendering's workloads need, derived from what names them: the
+/// entry point's backends, the addresses the containers are given, DNS and Cloud SQL.
+fn flows(objects: &[Value], rendering: &str) -> Vec<Flow> {
+    let pods = pods(objects);
+    let mut flows = vec![];
+    let to_service = |what: String, from: &Peer, service: &str, port: u64| {
+        service_flows(objects, what, from, service, port)
+    };
+
+    // The entry point: what sends outside traffic to each backend the split names.
+    if rendering == "kind" {
+        let controller = pod_of("ingress-nginx", serde_json::json!({}));
+        for (.., service, port) in of_kind(objects, "Ingress")
+            .into_iter()
+            .flat_map(ingress_paths)
+        {
+            flows.extend(to_service(
+                format!("ingress-nginx -> {service}:{port}"),
+                &controller,
+                &service,
+                port,
+            ));
+        }
+    } else {
+        let backends = of_kind(objects, "HTTPRoute")
+            .into_iter()
+            .flat_map(|r| r["spec"]["rules"].as_array().unwrap())
+            .flat_map(|rule| rule["backendRefs"].as_array().unwrap());
+        for b in backends {
+            let (service, port) = (b["name"].as_str().unwrap(), b["port"].as_u64().unwrap());
+            // Google's front ends and health checkers (global external Application LB).
+            for range in ["35.191.0.0/16", "130.211.0.0/22"] {
+                flows.extend(to_service(
+                    format!("{range} -> {service}:{port}"),
+                    &addresses(range),
+                    service,
+                    port,
+                ));
+            }
+        }
+    }
+
+    // Between the workloads, from the addresses they are given: GRPC_SERVER_URL as set,
+    // REDIS_URL from the ConfigMap, MYSQL_URL from the Secret (kind: the in-cluster
+    // Service `just up` names; GKE: the proxy sidecar in the same pod, no flow).
+    let config = of_kind(objects, "ConfigMap")
+        .into_iter()
+        .find(|c| name(c) == "notas-config")
+        .unwrap();
+    let mut outside = vec![];
+    for w in workloads(objects) {
+        let from = pod_named(&pods, name(w));
+        for c in containers(w) {
+            for e in c["env"].as_array().into_iter().flatten() {
+                let url = match e["name"].as_str().unwrap() {
+                    "GRPC_SERVER_URL" => e["value"].as_str().unwrap(),
+                    "REDIS_URL" => config["data"]["REDIS_URL"].as_str().unwrap(),
+                    "MYSQL_URL" if rendering == "kind" => "mysql://root@mysql:3306/notas",
+                    _ => continue,
+                };
+                let (host, port) = host_port(url);
+                match host.parse::<std::net::Ipv4Addr>() {
+                    Ok(ip) => outside.push((
+                        format!("{} -> {host}:{port}", name(w)),
+                        from.clone(),
+                        addresses(&format!("{ip}/32")),
+                        port,
+                    )),
+                    Err(_) => flows.extend(to_service(
+                        format!("{} -> {host}:{port}", name(w)),
+                        from,
+                        &host,
+                        port,
+                    )),
+                }
+            }
+        }
+        // Every pod resolves names, and the Cloud SQL Auth Proxy dials the instance.
+        if containers(w).iter().any(|c| c["name"] == "cloud-sql-proxy") {
+            outside.push((
+                format!("{} -> Cloud SQL", name(w)),
+                from.clone(),
+                addresses("0.0.0.0/0"),
+                3307,
+            ));
+        }
+        let dns = pod_of("kube-system", serde_json::json!({ "k8s-app": "kube-dns" }));
+        flows.push(Flow {
+            what: format!("{} -> DNS", name(w)),
+            from: from.clone(),
+            to: dns,
+            port: (53, "dns".into()),
+            protocol: "UDP",
+        });
+    }
+    for (what, from, to, port) in outside {
+        flows.push(Flow {
+            what,
+            from,
+            to,
+            port: (port, String::new()),
+            protocol: "TCP",
+        });
+    }
+    flows
+}
+
 #[test]
 fn every_real_sender_is_admitted_by_the_network_policies() {
     // Kubelet probes need no rule: traffic from a pod's own node is always allowed
     // (Kubernetes' NetworkPolicy docs; kindnet's kube-network-policies exempts the node's
     // root processes; Cilium, GKE Dataplane V2, lets the local host in).
-    let sender = |namespace: &str| Peer::Pod {
-        namespace: namespace.into(),
-        namespace_labels: serde_json::json!({ "kubernetes.io/metadata.name": namespace }),
-        labels: serde_json::json!({}),
-        name: format!("a pod of {namespace}"),
-    };
     for rendering in CLUSTERS {
         let objects = objects(rendering);
         let policies = of_kind(&objects, "NetworkPolicy");
-        let pods = pods(&objects);
-        let mut flows: Vec<(String, Peer, Peer, (u64, String), &str)> = vec![];
-
-        // The entry point: what sends outside traffic to each backend the split names.
-        let entry: Vec<(Peer, String, u64)> = if rendering == "kind" {
-            of_kind(&objects, "Ingress")
-                .into_iter()
-                .flat_map(ingress_paths)
-                .map(|(.., service, port)| (sender("ingress-nginx"), service, port))
-                .collect()
-        } else {
-            let backends: Vec<(String, u64)> = of_kind(&objects, "HTTPRoute")
-                .into_iter()
-                .flat_map(|r| r["spec"]["rules"].as_array().unwrap().iter())
-                .flat_map(|rule| rule["backendRefs"].as_array().unwrap().iter())
-                .map(|b| {
-                    (
-                        b["name"].as_str().unwrap().to_owned(),
-                        b["port"].as_u64().unwrap(),
-                    )
-                })
-                .collect();
-            // Google's front ends and health checkers (global external Application LB).
-            ["35.191.0.0/16", "130.211.0.0/22"]
-                .into_iter()
-                .flat_map(|range| {
-                    let (s, e) = cidr(range);
-                    backends
-                        .iter()
-                        .map(move |(svc, port)| (Peer::Addresses(s, e), svc.clone(), *port))
-                })
-                .collect()
-        };
-        for (from, service, port) in entry {
-            for (to, target) in endpoints(&objects, &service, port) {
-                flows.push((
-                    format!("entry point -> {service}:{port}"),
-                    from.clone(),
-                    to,
-                    target,
-                    "TCP",
-                ));
-            }
-        }
-
-        // Between the workloads, and out of the cluster, from the addresses they are given.
-        let config = of_kind(&objects, "ConfigMap")
-            .into_iter()
-            .find(|c| name(c) == "notas-config")
-            .unwrap();
-        let mysql_url = if rendering == "kind" {
-            "mysql://root@mysql:3306/notas"
-        } else {
-            "mysql://user@127.0.0.1:3306/notas"
-        }; // the notas-mysql Secret
-        for w in workloads(&objects) {
-            for c in containers(w) {
-                for variable in variables_set(c) {
-                    let url = match variable.as_str() {
-                        "GRPC_SERVER_URL" => c["env"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .find(|e| e["name"] == "GRPC_SERVER_URL")
-                            .unwrap()["value"]
-                            .as_str()
-                            .unwrap()
-                            .to_owned(),
-                        "REDIS_URL" => config["data"]["REDIS_URL"].as_str().unwrap().to_owned(),
-                        "MYSQL_URL" => mysql_url.to_owned(),
-                        _ => continue,
-                    };
-                    let (host, port) = host_port(&url);
-                    let from = pod_named(&pods, name(w)).clone();
-                    if host == "127.0.0.1" {
-                        continue; // a sidecar in the same pod (the Cloud SQL Auth Proxy)
-                    }
-                    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
-                        let ip = u32::from(ip);
-                        flows.push((
-                            format!("{} -> {host}:{port}", name(w)),
-                            from,
-                            Peer::Addresses(ip, ip),
-                            (port, String::new()),
-                            "TCP",
-                        ));
-                    } else {
-                        for (to, target) in endpoints(&objects, &host, port) {
-                            flows.push((
-                                format!("{} -> {host}:{port}", name(w)),
-                                from.clone(),
-                                to,
-                                target,
-                                "TCP",
-                            ));
-                        }
-                    }
-                }
-            }
-            // Every pod resolves names (kube-dns), and the proxy reaches Cloud SQL's APIs.
-            let dns = Peer::Pod {
-                namespace: "kube-system".into(),
-                namespace_labels: serde_json::json!({ "kubernetes.io/metadata.name": "kube-system" }),
-                labels: serde_json::json!({ "k8s-app": "kube-dns" }),
-                name: "kube-dns".into(),
-            };
-            let from = pod_named(&pods, name(w)).clone();
-            flows.push((
-                format!("{} -> DNS", name(w)),
-                from.clone(),
-                dns,
-                (53, "dns".into()),
-                "UDP",
-            ));
-            if containers(w).iter().any(|c| c["name"] == "cloud-sql-proxy") {
-                let (s, e) = cidr("0.0.0.0/0");
-                flows.push((
-                    format!("{} -> Cloud SQL", name(w)),
-                    from,
-                    Peer::Addresses(s, e),
-                    (3307, String::new()),
-                    "TCP",
-                ));
-            }
-        }
+        let flows = flows(&objects, rendering);
         assert!(flows.len() >= 15, "{rendering}: {} flows", flows.len());
-        for (what, from, to, (port, port_name), protocol) in &flows {
-            let port_name = (!port_name.is_empty()).then_some(port_name.as_str());
+        for f in &flows {
+            let port_name = (!f.port.1.is_empty()).then_some(f.port.1.as_str());
             assert!(
-                admitted(&policies, from, to, (*port, port_name), protocol),
-                "{rendering}: {what} ({protocol} {port}) is dropped by the NetworkPolicies"
+                admitted(&policies, &f.from, &f.to, (f.port.0, port_name), f.protocol),
+                "{rendering}: {} ({} {}) is dropped by the NetworkPolicies",
+                f.what,
+                f.protocol,
+                f.port.0
             );
         }
-        // And the policies still deny: the outside world cannot reach MySQL's port.
+        // And the policies still deny: another namespace cannot reach MySQL or grpc-server.
+        let outsider = pod_of("default", serde_json::json!({}));
+        let mut guarded = endpoints(&objects, "grpc-server", 50051);
         if rendering == "kind" {
-            let (to, target) = endpoints(&objects, "mysql", 3306).remove(0);
-            assert!(!admitted(
-                &policies,
-                &sender("default"),
-                &to,
-                (target.0, Some(&target.1)),
-                "TCP"
-            ));
+            guarded.extend(endpoints(&objects, "mysql", 3306));
+        }
+        for (to, (port, port_name)) in guarded {
+            assert!(
+                !admitted(&policies, &outsider, &to, (port, Some(&port_name)), "TCP"),
+                "{rendering}: {to:?} is open"
+            );
         }
     }
 }
