@@ -1,9 +1,11 @@
-//! Offline checks of the deployment declarations, which need a cluster, Docker or a Nix
-//! store to run and so cannot run in CI: see `tests/`.
+//! Offline checks of the deployment declarations, which need a cluster, Docker, a Nix store
+//! or a Google Cloud project to run and so cannot run in CI: see `tests/`.
 //!
-//! - `tests/manifests.rs`: every overlay and scenario under `k8s/` rendered with
-//!   `kubectl kustomize`, validated against the Kubernetes schemas (`kubernetes-validate`),
-//!   pinned with insta snapshots, and held to the invariants of the design (namespace, the
-//!   50/50 canary, an HPA per Deployment, hardening, images the flake builds, environment
-//!   variables the binaries read).
-//! - `tests/nix.rs`: every `.nix` file parses (`nix-instantiate --parse`).
+//! - `tests/manifests.rs`: what `just up` and `just deploy-gke` apply, rendered by
+//!   `scripts/overlay.py`, validated against the Kubernetes schemas, pinned with insta
+//!   snapshots, and held to the design's invariants and to what admits it (ingress-nginx's
+//!   webhook, the NetworkPolicies, GKE's Gateway, Cloud Run).
+//! - `tests/nix.rs`: every `.nix` file parses, and the flake evaluates for every system
+//!   against `nix/upstream.nix`, the model of nixpkgs and crane.
+//! - `tests/recipes.rs`: what `scripts/deploy-gke.sh` must grant and build, and recipes
+//!   that run on macOS too.

@@ -12,8 +12,7 @@ mod common;
 
 use clap::CommandFactory;
 use common::{
-    CLUSTERS, IMAGES, NAMESPACE, RENDERINGS, flake, name, objects, of_kind, render, repo, run,
-    strings,
+    CLUSTERS, IMAGES, NAMESPACE, RENDERINGS, flake, name, objects, of_kind, render, repo, strings,
 };
 use serde_json::Value;
 use std::{
@@ -1255,53 +1254,4 @@ fn cloud_run_accepts_the_frontend_service() {
     }
     assert_eq!(volumes[0]["secret"]["secretName"], "notas-frontend-config");
     assert_eq!(containers[0]["volumeMounts"][0]["mountPath"], "/config");
-}
-
-#[test]
-fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
-    let script = std::fs::read_to_string(repo().join("scripts/deploy-gke.sh")).unwrap();
-    let steps = [
-        // Browsers may call the Cloud Run service (else 403).
-        (
-            "run services add-iam-policy-binding notas-frontend",
-            "--member=allUsers --role=roles/run.invoker",
-        ),
-        // Its runtime account may read config.js (else the deploy is refused).
-        (
-            "secrets add-iam-policy-binding notas-frontend-config",
-            "--role=roles/secretmanager.secretAccessor",
-        ),
-        // The cluster's workloads may act as the Cloud SQL service account.
-        (
-            "iam service-accounts add-iam-policy-binding",
-            "--role=roles/iam.workloadIdentityUser",
-        ),
-        (
-            "compute ssl-certificates create notas-cert",
-            "--domains=\"$NOTAS_DOMAIN\"",
-        ),
-        ("compute addresses create notas-ip", "--global"),
-    ];
-    // Commands continue over `\` line ends; join them to read each as one.
-    let joined = script.replace("\\\n", " ");
-    for (command, arguments) in steps {
-        let line = joined
-            .lines()
-            .find(|l| l.contains(command))
-            .unwrap_or_else(|| panic!("deploy-gke.sh does not run `gcloud {command}`"));
-        for argument in arguments.split(' ') {
-            assert!(line.contains(argument), "gcloud {command}: {argument}");
-        }
-    }
-    // GKE's nodes and Cloud Run are x86_64 Linux, whatever machine deploys.
-    assert!(joined.contains("nix build .#packages.x86_64-linux.all-images"));
-    assert!(
-        run(
-            Command::new("bash")
-                .arg("-n")
-                .arg(repo().join("scripts/deploy-gke.sh")),
-            "bash"
-        )
-        .is_empty()
-    );
 }
