@@ -19,13 +19,13 @@ dev: _venv _npm
     set -euo pipefail
     cargo build --locked --bins
     (cd frontend && npm run build)
-    {{python}} scripts/devstack.py prepare
+    {{python}} -m scripts.devstack prepare
     echo $$ > .dev/honcho.pid
     exec .dev/venv/bin/honcho -e .dev/stack.env -f .dev/Procfile -d . start
 
 # Stop the stack `just dev` started (from another terminal).
 dev-down: _venv
-    {{python}} scripts/devstack.py down
+    {{python}} -m scripts.devstack down
 
 # Delete the local stack's data and logs (.dev/), after stopping it.
 dev-clean: dev-down
@@ -75,7 +75,7 @@ loadtest preset="smoke" target="": _venv
     run=locust/runs/$(date -u +%Y%m%dT%H%M%SZ)-{{preset}}
     mkdir -p "$run"
     printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s"}\n' "$target" "{{preset}}" "$u" "$r" "$t" > "$run/run.json"
-    report() { {{python}} locust/report.py "$@" --mysql "$mysql" --redis "$redis" --prefix "$prefix"; }
+    report() { {{python}} -m locust.report "$@" --mysql "$mysql" --redis "$redis" --prefix "$prefix"; }
     report snapshot > "$run/before.json"
     NOTAS_IDS_FILE="$run/ids.csv" NOTAS_STATS_FILE="$run/stats.json" .dev/venv/bin/locust -f locust/locustfile.py --headless -u "$u" -r "$r" -t "$t" \
         --host "$target" --csv "$run/locust" --csv-full-history --html "$run/locust.html" \
@@ -175,7 +175,7 @@ bench: _venv _npm
     command -v redis-benchmark >/dev/null || { echo "bench needs redis-benchmark (apt install redis-tools)" >&2; exit 1; }
     cargo build --release --locked --bins
     cd frontend && npm run build
-    {{python}} scripts/bench.py
+    {{python}} -m scripts.bench
 
 # Run every test: Rust, frontend unit tests, end to end in headless Chromium, and the smoke load test.
 test: test-rust test-frontend e2e smoke

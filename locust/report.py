@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
 """Before and after a Locust run: what the stores hold, and the route comparison report.
+Run from the repository root:
 
-    report.py snapshot --mysql URL --redis URL --prefix P > before.json
-    report.py write RUN_DIR --before before.json --mysql URL --redis URL --prefix P [--strict]
+    python -m locust.report snapshot --mysql URL --redis URL --prefix P > before.json
+    python -m locust.report write RUN_DIR --before before.json --mysql URL --redis URL --prefix P [--strict]
 
 `write` reads Locust's final statistics (stats.json) and history CSV and the ids every 201
 carried (ids.csv), both written by locustfile.py,
@@ -21,22 +21,10 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+
+from scripts.stack import mysql_connect
 
 ROUTES = ("grpc", "redis")
-
-
-def mysql_connect(url: str):
-    import pymysql
-
-    u = urlparse(url)
-    return pymysql.connect(
-        host=u.hostname or "127.0.0.1",
-        port=u.port or 3306,
-        user=unquote(u.username or "root"),
-        password=unquote(u.password or ""),
-        database=u.path.lstrip("/") or "notas",
-    )
 
 
 def redis_total(url: str, prefix: str) -> int:

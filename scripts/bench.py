@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
-"""`just bench`: both routes measured against this machine's own limits, in one run.
+"""`just bench` (`python -m scripts.bench`, from the repository root): both routes measured
+against this machine's own limits, in one run.
 
 Starts the local stack from release builds in .dev/bench (fresh data each run), then:
 
@@ -29,14 +29,15 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from pymysql.constants import CLIENT
+
+from locust.grades import random_grade
+from scripts.stack import ROOT, mysql_connect, read_env, read_ports, start, wait_until_ready
+
 STATE = ROOT / ".dev" / "bench"
-VENV = ROOT / ".dev" / "venv" / "bin"
 # Grades as Locust posts them (locust/grades.py), one JSON body per line for oha's -Z:
 # a constant body would make every batch update the same summary rows.
 BODIES = STATE / "bodies.jsonl"
-sys.path.insert(0, str(ROOT / "locust"))
-from grades import random_grade  # noqa: E402
 RATES = (1000, 5000, 10000)
 SECONDS_MAX = 10
 SECONDS_RATE = 5
@@ -115,22 +116,15 @@ def cpu_seconds(procs: dict[str, list[int]]) -> dict[str, float]:
     return seconds
 
 
-def mysql(url: str):
-    sys.path.insert(0, str(ROOT / "locust"))
-    from report import mysql_connect
-
-    return mysql_connect(url)
-
-
 def count_rows(url: str) -> int:
-    with mysql(url) as db, db.cursor() as cur:
+    with mysql_connect(url) as db, db.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM grades")
         return cur.fetchone()[0]
 
 
 def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 500) -> float:
     """Rows/s of durable 500-row INSERTs from 4 connections, into a copy of the grades table."""
-    with mysql(url) as db, db.cursor() as cur:
+    with mysql_connect(url) as db, db.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS bench_ceiling LIKE grades")
         cur.execute("ALTER TABLE bench_ceiling DROP FOREIGN KEY IF EXISTS fk_grades_course")
         db.commit()
@@ -141,7 +135,7 @@ def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 
 
     def insert():
         n = 0
-        with mysql(url) as db, db.cursor() as cur:
+        with mysql_connect(url) as db, db.cursor() as cur:
             while time.time() < deadline:
                 cur.execute(sql)
                 db.commit()
@@ -188,7 +182,7 @@ def report_times(dashboard: str) -> dict[str, float]:
 
 def seed_million(url: str) -> None:
     """1,000,000 rows spread over courses, semesters, years and 100,000 students."""
-    with mysql(url) as db, db.cursor() as cur:
+    with mysql_connect(url, client_flag=CLIENT.MULTI_STATEMENTS) as db, db.cursor() as cur:
         cur.execute(
             "INSERT INTO grades (carnet, nombre, curso, nota, semestre, year, route) "
             "SELECT 201900000 + seq % 100000, CONCAT('Alumno ', seq % 100000), "
@@ -196,35 +190,28 @@ def seed_million(url: str) -> None:
             "IF(seq % 2 = 0, '1S', '2S'), 2020 + seq % 4, IF(seq % 2 = 0, 'grpc', 'redis') "
             "FROM seq_1_to_1000000"
         )
-        # Bulk-loaded rows bypass the routes, so rebuild the report summaries the way the
-        # migration backfills them.
+        # Bulk-loaded rows bypass the routes, so rebuild the report summaries from the grades.
         migration = next((ROOT / "crates/notas-core/migrations").glob("*_report_summaries.sql")).read_text()
-        for table in ("course_term_students", "course_term_stats", "student_stats"):
-            cur.execute(f"TRUNCATE TABLE {table}")
-        for statement in migration.split(";"):
-            body = "\n".join(l for l in statement.splitlines() if not l.strip().startswith("--")).strip()
-            if body.upper().startswith("INSERT"):
-                cur.execute(body)
+        # Their migration is the one copy of the rebuild SQL: rerun whole, not split, as sqlx's checksum pins its text.
+        cur.execute("DROP TABLE course_term_students, course_term_stats, student_stats")
+        cur.execute(migration)
+        while cur.nextset():  # every statement's result; a failed one raises here
+            pass
         db.commit()
         cur.execute("ANALYZE TABLE grades")
         cur.fetchall()
 
 
 def start_stack() -> subprocess.Popen:
+    """A fresh stack of release builds with its own MariaDB and Redis, in .dev/bench."""
     shutil.rmtree(STATE, ignore_errors=True)
-    env = {**os.environ, "NOTAS_STATE": ".dev/bench", "NOTAS_PROFILE": "release", "RUST_LOG": "warn"}
+    env = {**os.environ, "NOTAS_PROFILE": "release", "RUST_LOG": "warn"}
     env.pop("MYSQL_URL", None)
     env.pop("REDIS_URL", None)
-    subprocess.run([str(VENV / "python"), str(ROOT / "scripts/devstack.py"), "prepare"], check=True, env=env)
-    logfile = open(STATE / "stack.log", "w")
-    stack = subprocess.Popen([str(VENV / "honcho"), "-e", str(STATE / "stack.env"), "-f", str(STATE / "Procfile"), "-d", str(ROOT), "start"],
-                             env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True)
-    (STATE / "honcho.pid").write_text(str(stack.pid))
-    deadline = time.time() + 240
-    while "notas is up" not in (STATE / "stack.log").read_text():
-        if stack.poll() is not None or time.time() > deadline:
-            sys.exit(f"bench: the stack did not come up; see {STATE / 'stack.log'}")
-        time.sleep(0.5)
+    log = STATE / "stack.log"
+    stack = start(STATE, env, log)
+    if wait_until_ready(STATE, seconds=240, alive=lambda: stack.poll() is None):
+        sys.exit(f"bench: the stack did not come up; see {log}")
     return stack
 
 
@@ -233,8 +220,7 @@ def main() -> None:
         sys.exit("bench: oha is missing (cargo install --locked oha; `just bench` does it)")
     stack = start_stack()
     try:
-        ports = json.loads((STATE / "ports.json").read_text())
-        env = dict(line.split("=", 1) for line in (STATE / "stack.env").read_text().splitlines() if "=" in line)
+        ports, env = read_ports(STATE), read_env(STATE)
         entry, mysql_url = env["NOTAS_URL"], env["MYSQL_URL"]
         targets = {
             "route 1 (grpc), direct": f"http://127.0.0.1:{ports['grpc-client']}/notas",

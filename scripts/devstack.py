@@ -1,14 +1,15 @@
-#!/usr/bin/env python3
 """The local stack behind `just dev`: real MariaDB, Redis and nginx processes plus the
-four services, with every file they write under `.dev/` (ignored by git).
+four services, with every file they write under `.dev/` (ignored by git). Run from the
+repository root as `python -m scripts.devstack COMMAND` (ports, stack.env, starting and
+waiting for the stack are in scripts/stack.py, which `just bench` shares):
 
-    devstack.py prepare   pick ports, initialise MariaDB once, render nginx.conf from the
-                          kind overlay's Ingresses (k8s/components/ingress-nginx-split),
-                          and write .dev/Procfile and .dev/stack.env for honcho, the
-                          process manager that runs them all
-    devstack.py wait      (a Procfile entry) wait until every process answers, print the URLs
-    devstack.py down      stop a running stack (what Ctrl-C does in its terminal)
-    devstack.py url       print the stack's entry URL (for `just loadtest`)
+    prepare   pick ports, initialise MariaDB once, render nginx.conf from the
+              kind overlay's Ingresses (k8s/components/ingress-nginx-split),
+              and write .dev/Procfile and .dev/stack.env for honcho, the
+              process manager that runs them all
+    wait      (a Procfile entry) wait until every process answers, print the URLs
+    down      stop a running stack (what Ctrl-C does in its terminal)
+    url       print the stack's entry URL (for `just loadtest`)
 
 MYSQL_URL / REDIS_URL, when set, point the services at existing servers instead of
 starting MariaDB / Redis here. NOTAS_STATE (default .dev) moves the whole stack to another
@@ -17,38 +18,20 @@ Ports are kept between runs and moved when something else
 took them, so the stack never collides with servers already running.
 """
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / os.environ.get("NOTAS_STATE", ".dev")
+from scripts.stack import ROOT, STATE, choose_ports, read_env, read_ports, running_pid, wait_until_ready, write_env
+
 PROFILE = os.environ.get("NOTAS_PROFILE", "debug")
-PORTS_FILE = STATE / "ports.json"
-PID_FILE = STATE / "honcho.pid"
 INGRESS = ROOT / "k8s" / "components" / "ingress-nginx-split" / "ingress.yaml"
 TEMPLATE = ROOT / "scripts" / "nginx.conf.template"
-
-# Preferred ports; any that is taken is replaced by a free one.
-PREFERRED = {
-    "nginx": 8080,
-    "mariadb": 13306,
-    "redis": 16379,
-    "grpc-server": 50051,
-    "grpc-server-admin": 9091,
-    "grpc-client": 8081,
-    "redis-api": 8082,
-    "dashboard-api": 8083,
-}
 
 # Which local process answers for each Kubernetes Service the Ingress names. dashboard-api
 # serves the built frontend itself here (FRONTEND_DIR), where the cluster has a pod for it.
@@ -58,46 +41,6 @@ SERVICE_PROCESS = {
     "dashboard-api": "dashboard-api",
     "frontend": "dashboard-api",
 }
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def running_pid() -> int | None:
-    """The pid of a stack already running from this folder, if any."""
-    try:
-        pid = int(PID_FILE.read_text())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def choose_ports() -> dict[str, int]:
-    saved = json.loads(PORTS_FILE.read_text()) if PORTS_FILE.exists() else {}
-    ports = {}
-    for name, preferred in PREFERRED.items():
-        for candidate in (saved.get(name), preferred):
-            if candidate and candidate not in ports.values() and port_free(candidate):
-                ports[name] = candidate
-                break
-        else:
-            ports[name] = free_port()
-    PORTS_FILE.write_text(json.dumps(ports, indent=2) + "\n")
-    return ports
 
 
 def ingress_routes() -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
@@ -216,7 +159,7 @@ def prepare() -> None:
     procs["dashboard-api"] = (
         f"LISTEN_ADDR=127.0.0.1:{ports['dashboard-api']} FRONTEND_DIR={ROOT}/frontend/dist exec {bin_dir}/dashboard-api"
     )
-    procs["ready"] = f"exec {sys.executable} {Path(__file__).resolve()} wait"
+    procs["ready"] = f"cd {ROOT} && exec {sys.executable} -m scripts.devstack wait"
     (STATE / "Procfile").write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs.items()))
 
     env = {
@@ -228,37 +171,14 @@ def prepare() -> None:
         "TOKIO_WORKER_THREADS": os.environ.get("TOKIO_WORKER_THREADS", "1"),
         "NOTAS_URL": f"http://127.0.0.1:{ports['nginx']}",
     }
-    (STATE / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-
-
-def stack_env() -> dict[str, str]:
-    lines = (STATE / "stack.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
+    write_env(env)
 
 
 def wait() -> None:
-    ports = json.loads(PORTS_FILE.read_text())
-    env = stack_env()
-    checks = {
-        "grpc-server": f"http://127.0.0.1:{ports['grpc-server-admin']}/readyz",
-        "grpc-client": f"http://127.0.0.1:{ports['grpc-client']}/readyz",
-        "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
-        "dashboard-api": f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
-        "nginx": f"{env['NOTAS_URL']}/healthz",
-    }
-    deadline = time.time() + 180
-    pending = dict(checks)
-    while pending and time.time() < deadline:
-        for name, url in list(pending.items()):
-            try:
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    if answer.status == 200:
-                        del pending[name]
-            except OSError:
-                pass
-        time.sleep(0.5)
+    pending = wait_until_ready()
     if pending:
         sys.exit(f"devstack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)")
+    ports, env = read_ports(), read_env()
     url = env["NOTAS_URL"]
     print(
         "\n"
@@ -295,7 +215,7 @@ def down() -> None:
 
 
 def url() -> None:
-    print(stack_env()["NOTAS_URL"])
+    print(read_env()["NOTAS_URL"])
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ test("grades posted through both routes fill every panel", async (t) => {
   await waitFor(async () => (await text("live-total")).includes("4"), 10_000, "the live total 4");
   await waitFor(async () => (await text("live-count")).includes("3"), 10_000, "the live SO1 count 3");
   await waitFor(async () => (await text("live-recent")).includes("9104"), 10_000, "the newest live record");
+  // Live records carry their route like stored ones: all four came through route 2.
+  const liveTable = page.getByTestId("live-recent-table");
+  assert.equal(await liveTable.locator('tbody tr[data-route="redis"]').count(), 4);
 
   // MySQL (both routes): every record in the table, with its route.
   const table = page.getByTestId("records-table");

@@ -1,11 +1,13 @@
 import { useState } from "react";
-import { apiUrl, COURSES, SEMESTERS, type Course, type Page, type PassFail, type Selection, type Semester, type TopCourses, type TopStudents } from "./api";
+import { apiUrl, type Page, type PassFail, type Selection, type TopCourses, type TopStudents } from "./api";
 import { PassFailPie, TopCoursesBar, TopStudentsBar } from "./components/Charts";
+import { Pager } from "./components/Pager";
 import { Panel } from "./components/Panel";
 import { RecordsTable } from "./components/Records";
+import { Selectors } from "./components/Selectors";
 import { config } from "./config";
 import { useLive, useReport } from "./hooks";
-import { clampYear, connectionLabel } from "./logic";
+import { connectionLabel } from "./logic";
 
 const PAGE_SIZE = 25;
 
@@ -40,28 +42,7 @@ export function App() {
         </span>
       </header>
 
-      <form className="selectors" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Curso
-          <select value={curso} onChange={(e) => select({ curso: e.target.value as Course })} data-testid="select-curso">
-            {COURSES.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Semestre
-          <select value={semestre} onChange={(e) => select({ semestre: e.target.value as Semester })} data-testid="select-semestre">
-            {SEMESTERS.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Año
-          <input type="number" min={2000} max={2100} value={year} onChange={(e) => select({ year: clampYear(e.target.value, year) })} data-testid="select-year" />
-        </label>
-      </form>
+      <Selectors selection={selection} onChange={select} />
 
       <div className="grid">
         <Panel title="Total de registros en Redis (ruta 2, en vivo)" testId="live-total" loading={live.total === null && live.connection !== "disconnected"}>
@@ -81,15 +62,17 @@ export function App() {
         <Panel title="Datos almacenados" testId="records" wide loading={records.loading} error={records.error} empty={!records.loading && items.length === 0}>
           <RecordsTable records={items} testId="records-table" />
         </Panel>
-        <div className="pager wide">
-          <label>
-            <input type="checkbox" checked={onlySelection} onChange={(e) => { setOnlySelection(e.target.checked); setPages([]); }} />
-            Solo {curso}, {term}
-          </label>
-          <button type="button" disabled={pages.length === 0} onClick={() => setPages([])}>Más recientes</button>
-          <button type="button" disabled={pages.length === 0} onClick={() => setPages((p) => p.slice(0, -1))}>Anteriores</button>
-          <button type="button" disabled={!records.data?.next_before} onClick={() => setPages((p) => [...p, records.data!.next_before!])}>Siguientes</button>
-        </div>
+        <Pager
+          label={`${curso}, ${term}`}
+          onlySelection={onlySelection}
+          onOnlySelectionChange={(only) => {
+            setOnlySelection(only);
+            setPages([]);
+          }}
+          pages={pages}
+          onPagesChange={setPages}
+          nextBefore={records.data?.next_before ?? null}
+        />
       </div>
     </main>
   );

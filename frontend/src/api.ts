@@ -11,6 +11,10 @@ export interface Selection {
   year: number;
 }
 
+/** The route that stored a record: 1 (gRPC → MySQL) or 2 (Redis → MySQL and the live view). */
+export type Route = "grpc" | "redis";
+
+/** A grade as the API shows it; stored ones (MySQL) carry their time, live ones (Redis) do not. */
 export interface GradeRecord {
   id: number;
   carnet: number;
@@ -19,7 +23,7 @@ export interface GradeRecord {
   nota: number;
   semestre: Semester;
   year: number;
-  route?: "grpc" | "redis";
+  route: Route;
   created_at_ms?: number;
 }
 

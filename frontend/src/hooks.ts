@@ -64,6 +64,7 @@ export function useLive(apiOrigin: string, selection: Selection): LiveState {
     });
     socket.on("disconnect", () => setState((s) => ({ ...s, connection: "disconnected" })));
     socket.io.on("reconnect_attempt", () => setState((s) => ({ ...s, connection: "connecting" })));
+    // Each push carries the whole newest list (Redis' recent list), so it replaces ours.
     socket.on("live", (push: { total: number; recent: GradeRecord[] }) =>
       setState((s) => ({ ...s, total: push.total, recent: push.recent })),
     );

@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { apiUrl, type GradeRecord } from "./api";
+import { apiUrl } from "./api";
 import { runtimeConfig } from "./config";
-import { clampYear, connectionLabel, isSelected, mergeRecent, passFailSlices, studentBars } from "./logic";
-
-const record = (id: number): GradeRecord => ({ id, carnet: id, nombre: `A${id}`, curso: "SO1", nota: 90, semestre: "2S", year: 2023 });
+import { clampYear, connectionLabel, isSelected, passFailSlices, studentBars } from "./logic";
 
 describe("runtime configuration", () => {
   it("defaults to the page's origin", () => {
@@ -46,13 +44,6 @@ describe("student bars", () => {
   it("label each student with name and carnet", () => {
     const bars = studentBars({ students: [{ carnet: 9, nombre: "Ana", average: 95.5, grades: 2 }] });
     expect(bars).toEqual([{ label: "Ana (9)", average: 95.5, grades: 2 }]);
-  });
-});
-
-describe("mergeRecent", () => {
-  it("keeps the newest first, once each, within the limit", () => {
-    const merged = mergeRecent([record(3), record(1)], [record(4), record(3), record(2)], 3);
-    expect(merged.map((r) => r.id)).toEqual([4, 3, 2]);
   });
 });
 

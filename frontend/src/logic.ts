@@ -1,6 +1,6 @@
 // Pure pieces of the dashboard's behaviour, kept apart from React so Vitest can pin them.
 
-import type { GradeRecord, PassFail, Selection, TopStudents } from "./api";
+import type { PassFail, Selection, TopStudents } from "./api";
 
 export type Connection = "connecting" | "connected" | "disconnected";
 
@@ -24,15 +24,6 @@ export function studentBars(report: TopStudents | null): { label: string; averag
     average: s.average,
     grades: s.grades,
   }));
-}
-
-/** Newest first, no id twice, at most `limit`. */
-export function mergeRecent(current: GradeRecord[], incoming: GradeRecord[], limit: number): GradeRecord[] {
-  const seen = new Set<number>();
-  return [...incoming, ...current]
-    .sort((a, b) => b.id - a.id)
-    .filter((r) => !seen.has(r.id) && seen.add(r.id) !== undefined)
-    .slice(0, limit);
 }
 
 /** Whether a `count` push is the one the page is showing. */

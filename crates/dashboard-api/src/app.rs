@@ -8,8 +8,9 @@ use crate::{
 use axum::{Router, http::HeaderValue, routing::get};
 use notas_core::{
     http::{ApiError, ready_check, with_contract},
-    mysql::{StoreError, connect_and_migrate},
+    mysql::connect_and_migrate,
     shutdown::CancellationToken,
+    store::StoreError,
 };
 use socketioxide::{SocketIo, TransportType};
 use sqlx::MySqlPool;
@@ -36,65 +37,41 @@ impl AppState {
         &self,
         query: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, ApiError> {
-        let done = tokio::time::timeout(self.store_timeout, query)
-            .await
-            .map_err(StoreError::from)?;
-        Ok(done.map_err(StoreError::from)?)
+        Ok(self.query(query).await?)
+    }
+
+    async fn query<T>(
+        &self,
+        query: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        Ok(tokio::time::timeout(self.store_timeout, query).await??)
     }
 }
 
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    router: Router,
+    io: SocketIo,
+    live: LiveReader,
     config: Config,
 }
 
 impl Application {
-    /// Connects to MySQL (migrating it) and Redis, and binds the port (0 picks a free one).
+    /// Connects to MySQL (migrating it) and Redis, wires the reports, the socket.io
+    /// handlers, CORS and the frontend, and binds the port (0 picks a free one).
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
         let pool = connect_and_migrate(&config.mysql, POOL_SIZE).await?;
         let live = LiveReader::connect(&config.redis, config.live_shown).await?;
-        let listener = TcpListener::bind(config.listen_addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, "dashboard-api listening");
         let state = AppState {
             pool,
-            live,
+            live: live.clone(),
             store_timeout: config.mysql.store_timeout(),
         };
-        Ok(Application {
-            listener,
-            state,
-            config,
-        })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound")
-    }
-
-    /// Serves until `shutdown` is cancelled, then closes the sockets and stops.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: CancellationToken,
-    ) -> Result<(), notas_core::BoxError> {
-        let Application {
-            listener,
-            state,
-            config,
-        } = self;
         // Websocket only: long-polling would need sticky sessions across replicas.
         let (socket_layer, io) = SocketIo::builder()
             .transports([TransportType::Websocket])
             .build_layer();
-        live::serve_sockets(&io, state.live.clone());
-        let every = Duration::from_millis(config.push_interval_ms);
-        let feed = tokio::spawn(live::run_feed(
-            io.clone(),
-            state.live.clone(),
-            config.redis.clone(),
-            every,
-            shutdown.clone(),
-        ));
+        live::serve_sockets(&io, live.clone());
 
         let ready = {
             let state = state.clone();
@@ -102,10 +79,9 @@ impl Application {
                 let state = state.clone();
                 async move {
                     state
-                        .run(sqlx::query("SELECT 1").execute(&state.pool))
-                        .await
-                        .map_err(|e| e.error)?;
-                    state.live.ping().await.map_err(|e| format!("redis: {e}"))
+                        .query(sqlx::query("SELECT 1").execute(&state.pool))
+                        .await?;
+                    Ok(state.live.ping().await?)
                 }
             })
         };
@@ -121,12 +97,38 @@ impl Application {
         }
         let router = router.layer(socket_layer);
 
-        let server = axum::serve(listener, router).with_graceful_shutdown({
-            let (shutdown, io) = (shutdown.clone(), io.clone());
-            async move {
-                shutdown.cancelled().await;
-                io.close().await; // websockets would otherwise keep the server waiting
-            }
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, "dashboard-api listening");
+        Ok(Application {
+            listener,
+            router,
+            io,
+            live,
+            config,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound")
+    }
+
+    /// Serves, and pushes the live view to the sockets, until `shutdown` is cancelled;
+    /// then closes the sockets and stops.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: CancellationToken,
+    ) -> Result<(), notas_core::BoxError> {
+        let feed = tokio::spawn(live::run_feed(
+            self.io.clone(),
+            self.live,
+            self.config.redis.clone(),
+            Duration::from_millis(self.config.push_interval_ms),
+            shutdown.clone(),
+        ));
+        let io = self.io;
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            io.close().await; // websockets would otherwise keep the server waiting
         });
         server.await?;
         feed.await?;

@@ -7,7 +7,7 @@
 //! - [`params`]: query parameters into domain values (422 naming the parameter).
 //! - [`reports`]: stored records and the three MySQL reports, SQL in plain sight.
 //! - [`live`]: the Redis snapshot, the socket.io protocol and the coalescing feed.
-//! - [`app`]: wires MySQL, Redis, socket.io, CORS and the frontend; runs until shutdown.
+//! - [`app`]: `build` wires MySQL, Redis, socket.io, CORS and the frontend; `run_until_stopped` serves and drains.
 
 pub mod app;
 pub mod config;

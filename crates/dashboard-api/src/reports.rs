@@ -10,17 +10,14 @@
 //! | `GET /api/reports/top-courses?semestre&year` | the 3 courses with most distinct students |
 //! | `GET /api/reports/top-students[?semestre&year]` | the 5 best averages, in a term or overall |
 
-use crate::{
-    app::AppState,
-    params::{RawParams, invalid},
-};
+use crate::{app::AppState, params::RawParams};
 use axum::{
     Json, Router,
     extract::{Query, State},
     routing::get,
 };
 use notas_core::{
-    grade::{Course, Semester},
+    grade::{Course, InvalidField, Semester, required},
     http::ApiError,
 };
 use serde::Serialize;
@@ -127,9 +124,9 @@ async fn pass_fail(
     State(state): State<AppState>,
     Query(params): Query<RawParams>,
 ) -> Result<Json<PassFail>, ApiError> {
-    let curso = RawParams::required("curso", params.curso()?)?;
-    let semestre = RawParams::required("semestre", params.semestre()?)?;
-    let year = RawParams::required("year", params.year()?)?;
+    let curso = required("curso", params.curso()?)?;
+    let semestre = required("semestre", params.semestre()?)?;
+    let year = required("year", params.year()?)?;
     let mut query = QueryBuilder::new("");
     push_pass_fail(&mut query, curso, semestre, year);
     let (passed, failed): (u64, u64) = state
@@ -179,8 +176,8 @@ async fn top_courses(
     State(state): State<AppState>,
     Query(params): Query<RawParams>,
 ) -> Result<Json<TopCourses>, ApiError> {
-    let semestre = RawParams::required("semestre", params.semestre()?)?;
-    let year = RawParams::required("year", params.year()?)?;
+    let semestre = required("semestre", params.semestre()?)?;
+    let year = required("year", params.year()?)?;
     let mut query = QueryBuilder::new("");
     push_top_courses(&mut query, semestre, year);
     let rows: Vec<(String, u64)> = state
@@ -238,8 +235,12 @@ async fn top_students(
     let term = match (params.semestre()?, params.year()?) {
         (Some(semestre), Some(year)) => Some((semestre, year)),
         (None, None) => None,
-        (None, Some(_)) => return Err(invalid("semestre", "is required with year")),
-        (Some(_), None) => return Err(invalid("year", "is required with semestre")),
+        (None, Some(_)) => {
+            return Err(InvalidField::new("semestre", "is required with year").into());
+        }
+        (Some(_), None) => {
+            return Err(InvalidField::new("year", "is required with semestre").into());
+        }
     };
     let (semestre, year) = (term.map(|t| t.0), term.map(|t| t.1));
     let mut query = QueryBuilder::new("");

@@ -1,28 +1,27 @@
-//! Start-up and shutdown of grpc-client.
+//! Start-up and shutdown of grpc-client: [`Application::build`] wires the balanced gRPC
+//! channel and the router; [`Application::run_until_stopped`] serves and drains.
 
-use crate::{balance::balanced_channel, config::Config, routes};
-use axum::{Router, routing::post};
+use crate::{
+    balance::balanced_channel,
+    config::Config,
+    routes::{self, AppState},
+};
+use axum::Router;
 use notas_core::{
     http::{ready_check, with_contract},
     route::Route,
     shutdown::CancellationToken,
+    store::{Store, StoreError},
 };
 use notas_proto::v1::grade_service_client::GradeServiceClient;
 use std::{net::SocketAddr, time::Duration};
 use tokio::net::TcpListener;
-use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
 /// The gRPC service whose health `/readyz` asks grpc-server about.
 const GRADE_SERVICE: &str = "notas.v1.GradeService";
-
-#[derive(Clone)]
-pub struct AppState {
-    pub client: GradeServiceClient<Channel>,
-    pub timeout: Duration,
-}
 
 pub struct Application {
     listener: TcpListener,
@@ -50,22 +49,26 @@ impl Application {
                 let request = HealthCheckRequest {
                     service: GRADE_SERVICE.to_owned(),
                 };
+                let not_ready = |why: &str| StoreError::new(Store::GrpcServer, why);
                 let status = tokio::time::timeout(timeout, health.check(request))
                     .await
-                    .map_err(|_| "grpc-server did not answer".to_owned())?
-                    .map_err(|e| format!("grpc-server: {}", e.message()))?
+                    .map_err(|_| not_ready("did not answer"))?
+                    .map_err(|e| not_ready(e.message()))?
                     .into_inner()
                     .status();
                 match status {
                     ServingStatus::Serving => Ok(()),
-                    other => Err(format!("grpc-server is {}", other.as_str_name())),
+                    other => Err(not_ready(other.as_str_name())),
                 }
             }
         });
-        let app = Router::new()
-            .route("/notas", post(routes::register))
-            .with_state(state);
-        let router = with_contract(app, "grpc-client", Some(Route::Grpc), &config.http, ready);
+        let router = with_contract(
+            routes::router(state),
+            "grpc-client",
+            Some(Route::Grpc),
+            &config.http,
+            ready,
+        );
 
         let listener = TcpListener::bind(config.listen_addr).await?;
         tracing::info!(addr = %listener.local_addr()?, upstream = %config.grpc_server_url, "grpc-client listening");

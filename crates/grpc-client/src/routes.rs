@@ -1,17 +1,31 @@
-//! `POST /notas` on route 1: validate, forward over gRPC, answer with the stored record.
+//! `POST /notas` on route 1: validate, forward over gRPC to grpc-server, answer with the
+//! stored record.
 
-use crate::app::AppState;
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use notas_core::{
-    grade::{Grade, StoredGrade, field_name},
+    grade::{Grade, InvalidField, StoredGrade, field_name},
     http::{ApiError, GradeJson},
+    store::{Store, StoreError},
 };
-use notas_proto::v1::{self as pb, RegisterGradeRequest};
-use tonic::Code;
+use notas_proto::v1::{self as pb, RegisterGradeRequest, grade_service_client::GradeServiceClient};
+use std::time::Duration;
+use tonic::{Code, transport::Channel};
 use tonic_types::StatusExt;
 
+#[derive(Clone)]
+pub struct AppState {
+    pub client: GradeServiceClient<Channel>,
+    pub timeout: Duration,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/notas", post(register))
+        .with_state(state)
+}
+
 #[tracing::instrument(skip_all, fields(carnet = grade.carnet()))]
-pub async fn register(
+async fn register(
     State(state): State<AppState>,
     GradeJson(grade): GradeJson,
 ) -> Result<(StatusCode, Json<StoredGrade>), ApiError> {
@@ -45,18 +59,16 @@ fn to_message(g: &Grade) -> pb::Grade {
 /// grade was not stored: 503, so the client retries.
 fn from_status(status: tonic::Status) -> ApiError {
     if status.code() == Code::InvalidArgument {
-        let field = status.get_details_bad_request().and_then(|b| {
-            b.field_violations
-                .first()
-                .and_then(|v| field_name(&v.field))
-        });
-        return ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            error: status.message().to_owned(),
-            field,
-        };
+        let violation = status
+            .get_details_bad_request()
+            .and_then(|b| b.field_violations.into_iter().next());
+        if let Some(v) = violation
+            && let Some(field) = field_name(&v.field)
+        {
+            return ApiError::invalid(InvalidField::new(field, v.description));
+        }
+        return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, status.message());
     }
-    tracing::warn!(code = ?status.code(), message = status.message(), "grpc-server did not store the grade");
-    metrics::counter!("notas_store_errors_total", "store" => "grpc").increment(1);
-    ApiError::unavailable("the grade store")
+    let code = status.code();
+    StoreError::new(Store::GrpcServer, format!("{code:?}: {}", status.message())).into()
 }

@@ -1,10 +1,12 @@
-//! Start-up and shutdown of grpc-server.
+//! Start-up and shutdown of grpc-server: [`Application::build`] connects MySQL and wires
+//! the writer, the gRPC service and the admin router; [`Application::run_until_stopped`]
+//! serves both ports and drains.
 
 use crate::{config::Config, service::GradeRpc};
 use axum::Router;
 use notas_core::{
-    http::{HttpLimits, ready_check, with_contract},
-    mysql::GradeStore,
+    http::{ready_check, with_contract},
+    mysql::{GradeStore, RouteWriter},
     route::Route,
     shutdown::CancellationToken,
 };
@@ -26,22 +28,42 @@ const MAX_PENDING_RESETS: usize = 4096;
 pub struct Application {
     grpc: TcpListener,
     admin: TcpListener,
+    rpc: GradeRpc,
+    writer_task: JoinHandle<()>,
+    admin_router: Router,
     store: GradeStore,
-    config: Config,
 }
 
 impl Application {
-    /// Connects to MySQL (migrating it) and binds both ports; port 0 picks a free one.
+    /// Connects to MySQL (migrating it), starts the batch writer, and binds both ports;
+    /// port 0 picks a free one.
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
         let store = GradeStore::connect(&config.mysql, &config.batch).await?;
+        let writer = RouteWriter::new(store.clone(), Route::Grpc);
+        let (submissions, writer_task) = writer.start(config.batch.config());
+        let rpc = GradeRpc {
+            submissions,
+            store_timeout: config.mysql.store_timeout(),
+        };
+        let ready = {
+            let store = store.clone();
+            ready_check(move || {
+                let store = store.clone();
+                async move { store.ping().await }
+            })
+        };
+        let admin_router = with_contract(Router::new(), "grpc-server", None, &config.http, ready);
+
         let grpc = TcpListener::bind(config.listen_addr).await?;
         let admin = TcpListener::bind(config.admin_addr).await?;
         tracing::info!(grpc = %grpc.local_addr()?, admin = %admin.local_addr()?, "grpc-server listening");
         Ok(Application {
             grpc,
             admin,
+            rpc,
+            writer_task,
+            admin_router,
             store,
-            config,
         })
     }
 
@@ -59,50 +81,28 @@ impl Application {
         self,
         shutdown: CancellationToken,
     ) -> Result<(), notas_core::BoxError> {
-        let Application {
-            grpc,
-            admin,
-            store,
-            config,
-        } = self;
-        let (writer, writer_task) = store.writer(Route::Grpc, config.batch.config());
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health_task = follow_mysql(reporter, store.clone(), shutdown.clone()).await;
-
-        let rpc = GradeRpc {
-            writer,
-            store_timeout: config.mysql.store_timeout(),
-        };
+        let health_task = follow_mysql(reporter, self.store, shutdown.clone()).await;
         let grpc_server = Server::builder()
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS))
             .add_service(health_service)
-            .add_service(GradeServiceServer::new(rpc))
+            .add_service(GradeServiceServer::new(self.rpc))
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                TcpIncoming::from(self.grpc).with_nodelay(Some(true)),
                 shutdown.clone().cancelled_owned(),
             );
-
-        let admin_app = admin_router(store, &config.http);
-        let admin_server = axum::serve(admin, admin_app)
+        let admin_server = axum::serve(self.admin, self.admin_router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
 
         let (grpc_result, admin_result) = tokio::join!(grpc_server, admin_server);
         // The gRPC server has dropped the service and with it the writer's last handle.
-        writer_task.await?;
+        self.writer_task.await?;
         health_task.await?;
         grpc_result?;
         admin_result?;
         tracing::info!("grpc-server stopped");
         Ok(())
     }
-}
-
-fn admin_router(store: GradeStore, limits: &HttpLimits) -> Router {
-    let ready = ready_check(move || {
-        let store = store.clone();
-        async move { store.ping().await.map_err(|e| e.to_string()) }
-    });
-    with_contract(Router::new(), "grpc-server", None, limits, ready)
 }
 
 /// Keeps the gRPC health status of `notas.v1.GradeService` in step with MySQL, so

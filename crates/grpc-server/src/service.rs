@@ -2,8 +2,9 @@
 //! to the batch writer, answer with the id once its batch is committed.
 
 use notas_core::{
+    batch::Batcher,
     grade::{Grade, GradeInput, InvalidField},
-    mysql::GradeWriter,
+    store::StoreError,
 };
 use notas_proto::v1::{
     RegisterGradeRequest, RegisterGradeResponse, grade_service_server::GradeService,
@@ -13,7 +14,8 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 pub struct GradeRpc {
-    pub writer: GradeWriter,
+    /// The batcher in front of MySQL ([`notas_core::mysql::RouteWriter`]).
+    pub submissions: Batcher<Grade, u64, StoreError>,
     pub store_timeout: Duration,
 }
 
@@ -41,7 +43,7 @@ impl GradeRpc {
         request: RegisterGradeRequest,
     ) -> Result<Response<RegisterGradeResponse>, Status> {
         let grade = parse(request)?;
-        let id = tokio::time::timeout(self.store_timeout, self.writer.submit(grade))
+        let id = tokio::time::timeout(self.store_timeout, self.submissions.submit(grade))
             .await
             .map_err(|_| unavailable("timed out"))?
             .map_err(|e| unavailable(&e.to_string()))?;

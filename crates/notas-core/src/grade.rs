@@ -57,6 +57,12 @@ impl Course {
     pub fn from_code(code: &str) -> Option<Course> {
         Course::ALL.into_iter().find(|c| c.code() == code)
     }
+
+    /// The rule for `curso` wherever it arrives: a grade, a report parameter, a selection.
+    pub fn parse(code: &str) -> Result<Course, InvalidField> {
+        Course::from_code(code)
+            .ok_or_else(|| InvalidField::new("curso", "must be one of SO1, BD1, LFP, SA, AYD1"))
+    }
 }
 
 impl fmt::Display for Course {
@@ -89,6 +95,24 @@ impl Semester {
             _ => None,
         }
     }
+
+    /// The rule for `semestre` wherever it arrives.
+    pub fn parse(code: &str) -> Result<Semester, InvalidField> {
+        Semester::from_code(code).ok_or_else(|| InvalidField::new("semestre", "must be 1S or 2S"))
+    }
+}
+
+/// The rule for `year` wherever it arrives: a plausible academic year.
+pub fn parse_year(year: i64) -> Result<u16, InvalidField> {
+    u16::try_from(year)
+        .ok()
+        .filter(|y| YEARS.contains(y))
+        .ok_or_else(|| {
+            InvalidField::new(
+                "year",
+                format!("must be between {} and {}", YEARS.start(), YEARS.end()),
+            )
+        })
 }
 
 impl fmt::Display for Semester {
@@ -177,9 +201,7 @@ impl Grade {
             ));
         }
 
-        let curso = required("curso", input.curso)?;
-        let curso = Course::from_code(&curso)
-            .ok_or_else(|| InvalidField::new("curso", "must be one of SO1, BD1, LFP, SA, AYD1"))?;
+        let curso = Course::parse(&required("curso", input.curso)?)?;
 
         let nota = required("nota", input.nota)?;
         let nota = u8::try_from(nota)
@@ -187,20 +209,8 @@ impl Grade {
             .filter(|n| *n <= 100)
             .ok_or_else(|| InvalidField::new("nota", "must be between 0 and 100"))?;
 
-        let semestre = required("semestre", input.semestre)?;
-        let semestre = Semester::from_code(&semestre)
-            .ok_or_else(|| InvalidField::new("semestre", "must be 1S or 2S"))?;
-
-        let year = required("year", input.year)?;
-        let year = u16::try_from(year)
-            .ok()
-            .filter(|y| YEARS.contains(y))
-            .ok_or_else(|| {
-                InvalidField::new(
-                    "year",
-                    format!("must be between {} and {}", YEARS.start(), YEARS.end()),
-                )
-            })?;
+        let semestre = Semester::parse(&required("semestre", input.semestre)?)?;
+        let year = parse_year(required("year", input.year)?)?;
 
         Ok(Grade {
             carnet,
@@ -244,7 +254,8 @@ pub struct StoredGrade {
     pub grade: Grade,
 }
 
-fn required<T>(field: &'static str, value: Option<T>) -> Result<T, InvalidField> {
+/// The rule for a field that must be there.
+pub fn required<T>(field: &'static str, value: Option<T>) -> Result<T, InvalidField> {
     value.ok_or_else(|| InvalidField::new(field, "is required"))
 }
 

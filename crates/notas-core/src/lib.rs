@@ -4,10 +4,11 @@
 //! # Layout
 //! - [`grade`]: the grade record; the only way to build one is valid.
 //! - [`route`]: the two ingestion routes, as named in headers and rows.
-//! - [`mysql`]: the pool, the migrations and the batched `INSERT` of grades.
+//! - [`mysql`]: the pool, the migrations, the batched `INSERT` of grades and route 1's writer.
 //! - [`summaries`]: the report summaries each batch updates in its transaction.
 //! - [`batch`]: groups concurrent submissions into one flush and answers each.
 //! - [`live`]: the Redis key layout of the live view (written by route 2, read by the dashboard).
+//! - [`store`]: what a store failure is ([`store::StoreError`]), counted in one place.
 //! - [`http`]: the wire contract: JSON errors, the grade extractor, health, readiness, metrics.
 //! - [`metrics`]: the Prometheus recorder.
 //! - [`telemetry`]: structured logs.
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod mysql;
 pub mod route;
 pub mod shutdown;
+pub mod store;
 pub mod summaries;
 pub mod telemetry;
 #[cfg(feature = "testkit")]

@@ -92,6 +92,14 @@ pub async fn connect(args: &RedisArgs) -> redis::RedisResult<ConnectionManager> 
     }
 }
 
+/// Answers whether Redis replies to `PING` (for `/readyz`).
+pub async fn ping(redis: &ConnectionManager) -> redis::RedisResult<()> {
+    redis::cmd("PING")
+        .query_async::<String>(&mut redis.clone())
+        .await
+        .map(drop)
+}
+
 /// The field of `counts` for one course in one semester of one year.
 pub fn count_field(curso: Course, semestre: Semester, year: u16) -> String {
     format!("{curso}:{semestre}:{year}")

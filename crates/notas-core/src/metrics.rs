@@ -4,7 +4,8 @@
 //! - `http_requests_total`, `http_request_duration_seconds`: `service`, `route`, `path`, `method`, `status`
 //! - `grpc_requests_total`, `grpc_request_duration_seconds`: `method`, `code` (grpc-server)
 //! - `notas_batch_size`: grades per MySQL insert
-//! - `notas_store_errors_total`: `store` (`mysql` or `redis`)
+//! - `notas_store_errors_total`: `store` (`mysql`, `redis` or `grpc`), counted where each
+//!   failure becomes a [`StoreError`](crate::store::StoreError)
 //! - `notas_live_pending`: route 2 records committed to MySQL still owed to Redis
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};

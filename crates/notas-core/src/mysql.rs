@@ -11,6 +11,7 @@ use crate::{
     batch::{BatchConfig, Batcher},
     grade::Grade,
     route::Route,
+    store::StoreError,
 };
 use sqlx::{
     MySql, MySqlPool, QueryBuilder,
@@ -18,6 +19,7 @@ use sqlx::{
     mysql::{MySqlConnectOptions, MySqlPoolOptions},
 };
 use std::{str::FromStr, sync::Arc, time::Duration};
+use tokio::task::JoinHandle;
 
 /// The migrations, embedded in every binary that writes MySQL.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -139,26 +141,6 @@ async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::Error> {
     Ok(applied?)
 }
 
-/// MySQL could not store or read in time. Cloneable so one failed batch can answer
-/// every request in it.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("mysql unavailable: {0}")]
-pub struct StoreError(Arc<str>);
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        metrics::counter!("notas_store_errors_total", "store" => "mysql").increment(1);
-        StoreError(e.to_string().into())
-    }
-}
-
-impl From<tokio::time::error::Elapsed> for StoreError {
-    fn from(_: tokio::time::error::Elapsed) -> Self {
-        metrics::counter!("notas_store_errors_total", "store" => "mysql").increment(1);
-        StoreError("timed out".into())
-    }
-}
-
 /// The grades table, behind a pool whose waits are bounded by the store timeout.
 #[derive(Debug, Clone)]
 pub struct GradeStore {
@@ -166,9 +148,6 @@ pub struct GradeStore {
     timeout: Duration,
     id_step: u64,
 }
-
-/// The batching writer every route puts in front of [`GradeStore::insert`].
-pub type GradeWriter = Batcher<Grade, u64, StoreError>;
 
 impl GradeStore {
     /// Opens the store (see [`connect_and_migrate`]) with a connection per concurrent batch.
@@ -190,19 +169,6 @@ impl GradeStore {
 
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
-    }
-
-    /// Starts a [`GradeWriter`] that stores each batch with `route`.
-    pub fn writer(
-        &self,
-        route: Route,
-        config: BatchConfig,
-    ) -> (GradeWriter, tokio::task::JoinHandle<()>) {
-        let store = self.clone();
-        Batcher::spawn(config, move |grades: Vec<Grade>| {
-            let store = store.clone();
-            async move { store.insert(route, &grades).await }
-        })
     }
 
     /// Inserts `grades` with one statement, updates the report summaries, commits, and
@@ -248,7 +214,7 @@ impl GradeStore {
                 .push_bind(route.as_str());
         });
         let first = insert.build().execute(&mut *tx).await?.last_insert_id();
-        crate::summaries::record(&mut tx, grades).await?;
+        crate::summaries::add(&mut tx, grades).await?;
         tx.commit().await?;
         Ok((0..grades.len() as u64)
             .map(|i| first + i * self.id_step)
@@ -259,5 +225,36 @@ impl GradeStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         tokio::time::timeout(self.timeout, sqlx::query("SELECT 1").execute(&self.pool)).await??;
         Ok(())
+    }
+}
+
+/// Route 1's writer: every batch is one [`GradeStore::insert`] under the route's name.
+/// grpc-server's calls wait on the [`Batcher`] in front of it.
+pub struct RouteWriter {
+    store: GradeStore,
+    route: Route,
+}
+
+impl RouteWriter {
+    pub fn new(store: GradeStore, route: Route) -> RouteWriter {
+        RouteWriter { store, route }
+    }
+
+    /// Stores one batch; the ids in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
+    pub async fn flush(&self, grades: Vec<Grade>) -> Result<Vec<u64>, StoreError> {
+        self.store.insert(self.route, &grades).await
+    }
+
+    /// Puts a [`Batcher`] in front of this writer; its task ends once every handle is dropped
+    /// and the last batch is written.
+    pub fn start(self, config: BatchConfig) -> (Batcher<Grade, u64, StoreError>, JoinHandle<()>) {
+        let writer = Arc::new(self);
+        Batcher::spawn(config, move |grades| {
+            let writer = Arc::clone(&writer);
+            async move { writer.flush(grades).await }
+        })
     }
 }

@@ -1,9 +1,11 @@
 //! The two ingestion routes. The name is sent in every response's `x-notas-route` header
 //! and stored with every record, so a load test can attribute requests and rows.
 
+use serde::Serialize;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Route {
     /// Route 1: grpc-client → grpc-server → MySQL.
     Grpc,

@@ -5,13 +5,13 @@
 //!
 //! # Layout
 //! - [`config`]: flags and environment variables.
-//! - [`live`]: the one-round-trip Redis update of a batch.
+//! - [`writer`]: a batch to MySQL, then to the live view in one round trip.
 //! - [`outbox`]: live updates owed after a Redis failure, replayed when Redis returns.
 //! - [`routes`]: the `POST /notas` handler.
-//! - [`app`]: wires MySQL, Redis, the batch writer and the router; runs until shutdown.
+//! - [`app`]: `build` wires MySQL, Redis, the writer and the router; `run_until_stopped` serves and drains.
 
 pub mod app;
 pub mod config;
-pub mod live;
 pub mod outbox;
 pub mod routes;
+pub mod writer;

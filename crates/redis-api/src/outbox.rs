@@ -12,7 +12,7 @@
 //! in memory and written to the outbox on the next round; only a crash in that window loses
 //! them, and then only from the live view, never from MySQL.
 
-use crate::live::LiveView;
+use crate::writer::LiveView;
 use notas_core::{
     grade::{Grade, GradeInput, StoredGrade},
     mysql::GradeStore,
@@ -24,9 +24,18 @@ use std::{sync::Mutex, time::Duration};
 /// Records replayed per round.
 const REPLAY_BATCH: i64 = 500;
 
+/// Why a replay round was postponed: a store still does not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("mysql: {0}")]
+    MySql(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
 pub struct Outbox {
     store: GradeStore,
-    live: LiveView,
+    live_view: LiveView,
     /// Ids that could not be written to the outbox table yet.
     unsaved: Mutex<Vec<u64>>,
 }
@@ -34,10 +43,10 @@ pub struct Outbox {
 type GradeRow = (u64, u32, String, String, u8, String, u16);
 
 impl Outbox {
-    pub fn new(store: GradeStore, live: LiveView) -> Outbox {
+    pub fn new(store: GradeStore, live_view: LiveView) -> Outbox {
         Outbox {
             store,
-            live,
+            live_view,
             unsaved: Mutex::new(Vec::new()),
         }
     }
@@ -80,14 +89,14 @@ impl Outbox {
 
     /// One round: persist in-memory ids, then replay up to [`REPLAY_BATCH`] records.
     /// Returns how many records were replayed.
-    pub async fn replay_once(&self) -> Result<usize, String> {
+    pub async fn replay_once(&self) -> Result<usize, ReplayError> {
         let unsaved = std::mem::take(&mut *self.unsaved.lock().unwrap());
         if let Err(e) = self.save(&unsaved).await {
             self.unsaved.lock().unwrap().extend(unsaved);
-            return Err(e.to_string());
+            return Err(e.into());
         }
 
-        let mut tx = self.store.pool().begin().await.map_err(|e| e.to_string())?;
+        let mut tx = self.store.pool().begin().await?;
         let rows: Vec<GradeRow> = sqlx::query_as(
             "SELECT g.id, g.carnet, g.nombre, g.curso, g.nota, CAST(g.semestre AS CHAR), g.year
              FROM live_outbox o JOIN grades g ON g.id = o.grade_id
@@ -95,28 +104,20 @@ impl Outbox {
         )
         .bind(REPLAY_BATCH)
         .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         if rows.is_empty() {
             return Ok(0);
         }
         let ids: Vec<u64> = rows.iter().map(|row| row.0).collect();
         let records: Vec<StoredGrade> = rows.into_iter().filter_map(to_stored).collect();
-        self.live
-            .record(&records)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.live_view.apply(&records).await?;
 
         let mut delete = QueryBuilder::<MySql>::new("DELETE FROM live_outbox WHERE grade_id IN ");
         delete.push_tuples(&ids, |mut t, id| {
             t.push_bind(id);
         });
-        delete
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        delete.build().execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(records.len())
     }
 

@@ -1,19 +1,33 @@
-//! `POST /notas` on route 2: validate, hand to the batch writer (MySQL, then Redis),
-//! answer with the stored record.
+//! `POST /notas` on route 2: validate, submit to the batch writer (MySQL, then Redis:
+//! [`crate::writer`]), answer with the stored record.
 
-use crate::app::AppState;
-use axum::{Json, extract::State, http::StatusCode};
+use crate::writer::Submissions;
+use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use notas_core::{
     grade::StoredGrade,
     http::{ApiError, GradeJson},
 };
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub submissions: Submissions,
+    /// Longest a request waits for its batch (MySQL plus Redis).
+    pub answer_within: Duration,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/notas", post(register))
+        .with_state(state)
+}
 
 #[tracing::instrument(skip_all, fields(carnet = grade.carnet()))]
-pub async fn register(
+async fn register(
     State(state): State<AppState>,
     GradeJson(grade): GradeJson,
 ) -> Result<(StatusCode, Json<StoredGrade>), ApiError> {
-    let stored = tokio::time::timeout(state.answer_within, state.writer.submit(grade))
+    let stored = tokio::time::timeout(state.answer_within, state.submissions.submit(grade))
         .await
         .map_err(|_| ApiError::unavailable("the grade store"))??;
     Ok((StatusCode::CREATED, Json(stored)))

@@ -30,7 +30,7 @@ export function RecordsTable({ records, testId }: { records: GradeRecord[]; test
               <td className={r.nota >= 61 ? "pass" : "fail"}>{r.nota}</td>
               <td>{r.semestre}</td>
               <td>{r.year}</td>
-              <td>{r.route ?? "redis"}</td>
+              <td>{r.route}</td>
               {timed && <td>{formatTime(r.created_at_ms)}</td>}
             </tr>
           ))}

@@ -1,0 +1,152 @@
+//! [`with_contract`]: what every notas HTTP service answers besides its own routes
+//! (`/healthz`, `/readyz`, `/metrics`, a JSON 404) and the layers every answer goes
+//! through (route header, request timeout, body limit, panic catcher, tracing, metrics).
+
+use super::ApiError;
+use crate::{route::Route, store::StoreError};
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+/// Header naming the ingestion route that answered.
+pub const ROUTE_HEADER: &str = "x-notas-route";
+/// Request limits shared by every HTTP service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpLimits {
+    /// Largest request body accepted, in bytes (larger: 413).
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 16 * 1024)]
+    pub body_limit_bytes: usize,
+    /// Longest a request may take before the service answers 503, in milliseconds.
+    /// Keep it above STORE_TIMEOUT_MS so a slow store is reported by the store timeout.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 5000)]
+    pub request_timeout_ms: u64,
+}
+
+/// What `/readyz` asks: `Ok` when every store the service depends on answers, else the
+/// first that does not.
+pub type ReadyCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>> + Send + Sync>;
+
+/// Wraps an async closure as a [`ReadyCheck`].
+pub fn ready_check<F, Fut>(check: F) -> ReadyCheck
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
+{
+    Arc::new(move || Box::pin(check()))
+}
+
+/// Wraps a service's own routes with the shared endpoints and layers.
+///
+/// `route` is set on the ingestion services: it becomes the `x-notas-route` header of
+/// every response, including errors produced by the layers themselves.
+pub fn with_contract(
+    app: Router,
+    service: &'static str,
+    route: Option<Route>,
+    limits: &HttpLimits,
+    ready: ReadyCheck,
+) -> Router {
+    // Install the recorder now: metrics recorded before it exists would be lost.
+    crate::metrics::handle();
+    let route_label = route.map_or("none", Route::as_str);
+    let app = app
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/readyz", get(readyz).with_state(ready))
+        .route("/metrics", get(|| async { crate::metrics::render() }))
+        .fallback(|| async { ApiError::not_found() });
+
+    // Innermost first (each `layer` wraps the ones before): the JSON mapper turns the bare
+    // errors of the inner layers (timeout, panic, 405) into the contract's body, and the
+    // metrics and the route header see every answer.
+    app.layer(DefaultBodyLimit::max(limits.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(limits.request_timeout_ms),
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn_with_state(
+            (service, route_label),
+            track,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::HeaderName::from_static(ROUTE_HEADER),
+            route.map(|r| HeaderValue::from_static(r.as_str())),
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn readyz(State(ready): State<ReadyCheck>) -> Response {
+    match ready().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(why) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"))
+            .into_response(),
+    }
+}
+
+/// Records `http_requests_total` and `http_request_duration_seconds`.
+async fn track(
+    State((service, route)): State<(&'static str, &'static str)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let labels = [
+        ("service", service.to_owned()),
+        ("route", route.to_owned()),
+        ("path", path),
+        ("method", method),
+        ("status", response.status().as_str().to_owned()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Gives error answers that lack one (from axum or tower-http) the contract's JSON body.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let reason = match status {
+        StatusCode::SERVICE_UNAVAILABLE => "the request timed out; retry later".to_owned(),
+        StatusCode::INTERNAL_SERVER_ERROR => "internal error".to_owned(),
+        other => other.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let replacement = ApiError::new(status, reason).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(replacement.headers().clone());
+    Response::from_parts(parts, replacement.into_body())
+}

@@ -1,0 +1,68 @@
+//! What a store failure is, wherever it happens: MySQL or Redis failing or not answering in
+//! time, or grpc-server not storing a grade. Every failure becomes a [`StoreError`] through
+//! [`StoreError::new`], which is the one place `notas_store_errors_total` is counted.
+
+use std::{fmt, sync::Arc};
+
+/// The store that failed: the `store` label of `notas_store_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    MySql,
+    Redis,
+    /// grpc-server, as grpc-client sees it.
+    GrpcServer,
+}
+
+impl Store {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Store::MySql => "mysql",
+            Store::Redis => "redis",
+            Store::GrpcServer => "grpc",
+        }
+    }
+}
+
+impl fmt::Display for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A store could not store or read in time. Cloneable so one failed batch can answer every
+/// request in it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{store} unavailable: {reason}")]
+pub struct StoreError {
+    pub store: Store,
+    reason: Arc<str>,
+}
+
+impl StoreError {
+    /// Counts the failure, once, as it happens.
+    pub fn new(store: Store, reason: impl fmt::Display) -> Self {
+        metrics::counter!("notas_store_errors_total", "store" => store.as_str()).increment(1);
+        StoreError {
+            store,
+            reason: reason.to_string().into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::new(Store::MySql, e)
+    }
+}
+
+impl From<tokio::time::error::Elapsed> for StoreError {
+    fn from(_: tokio::time::error::Elapsed) -> Self {
+        StoreError::new(Store::MySql, "timed out")
+    }
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::new(Store::Redis, e)
+    }
+}

@@ -1,0 +1,147 @@
+"""The local stack as the Python tools share it: its ports, its `stack.env`, starting it in
+the background and waiting until it answers, and connecting to a MySQL URL.
+
+`devstack.py` (`just dev`), `bench.py` (`just bench`, whose stack lives in .dev/bench) and
+`locust/report.py` import this module; each function takes the stack's folder, `state`,
+which defaults to STATE (NOTAS_STATE, default .dev).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / os.environ.get("NOTAS_STATE", ".dev")
+
+# Preferred ports; any that is taken is replaced by a free one.
+PREFERRED_PORTS = {
+    "nginx": 8080,
+    "mariadb": 13306,
+    "redis": 16379,
+    "grpc-server": 50051,
+    "grpc-server-admin": 9091,
+    "grpc-client": 8081,
+    "redis-api": 8082,
+    "dashboard-api": 8083,
+}
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def choose_ports(state: Path = STATE) -> dict[str, int]:
+    """Every process's port, kept from the last run unless something else took it since,
+    saved in state/ports.json."""
+    ports_file = state / "ports.json"
+    saved = json.loads(ports_file.read_text()) if ports_file.exists() else {}
+    ports = {}
+    for name, preferred in PREFERRED_PORTS.items():
+        for candidate in (saved.get(name), preferred):
+            if candidate and candidate not in ports.values() and _port_free(candidate):
+                ports[name] = candidate
+                break
+        else:
+            ports[name] = _free_port()
+    ports_file.write_text(json.dumps(ports, indent=2) + "\n")
+    return ports
+
+
+def read_ports(state: Path = STATE) -> dict[str, int]:
+    """The ports `choose_ports` saved for the stack in `state`."""
+    return json.loads((state / "ports.json").read_text())
+
+
+def write_env(env: dict[str, str], state: Path = STATE) -> None:
+    """state/stack.env: KEY=value lines, for honcho and for the justfile's `. .dev/stack.env`."""
+    (state / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+
+def read_env(state: Path = STATE) -> dict[str, str]:
+    """What `write_env` wrote: MYSQL_URL, REDIS_URL, NOTAS_URL and the services' settings."""
+    lines = (state / "stack.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def running_pid(state: Path = STATE) -> int | None:
+    """The pid of the honcho running the stack in `state`, if one is running."""
+    try:
+        pid = int((state / "honcho.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def start(state: Path, environ: dict[str, str], log: Path) -> subprocess.Popen:
+    """Prepare the stack in `state` and start it in the background, in its own session,
+    with honcho's output in `log` (`just dev` does the same in the foreground). It is not
+    ready yet: see `wait_until_ready`."""
+    environ = {**environ, "NOTAS_STATE": str(state)}
+    subprocess.run([sys.executable, "-m", "scripts.devstack", "prepare"], check=True, env=environ, cwd=ROOT)
+    # honcho is installed next to this Python, in the tools' venv.
+    honcho = Path(sys.executable).parent / "honcho"
+    with open(log, "w") as output:
+        stack = subprocess.Popen(
+            [str(honcho), "-e", str(state / "stack.env"), "-f", str(state / "Procfile"), "-d", str(ROOT), "start"],
+            env=environ, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    (state / "honcho.pid").write_text(str(stack.pid))
+    return stack
+
+
+def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: True) -> list[str]:
+    """Poll every service's readiness (and nginx's health) until all answer 200, `seconds`
+    pass or `alive()` turns false; returns the processes that never answered."""
+    ports, env = read_ports(state), read_env(state)
+    pending = {
+        "grpc-server": f"http://127.0.0.1:{ports['grpc-server-admin']}/readyz",
+        "grpc-client": f"http://127.0.0.1:{ports['grpc-client']}/readyz",
+        "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
+        "dashboard-api": f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
+        "nginx": f"{env['NOTAS_URL']}/healthz",
+    }
+    deadline = time.time() + seconds
+    while pending and time.time() < deadline and alive():
+        for name, url in list(pending.items()):
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    if answer.status == 200:
+                        del pending[name]
+            except OSError:
+                pass
+        time.sleep(0.5)
+    return list(pending)
+
+
+def mysql_connect(url: str, **options):
+    """A PyMySQL connection to a mysql:// URL; `options` go to pymysql.connect."""
+    import pymysql
+
+    u = urlparse(url)
+    return pymysql.connect(
+        host=u.hostname or "127.0.0.1",
+        port=u.port or 3306,
+        user=unquote(u.username or "root"),
+        password=unquote(u.password or ""),
+        database=u.path.lstrip("/") or "notas",
+        **options,
+    )
