@@ -13,7 +13,9 @@
 //! - [`metrics`]: the Prometheus recorder.
 //! - [`telemetry`]: structured logs.
 //! - [`shutdown`]: the process-wide shutdown signal.
-//! - `testkit` (feature `testkit`): a database per test, Redis key prefixes, a severable TCP proxy.
+//!
+//! The test support (a database per test, Redis key prefixes, a severable TCP proxy, the
+//! services in-process, the wire contract's suite) is the dev-only crate `notas-testkit`.
 
 pub mod batch;
 pub mod grade;
@@ -26,8 +28,6 @@ pub mod shutdown;
 pub mod store;
 pub mod summaries;
 pub mod telemetry;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 
 /// The error type of start-up and serving: anything, sendable across tasks.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

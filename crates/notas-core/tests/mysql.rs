@@ -1,24 +1,18 @@
 //! The MySQL store against a real MariaDB.
 
-use clap::Parser;
 use notas_core::{
     grade::{Grade, GradeInput},
-    mysql::{BatchArgs, GradeStore, MySqlArgs},
+    mysql::{GradeStore, MySqlArgs},
     route::Route,
-    testkit::TestDb,
 };
-
-#[derive(Parser)]
-struct Args {
-    #[command(flatten)]
-    mysql: MySqlArgs,
-    #[command(flatten)]
-    batch: BatchArgs,
-}
+use notas_testkit::{TestDb, defaults};
 
 async fn connect(url: &str) -> Result<GradeStore, sqlx::Error> {
-    let args = Args::parse_from(["test", &format!("--mysql-url={url}")]);
-    GradeStore::connect(&args.mysql, &args.batch).await
+    let mysql = MySqlArgs {
+        mysql_url: url.to_owned(),
+        ..defaults()
+    };
+    GradeStore::connect(&mysql, &defaults()).await
 }
 
 fn grade(carnet: i64) -> Grade {

@@ -1,74 +1,51 @@
 //! `spawn_app`: dashboard-api on a random port with its own database and Redis prefix.
 
-use clap::Parser;
 use dashboard_api::{app::Application, config::Config};
 use notas_core::{
     grade::{Grade, GradeInput},
-    mysql::{BatchArgs, GradeStore, MySqlArgs},
+    mysql::{GradeStore, MySqlArgs},
     route::Route,
-    shutdown::CancellationToken,
-    testkit::{TestDb, TestRedis},
 };
+use notas_testkit::{ANY_PORT, Stores, TestService, defaults, spawn_service};
 use serde_json::Value;
-use sqlx::MySqlPool;
 
 pub struct TestApp {
-    pub base_url: String,
-    pub pool: MySqlPool,
+    pub service: TestService,
     store: GradeStore,
-    pub redis: TestRedis,
-    shutdown: CancellationToken,
-    _db: TestDb,
+    pub stores: Stores,
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
+    spawn_app_with(|_| {}).await
 }
 
-/// Like [`spawn_app`], with extra flags.
-pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
-    if std::env::var("TEST_LOG").is_ok() {
-        notas_core::telemetry::init();
-    }
-    let db = TestDb::new().await;
-    let redis = TestRedis::new().await;
-    let args = [
-        "dashboard-api".to_owned(),
-        "--listen-addr=127.0.0.1:0".to_owned(),
-        format!("--mysql-url={}", db.url),
-        format!("--redis-url={}", redis.url),
-        format!("--redis-key-prefix={}", redis.prefix),
-    ];
-    let config =
-        Config::try_parse_from(args.into_iter().chain(extra.iter().map(|a| a.to_string())))
-            .expect("test configuration");
+/// Like [`spawn_app`], with `adjust` applied to the configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let stores = Stores::mysql_and_redis().await;
+    let mut config: Config = defaults();
+    config.listen_addr = ANY_PORT;
+    config.mysql.mysql_url = stores.db.url.clone();
+    config.redis.redis_url = stores.redis().url.clone();
+    config.redis.redis_key_prefix = stores.redis().prefix.clone();
+    adjust(&mut config);
     let app = Application::build(config)
         .await
         .expect("dashboard-api starts");
-    let base_url = format!("http://{}", app.addr());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let service = spawn_service(app.addr(), |shutdown| app.run_until_stopped(shutdown));
     TestApp {
-        base_url,
-        pool: MySqlPool::connect(&db.url).await.expect("test pool"),
-        store: store(&db.url).await,
-        redis,
-        shutdown,
-        _db: db,
+        service,
+        store: store(&stores.db.url).await,
+        stores,
     }
 }
 
 /// The grades store the routes write with, on the test's database.
 async fn store(url: &str) -> GradeStore {
-    #[derive(Parser)]
-    struct Args {
-        #[command(flatten)]
-        mysql: MySqlArgs,
-        #[command(flatten)]
-        batch: BatchArgs,
-    }
-    let args = Args::parse_from(["seed", &format!("--mysql-url={url}")]);
-    GradeStore::connect(&args.mysql, &args.batch)
+    let mysql = MySqlArgs {
+        mysql_url: url.to_owned(),
+        ..defaults()
+    };
+    GradeStore::connect(&mysql, &defaults())
         .await
         .expect("grade store")
 }
@@ -76,7 +53,7 @@ async fn store(url: &str) -> GradeStore {
 impl TestApp {
     /// `GET path`: the status and the JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = reqwest::get(format!("{}{path}", self.base_url))
+        let response = reqwest::get(format!("{}{path}", self.service.base_url))
             .await
             .expect("request sent");
         let status = response.status().as_u16();
@@ -104,11 +81,5 @@ impl TestApp {
             .insert(Route::Redis, &grades)
             .await
             .expect("seed rows");
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }

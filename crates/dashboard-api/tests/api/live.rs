@@ -14,8 +14,8 @@ async fn the_snapshot_reads_total_recent_and_counts_from_redis() {
         (200, json!({"total": 0, "recent": [], "counts": {}}))
     );
 
-    let p = &app.redis.prefix;
-    let mut redis = redis::Client::open(app.redis.url.as_str())
+    let p = &app.stores.redis().prefix;
+    let mut redis = redis::Client::open(app.stores.redis().url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -40,13 +40,17 @@ async fn the_snapshot_reads_total_recent_and_counts_from_redis() {
 
 #[tokio::test]
 async fn cors_allows_only_the_configured_origins() {
-    let app =
-        spawn_app_with(&["--cors-origins=https://notas.example.run.app,http://localhost:5173"])
-            .await;
+    let app = spawn_app_with(|config| {
+        config.cors_origins = vec![
+            "https://notas.example.run.app".into(),
+            "http://localhost:5173".into(),
+        ]
+    })
+    .await;
     let client = reqwest::Client::new();
     let ask = |origin: &'static str| {
         client
-            .get(format!("{}/api/live", app.base_url))
+            .get(format!("{}/api/live", app.service.base_url))
             .header("origin", origin)
             .send()
     };
@@ -65,11 +69,6 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(app.get("/healthz").await, (200, json!({"status": "ok"})));
     assert_eq!(app.get("/readyz").await, (200, json!({"status": "ready"})));
     let _ = app.get("/api/live").await;
-    let metrics = reqwest::get(format!("{}/metrics", app.base_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.service.metrics().await;
     assert!(metrics.contains("path=\"/api/live\""), "{metrics}");
 }

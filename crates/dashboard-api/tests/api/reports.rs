@@ -290,7 +290,11 @@ async fn index_of(
 ) -> Option<String> {
     let mut query = QueryBuilder::new("EXPLAIN ");
     push(&mut query);
-    let plan = query.build().fetch_all(&app.pool).await.expect("explain");
+    let plan = query
+        .build()
+        .fetch_all(&app.stores.pool)
+        .await
+        .expect("explain");
     assert_eq!(plan.len(), 1, "one table, one step");
     plan[0]
         .try_get::<Option<String>, _>("key")
@@ -318,7 +322,7 @@ async fn every_report_query_is_served_by_an_index() {
         app.seed(chunk).await;
     }
     sqlx::query("ANALYZE TABLE grades")
-        .execute(&app.pool)
+        .execute(&app.stores.pool)
         .await
         .unwrap();
 

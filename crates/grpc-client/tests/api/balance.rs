@@ -1,10 +1,10 @@
 //! Client-side balancing: calls spread over every grpc-server the resolver returns, and
 //! stop going to one it no longer returns.
 
-use crate::helpers::spawn_grpc_server;
+use crate::server::start_grpc_server;
 use grpc_client::balance::discover;
-use notas_core::testkit::TestDb;
 use notas_proto::v1::{Grade, RegisterGradeRequest, grade_service_client::GradeServiceClient};
+use notas_testkit::TestDb;
 use sqlx::MySqlPool;
 use std::{
     collections::HashSet,
@@ -47,8 +47,9 @@ async fn register(client: &GradeServiceClient<tonic::transport::Channel>, n: u64
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_spread_over_every_replica_and_leave_a_removed_one() {
     let (db_a, db_b) = (TestDb::new().await, TestDb::new().await);
-    let (a, _stop_a) = spawn_grpc_server(&db_a.url, &[]).await;
-    let (b, _stop_b) = spawn_grpc_server(&db_b.url, &[]).await;
+    let server_a = start_grpc_server(db_a.url.clone(), |_| {}).await;
+    let server_b = start_grpc_server(db_b.url.clone(), |_| {}).await;
+    let (a, b) = (server_a.grpc_addr, server_b.grpc_addr);
     let replicas: Arc<Mutex<HashSet<SocketAddr>>> = Arc::new(Mutex::new([a, b].into()));
     let resolved = Arc::clone(&replicas);
     let resolve = move || {

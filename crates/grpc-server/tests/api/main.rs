@@ -1,10 +1,11 @@
 //! grpc-server called directly with a tonic client, with real MariaDB.
 
 mod helpers;
+mod server;
 
 use helpers::spawn_server;
-use notas_core::testkit::contract::eventually;
 use notas_proto::v1::{Grade, RegisterGradeRequest};
+use notas_testkit::contract::eventually;
 use serde::Serialize;
 use std::time::Duration;
 use tonic::Code;
@@ -33,7 +34,7 @@ async fn stores_a_valid_grade_and_answers_its_id() {
         "SELECT carnet, nombre, curso, nota, CAST(semestre AS CHAR), year, CAST(route AS CHAR) FROM grades WHERE id = ?",
     )
     .bind(id)
-    .fetch_one(&server.pool)
+    .fetch_one(&server.stores.pool)
     .await
     .unwrap();
     assert_eq!(
@@ -135,7 +136,7 @@ async fn refuses_invalid_messages_naming_the_field() {
     }
     insta::assert_json_snapshot!(refusals);
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grades")
-        .fetch_one(&server.pool)
+        .fetch_one(&server.stores.pool)
         .await
         .unwrap();
     assert_eq!(rows, 0);
@@ -144,7 +145,7 @@ async fn refuses_invalid_messages_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_follows_mysql_and_unreachable_mysql_is_unavailable() {
     let server = spawn_server().await;
-    let channel = tonic::transport::Channel::from_shared(server.grpc_url())
+    let channel = tonic::transport::Channel::from_shared(server.grpc.grpc_url())
         .unwrap()
         .connect()
         .await
@@ -152,7 +153,7 @@ async fn health_follows_mysql_and_unreachable_mysql_is_unavailable() {
     let health = HealthClient::new(channel);
     assert!(reports(&health, ServingStatus::Serving).await);
 
-    server.mysql_proxy.sever().await;
+    server.stores.mysql_proxy.sever().await;
     let refused = server.register(grade(2)).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
     assert!(
@@ -160,7 +161,7 @@ async fn health_follows_mysql_and_unreachable_mysql_is_unavailable() {
         "health kept SERVING with MySQL gone"
     );
 
-    server.mysql_proxy.restore().await;
+    server.stores.mysql_proxy.restore().await;
     let back = eventually(Duration::from_secs(20), || async {
         server.register(grade(3)).await.is_ok()
     })
@@ -193,7 +194,7 @@ async fn reports(health: &HealthClient<tonic::transport::Channel>, want: Serving
 async fn admin_port_serves_health_readiness_and_metrics() {
     let server = spawn_server().await;
     server.register(grade(9)).await.unwrap();
-    let get = |path: &str| reqwest::get(format!("{}{path}", server.admin_url));
+    let get = |path: &str| reqwest::get(format!("{}{path}", server.grpc.admin_url));
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     assert_eq!(get("/readyz").await.unwrap().status(), 200);
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
@@ -206,7 +207,7 @@ async fn admin_port_serves_health_readiness_and_metrics() {
 #[test]
 fn migrate_only_applies_the_schema_and_exits() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let db = runtime.block_on(notas_core::testkit::TestDb::new());
+    let db = runtime.block_on(notas_testkit::TestDb::new());
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_grpc-server"))
         .arg("--migrate-only")
         .env("MYSQL_URL", &db.url)

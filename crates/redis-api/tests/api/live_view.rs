@@ -3,7 +3,7 @@
 
 use crate::helpers::spawn_app;
 use futures_util::StreamExt;
-use notas_core::testkit::contract::{eventually, get, payload, post_json};
+use notas_testkit::contract::{eventually, get, payload, post_json};
 use redis::AsyncCommands;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -77,7 +77,7 @@ async fn the_recent_list_is_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_keeps_the_record_and_the_live_view_catches_up() {
     let app = spawn_app().await;
-    app.redis_proxy.sever().await;
+    app.stores.redis_proxy().sever().await;
 
     let answer = post_json(&app, &payload(42)).await;
     assert_eq!(
@@ -87,12 +87,12 @@ async fn a_redis_outage_keeps_the_record_and_the_live_view_catches_up() {
     let id = answer.body["id"].as_u64().unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grades WHERE id = ?")
         .bind(id)
-        .fetch_one(&app.pool)
+        .fetch_one(&app.stores.pool)
         .await
         .unwrap();
     assert_eq!(stored, 1);
     let owed: Vec<u64> = sqlx::query_scalar("SELECT grade_id FROM live_outbox")
-        .fetch_all(&app.pool)
+        .fetch_all(&app.stores.pool)
         .await
         .unwrap();
     assert_eq!(owed, vec![id]);
@@ -103,7 +103,7 @@ async fn a_redis_outage_keeps_the_record_and_the_live_view_catches_up() {
     let total: Option<u64> = redis.get(app.keys.total()).await.unwrap();
     assert_eq!(total, None, "nothing reached Redis during the outage");
 
-    app.redis_proxy.restore().await;
+    app.stores.redis_proxy().restore().await;
     let caught_up = eventually(Duration::from_secs(10), || {
         let mut redis = redis.clone();
         let key = app.keys.total();
@@ -120,7 +120,7 @@ async fn a_redis_outage_keeps_the_record_and_the_live_view_catches_up() {
         live_record(&answer.body)
     );
     let owed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM live_outbox")
-        .fetch_one(&app.pool)
+        .fetch_one(&app.stores.pool)
         .await
         .unwrap();
     assert_eq!(owed, 0, "the outbox is emptied once replayed");

@@ -5,7 +5,8 @@
 //! the crate invokes [`ingest_contract_tests!`](crate::ingest_contract_tests); the functions
 //! here do the work and return what the generated tests pin with insta snapshots.
 
-use crate::route::Route;
+use crate::{Stores, TestService};
+use notas_core::{grade::Course, mysql::BatchArgs, route::Route};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::MySqlPool;
@@ -16,17 +17,14 @@ use std::{
 };
 use tokio::task::JoinSet;
 
-use super::TcpProxy;
-
 /// A running ingestion service as the suite sees it.
 pub struct IngestApp {
-    /// `http://127.0.0.1:PORT` of the service.
-    pub base_url: String,
-    /// The test's database, to check what was stored.
-    pub pool: MySqlPool,
+    /// The service that answers `POST /notas`.
+    pub service: TestService,
+    /// The stores behind it: the database to check what was stored, the proxy that cuts
+    /// MySQL off.
+    pub stores: Stores,
     pub route: Route,
-    /// The proxy between the service and MySQL.
-    pub mysql_proxy: TcpProxy,
     /// The service's request timeout: no answer may take longer.
     pub request_timeout: Duration,
     /// The body limit the service was started with.
@@ -78,7 +76,7 @@ pub async fn post_raw(
     body: impl Into<reqwest::Body>,
 ) -> Answer {
     let mut request = reqwest::Client::new()
-        .post(format!("{}/notas", app.base_url))
+        .post(format!("{}/notas", app.service.base_url))
         .body(body);
     if let Some(ct) = content_type {
         request = request.header("content-type", ct);
@@ -92,7 +90,7 @@ pub async fn post_json(app: &IngestApp, body: &Value) -> Answer {
 
 pub async fn get(app: &IngestApp, path: &str) -> Answer {
     answer(
-        reqwest::get(format!("{}{path}", app.base_url))
+        reqwest::get(format!("{}{path}", app.service.base_url))
             .await
             .expect("request sent"),
     )
@@ -138,7 +136,7 @@ pub async fn stores_a_valid_grade(app: &IngestApp) {
         "SELECT carnet, nombre, curso, nota, CAST(semestre AS CHAR), year, CAST(route AS CHAR) FROM grades WHERE id = ?",
     )
     .bind(id)
-    .fetch_one(&app.pool)
+    .fetch_one(&app.stores.pool)
     .await
     .expect("the stored row");
     let route = app.route.as_str().to_owned();
@@ -195,7 +193,7 @@ pub async fn invalid_fields(app: &IngestApp) -> Vec<(String, Answer)> {
         answers.push((format!("{field}: {case}"), a));
     }
     assert_eq!(
-        count_rows(&app.pool).await,
+        count_rows(&app.stores.pool).await,
         0,
         "an invalid grade was stored"
     );
@@ -240,14 +238,14 @@ pub async fn transport_errors(app: &IngestApp) -> Vec<(String, Answer)> {
         assert_eq!(a.route.as_deref(), Some(app.route.as_str()), "{case}");
         assert!(a.body["error"].is_string(), "{case}: {a:?}");
     }
-    assert_eq!(count_rows(&app.pool).await, 0);
+    assert_eq!(count_rows(&app.stores.pool).await, 0);
     answers
 }
 
 /// Posts grades for carnets `1..=n` at once; each task yields its carnet and answer.
 fn post_concurrently(app: &IngestApp, n: u32) -> JoinSet<(u32, reqwest::Result<Answer>)> {
     let client = reqwest::Client::new();
-    let url = format!("{}/notas", app.base_url);
+    let url = format!("{}/notas", app.service.base_url);
     let mut requests = JoinSet::new();
     for carnet in 1..=n {
         let request = client.post(&url).json(&payload(carnet));
@@ -273,7 +271,7 @@ pub async fn concurrent_grades_each_get_their_row(app: &IngestApp, n: u32) {
     assert_eq!(answered.len(), n as usize, "ids are not distinct");
 
     let stored: Vec<(u64, u32)> = sqlx::query_as("SELECT id, carnet FROM grades")
-        .fetch_all(&app.pool)
+        .fetch_all(&app.stores.pool)
         .await
         .unwrap();
     assert_eq!(stored.len(), n as usize);
@@ -291,7 +289,7 @@ pub async fn concurrent_grades_each_get_their_row(app: &IngestApp, n: u32) {
 pub async fn mysql_outage_gives_503_then_recovers(app: &IngestApp) -> Answer {
     assert_eq!(post_json(app, &payload(1)).await.status, 201);
 
-    app.mysql_proxy.sever().await;
+    app.stores.mysql_proxy.sever().await;
     let refused = prompt_503(app).await;
     let not_ready = eventually(Duration::from_secs(10), || async {
         get(app, "/readyz").await.status == 503
@@ -312,7 +310,7 @@ pub async fn mysql_outage_gives_503_then_recovers(app: &IngestApp) -> Answer {
 /// within the request timeout, and the service recovers when MySQL answers again.
 pub async fn mysql_stall_gives_503_within_the_timeout(app: &IngestApp) {
     assert_eq!(post_json(app, &payload(1)).await.status, 201);
-    app.mysql_proxy.stall().await;
+    app.stores.mysql_proxy.stall().await;
     prompt_503(app).await;
     recovers(app).await;
 }
@@ -334,7 +332,7 @@ async fn prompt_503(app: &IngestApp) -> Answer {
 
 /// Brings MySQL back and checks grades are stored again, without a restart.
 async fn recovers(app: &IngestApp) {
-    app.mysql_proxy.restore().await;
+    app.stores.mysql_proxy.restore().await;
     let stored = eventually(Duration::from_secs(20), || async {
         post_json(app, &payload(3)).await.status == 201
     })
@@ -353,12 +351,7 @@ pub async fn health_and_metrics(app: &IngestApp) {
     );
     assert_eq!(post_json(app, &payload(5)).await.status, 201);
 
-    let metrics = reqwest::get(format!("{}/metrics", app.base_url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.service.metrics().await;
     let counted = metrics.lines().any(|l| {
         l.starts_with("http_requests_total{")
             && l.contains(&format!("route=\"{}\"", app.route))
@@ -375,21 +368,18 @@ pub async fn health_and_metrics(app: &IngestApp) {
     );
 }
 
-/// Flags that make the writer commit one small batch at a time, so that while the first
-/// grade is being answered the others are still queued: in flight when shutdown starts.
-pub const SLOW_WRITER: &[&str] = &[
-    "--batch-max-size=10",
-    "--batch-concurrency=1",
-    "--batch-max-wait-ms=20",
-];
+/// Makes the writer commit one small batch at a time, so that while the first grade is being
+/// answered the others are still queued: in flight when shutdown starts.
+pub fn slow_writer(batch: &mut BatchArgs) {
+    batch.batch_max_size = 10;
+    batch.batch_concurrency = 1;
+    batch.batch_max_wait_ms = 20;
+}
 
-/// Shutdown requested right after the first answer (with the writer at [`SLOW_WRITER`]):
+/// Shutdown requested right after the first answer (with the writer made [`slow_writer`]):
 /// every request already accepted is still answered 201 and stored; later ones are refused
 /// at the door, never half-done.
-pub async fn shutdown_answers_in_flight_requests<F>(app: &IngestApp, n: u32, stop: F)
-where
-    F: FnOnce(),
-{
+pub async fn shutdown_answers_in_flight_requests(app: &IngestApp, n: u32) {
     let mut requests = post_concurrently(app, n);
     let (carnet, first) = requests
         .join_next()
@@ -398,7 +388,7 @@ where
         .expect("task");
     let first = first.expect("request sent");
     assert_eq!(first.status, 201, "carnet {carnet}: {first:?}");
-    stop();
+    app.service.stop();
 
     let mut answered_after_stop = 0;
     for (carnet, sent) in requests.join_all().await {
@@ -411,31 +401,28 @@ where
         answered_after_stop > 0,
         "no request was in flight at shutdown"
     );
-    assert_eq!(count_rows(&app.pool).await, 1 + answered_after_stop);
+    assert_eq!(count_rows(&app.stores.pool).await, 1 + answered_after_stop);
 }
 
 /// The courses table holds exactly the domain's courses.
 pub async fn courses_match_the_domain(app: &IngestApp) {
     let stored: Vec<String> = sqlx::query_scalar("SELECT code FROM courses ORDER BY code")
-        .fetch_all(&app.pool)
+        .fetch_all(&app.stores.pool)
         .await
         .unwrap();
-    let mut domain: Vec<String> = crate::grade::Course::ALL
-        .iter()
-        .map(|c| c.code().to_owned())
-        .collect();
+    let mut domain: Vec<String> = Course::ALL.iter().map(|c| c.code().to_owned()).collect();
     domain.sort();
     assert_eq!(stored, domain);
 }
 
 /// Generates the contract tests for an ingestion service. Expects in scope `async fn
-/// spawn_app()` and `async fn spawn_app_with(writer_args: &[&str])` (extra flags for the
-/// MySQL writer), whose result dereferences to an [`IngestApp`] and has a `stop()` method
-/// that starts a graceful shutdown.
+/// spawn_app()` and `async fn spawn_app_with(writer: impl FnOnce(&mut Config))`, where
+/// `Config` is the configuration of the service that writes to MySQL (it has a `batch:
+/// BatchArgs`), whose results dereference to an [`IngestApp`].
 #[macro_export]
 macro_rules! ingest_contract_tests {
     () => {
-        use $crate::testkit::contract;
+        use $crate::contract;
 
         #[tokio::test]
         async fn stores_a_valid_grade_with_its_exact_values() {
@@ -476,8 +463,8 @@ macro_rules! ingest_contract_tests {
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn shutdown_answers_every_request_in_flight() {
-            let app = spawn_app_with(contract::SLOW_WRITER).await;
-            contract::shutdown_answers_in_flight_requests(&*app, 200, || app.stop()).await;
+            let app = spawn_app_with(|config| contract::slow_writer(&mut config.batch)).await;
+            contract::shutdown_answers_in_flight_requests(&*app, 200).await;
         }
 
         #[tokio::test]

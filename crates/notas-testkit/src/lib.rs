@@ -1,4 +1,6 @@
-//! Test helpers: real MariaDB and Redis, isolated per test so tests run in parallel.
+//! Test support for the notas services (a dev-dependency of every crate's tests): real
+//! MariaDB and Redis, isolated per test so tests run in parallel, and the services run
+//! in-process on random ports.
 //!
 //! Where the servers come from, in order:
 //! 1. `TEST_MYSQL_URL` / `TEST_REDIS_URL` (server URLs; `just test` sets them to the
@@ -8,26 +10,61 @@
 //!
 //! Each [`TestDb`] is a uuid-named database, dropped when the value is; each
 //! [`TestRedis`] is a uuid key prefix. [`TcpProxy`] sits between a service and a store so a
-//! test can cut the store off and bring it back. [`contract`] is the wire contract's test
-//! suite, run against each ingestion route by [`ingest_contract_tests!`](crate::ingest_contract_tests).
+//! test can cut the store off and bring it back; [`Stores`] gives a test all three.
+//! [`spawn_service`] and [`spawn_grpc_server`] start a service from its typed configuration
+//! (see [`defaults`]) and stop it when dropped. [`contract`] is the wire contract's test
+//! suite, run against each ingestion route by [`ingest_contract_tests!`].
 
 pub mod contract;
+mod service;
 
+pub use service::{
+    ANY_PORT, GrpcServer, Stores, TestService, defaults, spawn_grpc_server, spawn_service,
+};
+
+use notas_core::shutdown::CancellationToken;
 use sqlx::{Connection, Executor, MySqlConnection};
 use std::{net::SocketAddr, sync::Mutex};
 use testcontainers_modules::{
     mariadb::Mariadb,
     redis::Redis,
-    testcontainers::{ContainerAsync, runners::AsyncRunner},
+    testcontainers::{ContainerAsync, Image, runners::AsyncRunner},
 };
 use tokio::{
     net::{TcpListener, TcpStream},
     task::JoinHandle,
 };
-use tokio_util::sync::CancellationToken;
 
 const HOW_TO: &str = "set TEST_MYSQL_URL (e.g. mysql://root@127.0.0.1:3306) and TEST_REDIS_URL \
 (e.g. redis://127.0.0.1:6379), or run `just test`, or start a Docker engine for testcontainers";
+
+/// The URL of the server `var` points at or, when it is unset, of a container of `image`
+/// started for the test (`scheme` followed by the address its `port` is mapped to), with the
+/// container to keep for as long as the server is used.
+async fn find_server<I: Image>(
+    var: &str,
+    image: I,
+    scheme: &str,
+    port: u16,
+) -> (String, Option<ContainerAsync<I>>) {
+    if let Ok(url) = std::env::var(var) {
+        return (url, None);
+    }
+    let name = image.name().to_owned();
+    let container = image.start().await.unwrap_or_else(|e| {
+        panic!("no {name} for tests: {var} is unset and testcontainers failed ({e}); {HOW_TO}")
+    });
+    let port = container
+        .get_host_port_ipv4(port)
+        .await
+        .unwrap_or_else(|e| panic!("{name} container: no mapped port ({e})"));
+    (format!("{scheme}127.0.0.1:{port}"), Some(container))
+}
+
+/// `notas_test_<uuid>`: a name no other test uses.
+fn unique_name() -> String {
+    format!("notas_test_{}", uuid::Uuid::new_v4().simple())
+}
 
 /// A fresh, empty database (not yet migrated), dropped at the end of the test.
 pub struct TestDb {
@@ -42,21 +79,10 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let (server_url, container) = match std::env::var("TEST_MYSQL_URL") {
-            Ok(url) => (server_part(&url), None),
-            Err(_) => {
-                let c = Mariadb::default()
-                    .start()
-                    .await
-                    .unwrap_or_else(|e| panic!("no MySQL for tests: TEST_MYSQL_URL is unset and testcontainers failed ({e}); {HOW_TO}"));
-                let port = c
-                    .get_host_port_ipv4(3306)
-                    .await
-                    .expect("mapped MariaDB port");
-                (format!("mysql://root@127.0.0.1:{port}"), Some(c))
-            }
-        };
-        let name = format!("notas_test_{}", uuid::Uuid::new_v4().simple());
+        let (url, container) =
+            find_server("TEST_MYSQL_URL", Mariadb::default(), "mysql://root@", 3306).await;
+        let server_url = server_part(&url);
+        let name = unique_name();
         let mut conn = MySqlConnection::connect(&server_url)
             .await
             .unwrap_or_else(|e| {
@@ -117,21 +143,11 @@ pub struct TestRedis {
 
 impl TestRedis {
     pub async fn new() -> TestRedis {
-        let (url, container) = match std::env::var("TEST_REDIS_URL") {
-            Ok(url) => (url, None),
-            Err(_) => {
-                let c = Redis::default()
-                    .start()
-                    .await
-                    .unwrap_or_else(|e| panic!("no Redis for tests: TEST_REDIS_URL is unset and testcontainers failed ({e}); {HOW_TO}"));
-                let port = c.get_host_port_ipv4(6379).await.expect("mapped Redis port");
-                (format!("redis://127.0.0.1:{port}"), Some(c))
-            }
-        };
-        let prefix = format!("notas_test_{}:", uuid::Uuid::new_v4().simple());
+        let (url, container) =
+            find_server("TEST_REDIS_URL", Redis::default(), "redis://", 6379).await;
         TestRedis {
             url,
-            prefix,
+            prefix: format!("{}:", unique_name()),
             _container: container,
         }
     }
