@@ -4,8 +4,8 @@
 //! With prefix `p` (config `REDIS_KEY_PREFIX`, default `notas:`):
 //! - `p total`: string counter, records written by route 2;
 //! - `p counts`: hash, field `COURSE:SEMESTER:YEAR` (e.g. `SO1:2S:2023`) → records;
-//! - `p recent`: list of the newest records as JSON [`StoredGrade`]s, newest first, trimmed
-//!   to a bound;
+//! - `p recent`: list of the newest records as JSON [`StoredGrade`](crate::grade::StoredGrade)s
+//!   with their `route`, newest first, trimmed to a bound;
 //! - `p events`: pub/sub channel; each message is the JSON array of the records of one batch.
 
 use crate::grade::{Course, Semester};

@@ -87,7 +87,7 @@ impl Outbox {
         }
     }
 
-    /// One round: persist in-memory ids, then replay up to [`REPLAY_BATCH`] records.
+    /// One round: persist in-memory ids, then replay up to `REPLAY_BATCH` records.
     /// Returns how many records were replayed.
     pub async fn replay_once(&self) -> Result<usize, ReplayError> {
         let unsaved = std::mem::take(&mut *self.unsaved.lock().unwrap());

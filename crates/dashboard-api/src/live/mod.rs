@@ -10,9 +10,9 @@
 //!   and whenever that selection's count changed; `select_error`: `{"error", "field"}`.
 //!
 //! # Layout
-//! - [`reader`]: [`LiveReader`], the reads of the live view, and `GET /api/live`.
-//! - [`sockets`]: the socket.io handlers (greeting, `select`).
-//! - [`feed`]: follows Redis' announcements and pushes coalesced updates to the rooms.
+//! - `reader`: [`LiveReader`], the reads of the live view, and `GET /api/live`.
+//! - `sockets`: the socket.io handlers (greeting, `select`).
+//! - `feed`: follows Redis' announcements and pushes coalesced updates to the rooms.
 
 mod feed;
 mod reader;
@@ -29,7 +29,7 @@ use notas_core::{
 use serde::Deserialize;
 
 /// A course in a semester of a year, as a browser selects it. Each selection is a
-/// socket.io room, named with [`ROOM_PREFIX`] and the selection's count field.
+/// socket.io room, named with `ROOM_PREFIX` and the selection's count field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Selection {
     curso: Course,
