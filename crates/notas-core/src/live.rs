@@ -6,7 +6,10 @@
 //! - `p counts`: hash, field `COURSE:SEMESTER:YEAR` (e.g. `SO1:2S:2023`) → records;
 //! - `p recent`: list of the newest records as JSON [`StoredGrade`](crate::grade::StoredGrade)s
 //!   with their `route`, newest first, trimmed to a bound;
-//! - `p events`: pub/sub channel; each message is the JSON array of the records of one batch.
+//! - `p events`: pub/sub channel; each message is the JSON array of the records of one batch;
+//! - `p applied:N`: bitmaps of the grade ids already applied (bit `id mod 2^20` of bitmap
+//!   `id / 2^20`), set in the same atomic step as the counts so that a record applied twice
+//!   counts once; each expires a week after its last write.
 
 use crate::grade::{Course, Semester};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -64,7 +67,18 @@ impl LiveKeys {
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }
+
+    /// The bitmap that records whether grade `id` was applied, and the bit for it.
+    pub fn applied(&self, id: u64) -> (String, u64) {
+        (
+            format!("{}applied:{}", self.prefix, id >> APPLIED_BITS),
+            id & ((1 << APPLIED_BITS) - 1),
+        )
+    }
 }
+
+/// Ids per `applied` bitmap: 2^20 bits, 128 KiB each.
+const APPLIED_BITS: u32 = 20;
 
 /// How long a starting service waits for Redis to accept connections.
 const STARTUP_WAIT: Duration = Duration::from_secs(60);

@@ -2,8 +2,9 @@
 //! Redis live view in one round trip; if Redis fails, the live update is deferred to the
 //! [`Outbox`] instead of failing the requests.
 //!
-//! Live view layout in [`notas_core::live`]. A whole batch goes in one `MULTI`/`EXEC`
-//! pipeline, so the dashboard never sees a total that disagrees with the counts.
+//! Live view layout in [`notas_core::live`]. A whole batch goes in one Lua script, one
+//! round trip and atomic, so the dashboard never sees a total that disagrees with the
+//! counts, and each record is applied once however often it is sent.
 
 use crate::outbox::Outbox;
 use notas_core::{
@@ -14,9 +15,9 @@ use notas_core::{
     route::Route,
     store::StoreError,
 };
-use redis::aio::ConnectionManager;
+use redis::{Script, aio::ConnectionManager};
 use serde::Serialize;
-use std::{collections::HashMap, sync::Arc};
+use std::sync::{Arc, LazyLock};
 use tokio::task::JoinHandle;
 
 /// What the handlers submit to: a batcher in front of [`Writer::flush`].
@@ -68,6 +69,12 @@ impl Writer {
     }
 }
 
+/// The script that applies a batch (`apply_records.lua`); sent once, then run by its hash.
+static APPLY_RECORDS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("apply_records.lua")));
+/// How long the marks of applied records are kept: replays come within minutes.
+const APPLIED_LIFETIME_SECS: u64 = 7 * 24 * 3600;
+
 /// The live view as route 2 writes it.
 #[derive(Clone)]
 pub struct LiveView {
@@ -96,43 +103,34 @@ impl LiveView {
     }
 
     /// Adds `records` to the total, the per-course counts and the recent list, and
-    /// announces them on the events channel, in one `MULTI`/`EXEC`.
-    pub async fn apply(&self, records: &[StoredGrade]) -> redis::RedisResult<()> {
+    /// announces them on the events channel, in one atomic script; a record already applied
+    /// (its reply was lost, then the outbox replayed it) is skipped. Returns how many were new.
+    pub async fn apply(&self, records: &[StoredGrade]) -> redis::RedisResult<usize> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        let mut counts: HashMap<String, i64> = HashMap::new();
-        for r in records {
-            let g = &r.grade;
-            *counts
-                .entry(count_field(g.curso(), g.semestre(), g.year()))
-                .or_default() += 1;
+        let mut invocation = APPLY_RECORDS.prepare_invoke();
+        invocation
+            .key(self.keys.total())
+            .key(self.keys.counts())
+            .key(self.keys.recent())
+            .key(self.keys.events())
+            .arg(self.recent_limit)
+            .arg(APPLIED_LIFETIME_SECS);
+        for stored in records {
+            let (bitmap, bit) = self.keys.applied(stored.id);
+            let g = &stored.grade;
+            let record = LiveRecord {
+                stored,
+                route: Route::Redis,
+            };
+            invocation
+                .key(bitmap)
+                .arg(bit)
+                .arg(count_field(g.curso(), g.semestre(), g.year()))
+                .arg(serde_json::to_string(&record).expect("records serialize"));
         }
-        let json: Vec<String> = records
-            .iter()
-            .map(|stored| {
-                let record = LiveRecord {
-                    stored,
-                    route: Route::Redis,
-                };
-                serde_json::to_string(&record).expect("records serialize")
-            })
-            .collect();
-
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .incr(self.keys.total(), records.len())
-            .ignore();
-        for (field, n) in counts {
-            pipe.hincr(self.keys.counts(), field, n).ignore();
-        }
-        pipe.lpush(self.keys.recent(), &json)
-            .ignore()
-            .ltrim(self.keys.recent(), 0, self.recent_limit - 1)
-            .ignore()
-            .publish(self.keys.events(), format!("[{}]", json.join(",")))
-            .ignore();
-        pipe.query_async::<()>(&mut self.redis.clone()).await
+        invocation.invoke_async(&mut self.redis.clone()).await
     }
 
     pub async fn ping(&self) -> redis::RedisResult<()> {

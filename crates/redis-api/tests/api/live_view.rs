@@ -3,8 +3,16 @@
 
 use crate::helpers::spawn_app;
 use futures_util::StreamExt;
-use notas_testkit::contract::{eventually, get, payload, post_json};
+use notas_core::{
+    grade::{Grade, StoredGrade},
+    live::RedisArgs,
+};
+use notas_testkit::{
+    contract::{eventually, get, payload, post_json},
+    defaults,
+};
 use redis::AsyncCommands;
+use redis_api::writer::LiveView;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -124,4 +132,43 @@ async fn a_redis_outage_keeps_the_record_and_the_live_view_catches_up() {
         .await
         .unwrap();
     assert_eq!(owed, 0, "the outbox is emptied once replayed");
+}
+
+#[tokio::test]
+async fn records_applied_again_count_once() {
+    // After a Redis stall, the script whose reply timed out still runs when Redis resumes,
+    // and the outbox replays the same records: the second time must change nothing.
+    let app = spawn_app().await;
+    let answers = [
+        post_json(&app, &payload(11)).await,
+        post_json(&app, &payload(12)).await,
+    ];
+    assert!(answers.iter().all(|a| a.status == 201));
+    let stored: Vec<StoredGrade> = answers
+        .iter()
+        .map(|a| StoredGrade {
+            id: a.body["id"].as_u64().unwrap(),
+            grade: Grade::parse(serde_json::from_value(a.body.clone()).unwrap()).unwrap(),
+        })
+        .collect();
+
+    let mut redis = app.redis().await;
+    let before: (u64, u64, Vec<String>) = (
+        redis.get(app.keys.total()).await.unwrap(),
+        redis.hget(app.keys.counts(), "SO1:2S:2023").await.unwrap(),
+        redis.lrange(app.keys.recent(), 0, -1).await.unwrap(),
+    );
+    let mut args: RedisArgs = defaults();
+    args.redis_url = app.ingest.stores.redis().url.clone();
+    args.redis_key_prefix = app.ingest.stores.redis().prefix.clone();
+    let live_view = LiveView::connect(&args, 100).await.unwrap();
+    assert_eq!(live_view.apply(&stored).await.unwrap(), 0, "nothing new");
+
+    let after: (u64, u64, Vec<String>) = (
+        redis.get(app.keys.total()).await.unwrap(),
+        redis.hget(app.keys.counts(), "SO1:2S:2023").await.unwrap(),
+        redis.lrange(app.keys.recent(), 0, -1).await.unwrap(),
+    );
+    assert_eq!(after, before);
+    assert_eq!(before.0, 2);
 }
