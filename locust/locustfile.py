@@ -2,17 +2,27 @@
 
 Each request is named in Locust's statistics by the route that answered (the
 `x-notas-route` header), so Locust's own report compares route 1 (grpc) and route 2
-(redis). Anything but a 201 with an id is a failure. When NOTAS_IDS_FILE is set, every
-201 appends `route,id` to it, for report.py's reconciliation against MySQL and Redis; when
+(redis). Anything but a 201 with an id is a failure. Every grade carries an
+`Idempotency-Key`, and a 503 or a lost connection is retried with the same key after a
+growing pause, as a well-behaved client does: the key makes the retry store nothing twice,
+even when the first attempt was committed but its answer lost. When NOTAS_IDS_FILE is set,
+every 201 appends `route,id,key` to it, for report.py's reconciliation against MySQL and
+Redis; when
 NOTAS_STATS_FILE is set, the final statistics per route are written there as JSON when
 Locust quits (its CSVs are written on a timer and can miss the last second).
 """
 
 import json
 import os
+import time
+import uuid
 
 from grades import random_grade
 from locust import HttpUser, between, events, task
+
+# Attempts per grade, and the first pause between them (doubled each time).
+ATTEMPTS = 5
+FIRST_PAUSE = 0.2
 
 _ids_path = os.environ.get("NOTAS_IDS_FILE")
 _ids = open(_ids_path, "a", buffering=1, encoding="utf-8") if _ids_path else None
@@ -23,21 +33,32 @@ class Teacher(HttpUser):
 
     @task
     def register_grade(self) -> None:
-        with self.client.post("/notas", json=random_grade(), name="POST /notas", catch_response=True) as response:
+        grade, key = random_grade(), str(uuid.uuid4())
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(FIRST_PAUSE * 2 ** (attempt - 1))
+            if self.attempt(grade, key) != "retry":
+                return
+
+    def attempt(self, grade: dict, key: str) -> str:
+        """One POST: `done`, `failed` (not worth retrying) or `retry` (503, no answer)."""
+        headers = {"Idempotency-Key": key}
+        with self.client.post("/notas", json=grade, headers=headers, name="POST /notas", catch_response=True) as response:
             route = response.headers.get("x-notas-route", "none")
             # Renaming before the block ends files the request under the route that answered.
             response.request_meta["name"] = f"POST /notas [{route}]"
             if response.status_code != 201:
                 response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
-                return
+                return "retry" if response.status_code in (0, 503) else "failed"
             try:
                 record_id = int(response.json()["id"])
             except (ValueError, KeyError, TypeError):
                 response.failure("201 without a numeric id")
-                return
+                return "failed"
             response.success()
             if _ids:
-                _ids.write(f"{route},{record_id}\n")
+                _ids.write(f"{route},{record_id},{key}\n")
+            return "done"
 
 
 @events.quitting.add_listener

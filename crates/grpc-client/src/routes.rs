@@ -4,7 +4,7 @@
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use notas_core::{
     grade::{Grade, InvalidField, StoredGrade, field_name},
-    http::{ApiError, GradeJson},
+    http::{ApiError, GradeJson, KeyHeader},
     store::{Store, StoreError},
 };
 use notas_proto::v1::{self as pb, RegisterGradeRequest, grade_service_client::GradeServiceClient};
@@ -27,11 +27,13 @@ pub fn router(state: AppState) -> Router {
 #[tracing::instrument(skip_all, fields(carnet = grade.carnet()))]
 async fn register(
     State(state): State<AppState>,
+    KeyHeader(key): KeyHeader,
     GradeJson(grade): GradeJson,
 ) -> Result<(StatusCode, Json<StoredGrade>), ApiError> {
     let mut client = state.client.clone();
     let mut request = tonic::Request::new(RegisterGradeRequest {
         grade: Some(to_message(&grade)),
+        idempotency_key: key.map(|k| k.to_string()).unwrap_or_default(),
     });
     request.set_timeout(state.timeout);
     let call = tokio::time::timeout(state.timeout, client.register_grade(request));

@@ -6,7 +6,7 @@ use crate::{config::Config, service::GradeRpc};
 use axum::Router;
 use notas_core::{
     http::{ready_check, with_contract},
-    mysql::{GradeStore, RouteWriter},
+    mysql::{GradeStore, PURGE_EVERY, RouteWriter},
     route::Route,
     shutdown::CancellationToken,
 };
@@ -82,7 +82,11 @@ impl Application {
         shutdown: CancellationToken,
     ) -> Result<(), notas_core::BoxError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health_task = follow_mysql(reporter, self.store, shutdown.clone()).await;
+        let health_task = follow_mysql(reporter, self.store.clone(), shutdown.clone()).await;
+        let purge = {
+            let (store, stop) = (self.store, shutdown.clone());
+            tokio::spawn(async move { store.purge_keys_until(PURGE_EVERY, stop).await })
+        };
         let grpc_server = Server::builder()
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS))
             .add_service(health_service)
@@ -98,6 +102,7 @@ impl Application {
         // The gRPC server has dropped the service and with it the writer's last handle.
         self.writer_task.await?;
         health_task.await?;
+        purge.await?;
         grpc_result?;
         admin_result?;
         tracing::info!("grpc-server stopped");

@@ -2,9 +2,9 @@
 //! to the batch writer, answer with the id once its batch is committed.
 
 use notas_core::{
-    batch::Batcher,
     grade::{Grade, GradeInput, InvalidField},
-    store::StoreError,
+    idempotency::{self, IdempotencyKey},
+    mysql::{Outcome, Submission, Submissions},
 };
 use notas_proto::v1::{
     RegisterGradeRequest, RegisterGradeResponse, grade_service_server::GradeService,
@@ -15,7 +15,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub struct GradeRpc {
     /// The batcher in front of MySQL ([`notas_core::mysql::RouteWriter`]).
-    pub submissions: Batcher<Grade, u64, StoreError>,
+    pub submissions: Submissions,
     pub store_timeout: Duration,
 }
 
@@ -42,12 +42,17 @@ impl GradeRpc {
         &self,
         request: RegisterGradeRequest,
     ) -> Result<Response<RegisterGradeResponse>, Status> {
-        let grade = parse(request)?;
-        let id = tokio::time::timeout(self.store_timeout, self.submissions.submit(grade))
+        let submission = parse(request)?;
+        let outcome = tokio::time::timeout(self.store_timeout, self.submissions.submit(submission))
             .await
             .map_err(|_| unavailable("timed out"))?
             .map_err(|e| unavailable(&e.to_string()))?;
-        Ok(Response::new(RegisterGradeResponse { id }))
+        match outcome {
+            Outcome::Stored(id) | Outcome::Retried(id) => {
+                Ok(Response::new(RegisterGradeResponse { id }))
+            }
+            Outcome::KeyReused => Err(invalid(idempotency::reused())),
+        }
     }
 }
 
@@ -62,8 +67,13 @@ fn code_label(code: Code) -> &'static str {
 }
 
 /// Converts the message with the same checks as the JSON entry points. proto3 scalars
-/// have no presence, so an unset field arrives as its zero value and fails its range check.
-fn parse(request: RegisterGradeRequest) -> Result<Grade, Status> {
+/// have no presence, so an unset field arrives as its zero value and fails its range check
+/// (an empty key is no key).
+fn parse(request: RegisterGradeRequest) -> Result<Submission, Status> {
+    let key = match request.idempotency_key.as_str() {
+        "" => None,
+        key => Some(IdempotencyKey::parse(key.as_bytes()).map_err(invalid)?),
+    };
     let g = request
         .grade
         .ok_or_else(|| invalid(InvalidField::new("grade", "is required")))?;
@@ -75,7 +85,8 @@ fn parse(request: RegisterGradeRequest) -> Result<Grade, Status> {
         semestre: Some(g.semestre),
         year: Some(g.year.into()),
     };
-    Grade::parse(input).map_err(invalid)
+    let grade = Grade::parse(input).map_err(invalid)?;
+    Ok(Submission { grade, key })
 }
 
 /// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming the field.

@@ -124,9 +124,14 @@ impl fmt::Display for Semester {
 /// The wire names of a grade's fields, in wire order.
 pub const FIELDS: [&str; 6] = ["carnet", "nombre", "curso", "nota", "semestre", "year"];
 
-/// The `'static` wire name equal to `name`, if it is one (to name a field reported by a peer).
+/// The `'static` wire name equal to `name`, if it is one (to name a field reported by a
+/// peer): a grade's field or the `Idempotency-Key` header.
 pub fn field_name(name: &str) -> Option<&'static str> {
-    FIELDS.iter().copied().find(|f| *f == name)
+    FIELDS
+        .iter()
+        .copied()
+        .chain([crate::idempotency::HEADER])
+        .find(|f| *f == name)
 }
 
 /// A grade as it arrives, before any check. Every field is optional so that a missing

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`grade`]: the grade record; the only way to build one is valid.
+//! - [`idempotency`]: the `Idempotency-Key` of a submission.
 //! - [`route`]: the two ingestion routes, as named in headers and rows.
 //! - [`mysql`]: the pool, the migrations, the batched `INSERT` of grades and route 1's writer.
 //! - [`summaries`]: the report summaries each batch updates in its transaction.
@@ -20,6 +21,7 @@
 pub mod batch;
 pub mod grade;
 pub mod http;
+pub mod idempotency;
 pub mod live;
 pub mod metrics;
 pub mod mysql;

@@ -9,16 +9,23 @@
 
 use crate::{
     batch::{BatchConfig, Batcher},
-    grade::Grade,
+    grade::{Grade, GradeInput, StoredGrade},
+    idempotency::IdempotencyKey,
     route::Route,
+    shutdown::CancellationToken,
     store::StoreError,
 };
 use sqlx::{
-    MySql, MySqlPool, QueryBuilder,
+    MySql, MySqlConnection, MySqlPool, QueryBuilder,
     migrate::MigrateDatabase,
     mysql::{MySqlConnectOptions, MySqlPoolOptions},
 };
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 use tokio::task::JoinHandle;
 
 /// The migrations, embedded in every binary that writes MySQL.
@@ -171,23 +178,32 @@ impl GradeStore {
         &self.pool
     }
 
-    /// Inserts `grades` with one statement, updates the report summaries, commits, and
-    /// returns the ids in order. Either every row is committed or none is.
+    /// Stores a batch in one transaction: the new grades with one statement, their keys, and
+    /// the report summaries; a submission whose key was committed before (or comes earlier
+    /// in the batch) with the same grade is answered with that grade's id and stores
+    /// nothing. Either the whole batch is committed or none of it is.
     ///
     /// # Errors
     /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
-    pub async fn insert(&self, route: Route, grades: &[Grade]) -> Result<Vec<u64>, StoreError> {
-        if grades.is_empty() {
+    pub async fn insert(
+        &self,
+        route: Route,
+        batch: &[Submission],
+    ) -> Result<Vec<Outcome>, StoreError> {
+        if batch.is_empty() {
             return Ok(Vec::new());
         }
         let attempt = async {
             // Concurrent batches update the same summary rows; InnoDB may pick one of them
-            // as a deadlock victim, which is safe to run again (its transaction rolled back).
+            // as a deadlock victim. And two batches may carry the same new key: the second
+            // to insert it fails on its primary key. Either transaction rolled back whole,
+            // so it is safe to run again (the retry then finds the committed key).
             let mut tries = 0;
             loop {
-                match self.insert_once(route, grades).await {
+                match self.insert_once(route, batch).await {
                     Err(sqlx::Error::Database(e))
-                        if e.code().as_deref() == Some("40001") && tries < 3 =>
+                        if (e.code().as_deref() == Some("40001") || e.is_unique_violation())
+                            && tries < 3 =>
                     {
                         tries += 1
                     }
@@ -198,27 +214,123 @@ impl GradeStore {
         Ok(tokio::time::timeout(self.timeout, attempt).await??)
     }
 
-    /// One transaction: the grades, then the report summaries.
-    async fn insert_once(&self, route: Route, grades: &[Grade]) -> Result<Vec<u64>, sqlx::Error> {
+    /// One transaction: the keys already committed, the new grades and their keys, then
+    /// the report summaries.
+    async fn insert_once(
+        &self,
+        route: Route,
+        batch: &[Submission],
+    ) -> Result<Vec<Outcome>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let mut insert = QueryBuilder::<MySql>::new(
-            "INSERT INTO grades (carnet, nombre, curso, nota, semestre, year, route) ",
-        );
-        insert.push_values(grades, |mut row, g| {
-            row.push_bind(g.carnet())
-                .push_bind(g.nombre())
-                .push_bind(g.curso().code())
-                .push_bind(g.nota())
-                .push_bind(g.semestre().code())
-                .push_bind(g.year())
-                .push_bind(route.as_str());
-        });
-        let first = insert.build().execute(&mut *tx).await?.last_insert_id();
-        crate::summaries::add(&mut tx, grades).await?;
+        let committed = committed_keys(&mut tx, batch).await?;
+
+        // What each submission is: new (its index among the new), the same as a committed
+        // or an earlier new one, or a key reused with another grade.
+        enum Plan {
+            New(usize),
+            SameAsNew(usize),
+            Committed(u64),
+            KeyReused,
+        }
+        let mut new: Vec<&Submission> = Vec::new();
+        let mut first_with_key: HashMap<&str, usize> = HashMap::new();
+        let mut plans = Vec::with_capacity(batch.len());
+        for s in batch {
+            let key = s.key.as_ref().map(IdempotencyKey::as_str);
+            let plan = match key.map(|k| (committed.get(k), first_with_key.get(k))) {
+                Some((Some((id, grade)), _)) if *grade == s.grade => Plan::Committed(*id),
+                Some((None, Some(&i))) if new[i].grade == s.grade => Plan::SameAsNew(i),
+                Some((Some(_), _)) | Some((None, Some(_))) => Plan::KeyReused,
+                None | Some((None, None)) => {
+                    if let Some(k) = key {
+                        first_with_key.insert(k, new.len());
+                    }
+                    new.push(s);
+                    Plan::New(new.len() - 1)
+                }
+            };
+            plans.push(plan);
+        }
+
+        let ids = if new.is_empty() {
+            Vec::new()
+        } else {
+            let mut insert = QueryBuilder::<MySql>::new(
+                "INSERT INTO grades (carnet, nombre, curso, nota, semestre, year, route) ",
+            );
+            insert.push_values(&new, |mut row, s| {
+                let g = &s.grade;
+                row.push_bind(g.carnet())
+                    .push_bind(g.nombre())
+                    .push_bind(g.curso().code())
+                    .push_bind(g.nota())
+                    .push_bind(g.semestre().code())
+                    .push_bind(g.year())
+                    .push_bind(route.as_str());
+            });
+            let first = insert.build().execute(&mut *tx).await?.last_insert_id();
+            let ids: Vec<u64> = (0..new.len() as u64)
+                .map(|i| first + i * self.id_step)
+                .collect();
+            let keyed: Vec<(&str, u64)> = new
+                .iter()
+                .zip(&ids)
+                .filter_map(|(s, id)| Some((s.key.as_ref()?.as_str(), *id)))
+                .collect();
+            if !keyed.is_empty() {
+                let mut keys = QueryBuilder::<MySql>::new(
+                    "INSERT INTO idempotency_keys (idem_key, grade_id) ",
+                );
+                keys.push_values(&keyed, |mut row, (key, id)| {
+                    row.push_bind(*key).push_bind(*id);
+                });
+                keys.build().execute(&mut *tx).await?;
+            }
+            let grades: Vec<&Grade> = new.iter().map(|s| &s.grade).collect();
+            crate::summaries::add(&mut tx, &grades).await?;
+            ids
+        };
         tx.commit().await?;
-        Ok((0..grades.len() as u64)
-            .map(|i| first + i * self.id_step)
+        Ok(plans
+            .into_iter()
+            .map(|plan| match plan {
+                Plan::New(i) => Outcome::Stored(ids[i]),
+                Plan::SameAsNew(i) => Outcome::Retried(ids[i]),
+                Plan::Committed(id) => Outcome::Retried(id),
+                Plan::KeyReused => Outcome::KeyReused,
+            })
             .collect())
+    }
+
+    /// Deletes the keys committed more than [`KEY_LIFETIME`] ago, at most [`PURGE_BATCH`]
+    /// of them; how many it deleted.
+    ///
+    /// # Errors
+    /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
+    pub async fn purge_keys(&self) -> Result<u64, StoreError> {
+        let purge = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE created_at < NOW(3) - INTERVAL ? SECOND
+             ORDER BY created_at LIMIT ?",
+        )
+        .bind(KEY_LIFETIME.as_secs())
+        .bind(PURGE_BATCH)
+        .execute(&self.pool);
+        Ok(tokio::time::timeout(self.timeout, purge)
+            .await??
+            .rows_affected())
+    }
+
+    /// Purges old keys every `every` until `shutdown`, a bounded batch at a time so that
+    /// no statement holds many locks.
+    pub async fn purge_keys_until(&self, every: Duration, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            while let Ok(PURGE_BATCH) = self.purge_keys().await {}
+        }
     }
 
     /// Answers whether MySQL can run a query within the store timeout (for `/readyz`).
@@ -240,21 +352,114 @@ impl RouteWriter {
         RouteWriter { store, route }
     }
 
-    /// Stores one batch; the ids in order.
+    /// Stores one batch; what became of each submission, in order.
     ///
     /// # Errors
     /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
-    pub async fn flush(&self, grades: Vec<Grade>) -> Result<Vec<u64>, StoreError> {
-        self.store.insert(self.route, &grades).await
+    pub async fn flush(&self, batch: Vec<Submission>) -> Result<Vec<Outcome>, StoreError> {
+        self.store.insert(self.route, &batch).await
     }
 
     /// Puts a [`Batcher`] in front of this writer; its task ends once every handle is dropped
     /// and the last batch is written.
-    pub fn start(self, config: BatchConfig) -> (Batcher<Grade, u64, StoreError>, JoinHandle<()>) {
+    pub fn start(self, config: BatchConfig) -> (Submissions, JoinHandle<()>) {
         let writer = Arc::new(self);
-        Batcher::spawn(config, move |grades| {
+        Batcher::spawn(config, move |batch| {
             let writer = Arc::clone(&writer);
-            async move { writer.flush(grades).await }
+            async move { writer.flush(batch).await }
         })
     }
+}
+
+/// A grade to store, with the client's `Idempotency-Key` if it sent one.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub grade: Grade,
+    pub key: Option<IdempotencyKey>,
+}
+
+impl From<Grade> for Submission {
+    fn from(grade: Grade) -> Self {
+        Submission { grade, key: None }
+    }
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now, with this id.
+    Stored(u64),
+    /// Its key was stored before with the same grade, under this id; nothing stored now.
+    Retried(u64),
+    /// Its key was stored before with another grade: refused.
+    KeyReused,
+}
+
+/// What the services submit to: a [`Batcher`] in front of a writer.
+pub type Submissions = Batcher<Submission, Outcome, StoreError>;
+
+/// How long a key is kept, at least: a client retries within seconds or minutes.
+pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Keys deleted per purge statement.
+pub const PURGE_BATCH: u64 = 1000;
+/// How often the writers purge old keys.
+pub const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// A `grades` row as [`GRADE_COLUMNS`] reads it.
+pub type GradeRow = (u64, u32, String, String, u8, String, u16);
+/// The columns of a [`GradeRow`], for tables aliased `g`.
+pub const GRADE_COLUMNS: &str =
+    "g.id, g.carnet, g.nombre, g.curso, g.nota, CAST(g.semestre AS CHAR), g.year";
+
+/// A stored row back into a [`StoredGrade`]; the row passed the same checks when it was
+/// written, so a row that no longer does is logged and skipped.
+pub fn stored_from_row(
+    (id, carnet, nombre, curso, nota, semestre, year): GradeRow,
+) -> Option<StoredGrade> {
+    let input = GradeInput {
+        carnet: Some(carnet.into()),
+        nombre: Some(nombre),
+        curso: Some(curso),
+        nota: Some(nota.into()),
+        semestre: Some(semestre),
+        year: Some(year.into()),
+    };
+    match Grade::parse(input) {
+        Ok(grade) => Some(StoredGrade { id, grade }),
+        Err(e) => {
+            tracing::error!(id, error = %e, "stored grade no longer valid");
+            None
+        }
+    }
+}
+
+/// The keys of `batch` already committed, with their grades.
+async fn committed_keys(
+    tx: &mut MySqlConnection,
+    batch: &[Submission],
+) -> Result<HashMap<String, (u64, Grade)>, sqlx::Error> {
+    let keys: BTreeSet<&str> = batch
+        .iter()
+        .filter_map(|s| Some(s.key.as_ref()?.as_str()))
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::<MySql>::new(format!(
+        "SELECT CAST(k.idem_key AS CHAR), {GRADE_COLUMNS} FROM idempotency_keys k \
+         JOIN grades g ON g.id = k.grade_id WHERE k.idem_key IN "
+    ));
+    query.push_tuples(keys, |mut t, key| {
+        t.push_bind(key);
+    });
+    // The key, then a [`GradeRow`].
+    type KeyRow = (String, u64, u32, String, String, u8, String, u16);
+    let rows: Vec<KeyRow> = query.build_query_as().fetch_all(&mut *tx).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, id, carnet, nombre, curso, nota, semestre, year)| {
+            let stored = stored_from_row((id, carnet, nombre, curso, nota, semestre, year))?;
+            Some((key, (stored.id, stored.grade)))
+        })
+        .collect())
 }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 type Term = (&'static str, u16); // (semestre, year)
 
 /// Adds `grades` to the summaries, on the batch's transaction.
-pub async fn add(tx: &mut MySqlConnection, grades: &[Grade]) -> Result<(), sqlx::Error> {
+pub async fn add(tx: &mut MySqlConnection, grades: &[&Grade]) -> Result<(), sqlx::Error> {
     #[derive(Default)]
     struct Course {
         passed: u64,

@@ -2,7 +2,8 @@
 
 use notas_core::{
     grade::{Grade, GradeInput},
-    mysql::{GradeStore, MySqlArgs},
+    idempotency::IdempotencyKey,
+    mysql::{GradeStore, MySqlArgs, Outcome, Submission},
     route::Route,
 };
 use notas_testkit::{TestDb, defaults};
@@ -13,6 +14,27 @@ async fn connect(url: &str) -> Result<GradeStore, sqlx::Error> {
         ..defaults()
     };
     GradeStore::connect(&mysql, &defaults()).await
+}
+
+fn stored_id(outcome: Outcome) -> u64 {
+    match outcome {
+        Outcome::Stored(id) => id,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+fn keyed(carnet: i64, key: &str) -> Submission {
+    Submission {
+        grade: grade(carnet),
+        key: Some(IdempotencyKey::parse(key.as_bytes()).unwrap()),
+    }
+}
+
+async fn count_grades(store: &GradeStore) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM grades")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
 }
 
 fn grade(carnet: i64) -> Grade {
@@ -52,10 +74,14 @@ async fn replicas_starting_together_create_and_migrate_the_database_once() {
 async fn a_batch_insert_returns_the_id_of_each_row_in_order() {
     let db = TestDb::new().await;
     let store = connect(&db.url).await.unwrap();
-    let ids = store
-        .insert(Route::Redis, &[grade(10), grade(20), grade(30)])
+    let batch = [grade(10), grade(20), grade(30)].map(Submission::from);
+    let ids: Vec<u64> = store
+        .insert(Route::Redis, &batch)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(stored_id)
+        .collect();
     let rows: Vec<(u64, u32)> = sqlx::query_as("SELECT id, carnet FROM grades ORDER BY id")
         .fetch_all(store.pool())
         .await
@@ -86,7 +112,8 @@ async fn concurrent_batches_keep_the_report_summaries_exact() {
                 .unwrap()
             })
             .collect();
-        tokio::spawn(async move { store.insert(Route::Grpc, &grades).await.unwrap() })
+        let batch: Vec<Submission> = grades.into_iter().map(Submission::from).collect();
+        tokio::spawn(async move { store.insert(Route::Grpc, &batch).await.unwrap() })
     });
     for batch in batches.collect::<Vec<_>>() {
         batch.await.unwrap();
@@ -121,4 +148,90 @@ async fn concurrent_batches_keep_the_report_summaries_exact() {
          CAST(SUM(nota) * 10000 DIV COUNT(*) AS UNSIGNED) FROM grades GROUP BY carnet ORDER BY 1",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_key_stores_its_grade_once_and_refuses_another_grade() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    let first = store
+        .insert(Route::Grpc, &[keyed(1, "k-1"), keyed(2, "k-2")])
+        .await
+        .unwrap();
+    let (id1, id2) = (stored_id(first[0]), stored_id(first[1]));
+    // Retries in a later batch, on the other route, and twice within one batch.
+    let again = store
+        .insert(
+            Route::Redis,
+            &[
+                keyed(1, "k-1"),
+                keyed(3, "k-3"),
+                keyed(3, "k-3"),
+                keyed(9, "k-2"),
+            ],
+        )
+        .await
+        .unwrap();
+    let id3 = stored_id(again[1]);
+    assert_eq!(
+        again,
+        vec![
+            Outcome::Retried(id1),
+            Outcome::Stored(id3),
+            Outcome::Retried(id3),
+            Outcome::KeyReused,
+        ]
+    );
+    assert_ne!(id2, id3);
+    assert_eq!(count_grades(&store).await, 3);
+}
+
+/// Retries of one grade racing each other from many batches (two replicas, or both
+/// routes): exactly one row, and every retry answered with its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_with_one_key_store_one_row() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    let tries = (0..20).map(|i| {
+        let store = store.clone();
+        let route = if i % 2 == 0 {
+            Route::Grpc
+        } else {
+            Route::Redis
+        };
+        tokio::spawn(async move { store.insert(route, &[keyed(7, "same")]).await.unwrap()[0] })
+    });
+    let mut ids = Vec::new();
+    for t in tries.collect::<Vec<_>>() {
+        match t.await.unwrap() {
+            Outcome::Stored(id) | Outcome::Retried(id) => ids.push(id),
+            Outcome::KeyReused => panic!("same grade, same key"),
+        }
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one id for every retry: {ids:?}");
+    assert_eq!(count_grades(&store).await, 1);
+}
+
+#[tokio::test]
+async fn keys_older_than_a_day_are_purged_and_newer_ones_kept() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    store
+        .insert(Route::Grpc, &[keyed(1, "old"), keyed(2, "new")])
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 25 HOUR WHERE idem_key = 'old'",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(store.purge_keys().await.unwrap(), 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT CAST(idem_key AS CHAR) FROM idempotency_keys")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(left, ["new"]);
 }

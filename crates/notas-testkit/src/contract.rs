@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::MySqlPool;
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     future::Future,
     time::{Duration, Instant},
 };
@@ -86,6 +86,19 @@ pub async fn post_raw(
 
 pub async fn post_json(app: &IngestApp, body: &Value) -> Answer {
     post_raw(app, Some("application/json"), body.to_string()).await
+}
+
+/// `POST /notas` of `body` with `Idempotency-Key: key` (raw bytes, to send malformed ones).
+pub async fn post_with_key(app: &IngestApp, key: &[u8], body: &Value) -> Answer {
+    let request = reqwest::Client::new()
+        .post(format!("{}/notas", app.service.base_url))
+        .header("content-type", "application/json")
+        .header(
+            "idempotency-key",
+            reqwest::header::HeaderValue::from_bytes(key).expect("a header value"),
+        )
+        .body(body.to_string());
+    answer(request.send().await.expect("request sent")).await
 }
 
 pub async fn get(app: &IngestApp, path: &str) -> Answer {
@@ -419,6 +432,55 @@ pub async fn courses_match_the_domain(app: &IngestApp) {
 /// spawn_app()` and `async fn spawn_app_with(writer: impl FnOnce(&mut Config))`, where
 /// `Config` is the configuration of the service that writes to MySQL (it has a `batch:
 /// BatchArgs`), whose results dereference to an [`IngestApp`].
+/// A retry with the same key and body is answered as the first time and stores nothing;
+/// the same key with another grade is a 422 naming the header; a malformed key a 400.
+pub async fn retries_with_a_key_store_once(app: &IngestApp) {
+    let first = post_with_key(app, b"retry-1", &payload(101)).await;
+    assert_eq!(first.status, 201, "{first:?}");
+    let again = post_with_key(app, b"retry-1", &payload(101)).await;
+    assert_eq!(
+        (again.status, &again.body),
+        (201, &first.body),
+        "the first answer again"
+    );
+    let other = post_with_key(app, b"retry-1", &payload(102)).await;
+    assert_eq!(other.status, 422, "{other:?}");
+    assert_eq!(other.body["field"], "Idempotency-Key");
+    assert_eq!(count_rows(&app.stores.pool).await, 1);
+
+    let long = [b'k'; 256];
+    for bad in [&b""[..], &long, "clé".as_bytes()] {
+        let answer = post_with_key(app, bad, &payload(103)).await;
+        assert_eq!(
+            (answer.status, &answer.body["field"]),
+            (400, &Value::from("Idempotency-Key")),
+            "key {bad:?}: {answer:?}"
+        );
+    }
+    assert_eq!(
+        count_rows(&app.stores.pool).await,
+        1,
+        "nothing stored for a bad key"
+    );
+}
+
+/// Many retries of one grade at once (a client that gave up and retried, several times):
+/// every one answered with the same id, one row.
+pub async fn concurrent_retries_store_once(app: &IngestApp, n: usize) {
+    let body = payload(104);
+    let tries = (0..n).map(|_| post_with_key(app, b"racing", &body));
+    let answers = futures_util::future::join_all(tries).await;
+    let ids: BTreeSet<u64> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a.status, 201, "{a:?}");
+            a.body["id"].as_u64().expect("id")
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one id: {ids:?}");
+    assert_eq!(count_rows(&app.stores.pool).await, 1);
+}
+
 #[macro_export]
 macro_rules! ingest_contract_tests {
     () => {
@@ -465,6 +527,16 @@ macro_rules! ingest_contract_tests {
         async fn shutdown_answers_every_request_in_flight() {
             let app = spawn_app_with(|config| contract::slow_writer(&mut config.batch)).await;
             contract::shutdown_answers_in_flight_requests(&*app, 200).await;
+        }
+
+        #[tokio::test]
+        async fn a_retry_with_the_same_key_stores_nothing() {
+            contract::retries_with_a_key_store_once(&*spawn_app().await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_retries_with_one_key_store_one_row() {
+            contract::concurrent_retries_store_once(&*spawn_app().await, 20).await;
         }
 
         #[tokio::test]

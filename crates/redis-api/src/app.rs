@@ -10,7 +10,7 @@ use crate::{
 use axum::Router;
 use notas_core::{
     http::{ready_check, with_contract},
-    mysql::GradeStore,
+    mysql::{GradeStore, PURGE_EVERY},
     route::Route,
     shutdown::CancellationToken,
 };
@@ -23,6 +23,7 @@ pub struct Application {
     writer_task: JoinHandle<()>,
     outbox: Arc<Outbox>,
     outbox_interval: Duration,
+    store: GradeStore,
 }
 
 impl Application {
@@ -35,11 +36,14 @@ impl Application {
         let writer = Writer::new(store.clone(), live_view.clone(), Arc::clone(&outbox));
         let (submissions, writer_task) = writer.start(config.batch.config());
 
-        let ready = ready_check(move || {
-            let (store, live_view) = (store.clone(), live_view.clone());
-            async move {
-                store.ping().await?;
-                Ok(live_view.ping().await?)
+        let ready = ready_check({
+            let store = store.clone();
+            move || {
+                let (store, live_view) = (store.clone(), live_view.clone());
+                async move {
+                    store.ping().await?;
+                    Ok(live_view.ping().await?)
+                }
             }
         });
         let state = AppState {
@@ -62,6 +66,7 @@ impl Application {
             writer_task,
             outbox,
             outbox_interval: Duration::from_millis(config.outbox_interval_ms),
+            store,
         })
     }
 
@@ -69,7 +74,7 @@ impl Application {
         self.listener.local_addr().expect("bound")
     }
 
-    /// Serves (and replays the outbox) until `shutdown` is cancelled, then stops accepting,
+    /// Serves (and replays the outbox, and purges old idempotency keys) until `shutdown` is cancelled, then stops accepting,
     /// answers the requests in flight, and waits for the last batch to reach MySQL (and
     /// Redis, or the outbox).
     pub async fn run_until_stopped(
@@ -80,12 +85,17 @@ impl Application {
             let (outbox, stop) = (Arc::clone(&self.outbox), shutdown.clone());
             tokio::spawn(async move { outbox.run(self.outbox_interval, stop).await })
         };
+        let purge = {
+            let (store, stop) = (self.store, shutdown.clone());
+            tokio::spawn(async move { store.purge_keys_until(PURGE_EVERY, stop).await })
+        };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await?;
         // The server dropped the router and with it the last handle to the writer.
         self.writer_task.await?;
         replay.await?;
+        purge.await?;
         tracing::info!("redis-api stopped");
         Ok(())
     }

@@ -14,8 +14,8 @@
 
 use crate::writer::LiveView;
 use notas_core::{
-    grade::{Grade, GradeInput, StoredGrade},
-    mysql::GradeStore,
+    grade::StoredGrade,
+    mysql::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row},
     shutdown::CancellationToken,
 };
 use sqlx::{MySql, QueryBuilder};
@@ -39,8 +39,6 @@ pub struct Outbox {
     /// Ids that could not be written to the outbox table yet.
     unsaved: Mutex<Vec<u64>>,
 }
-
-type GradeRow = (u64, u32, String, String, u8, String, u16);
 
 impl Outbox {
     pub fn new(store: GradeStore, live_view: LiveView) -> Outbox {
@@ -97,11 +95,10 @@ impl Outbox {
         }
 
         let mut tx = self.store.pool().begin().await?;
-        let rows: Vec<GradeRow> = sqlx::query_as(
-            "SELECT g.id, g.carnet, g.nombre, g.curso, g.nota, CAST(g.semestre AS CHAR), g.year
-             FROM live_outbox o JOIN grades g ON g.id = o.grade_id
-             ORDER BY o.grade_id LIMIT ? FOR UPDATE SKIP LOCKED",
-        )
+        let rows: Vec<GradeRow> = sqlx::query_as(&format!(
+            "SELECT {GRADE_COLUMNS} FROM live_outbox o JOIN grades g ON g.id = o.grade_id
+             ORDER BY o.grade_id LIMIT ? FOR UPDATE SKIP LOCKED"
+        ))
         .bind(REPLAY_BATCH)
         .fetch_all(&mut *tx)
         .await?;
@@ -109,7 +106,7 @@ impl Outbox {
             return Ok(0);
         }
         let ids: Vec<u64> = rows.iter().map(|row| row.0).collect();
-        let records: Vec<StoredGrade> = rows.into_iter().filter_map(to_stored).collect();
+        let records: Vec<StoredGrade> = rows.into_iter().filter_map(stored_from_row).collect();
         self.live_view.apply(&records).await?;
 
         let mut delete = QueryBuilder::<MySql>::new("DELETE FROM live_outbox WHERE grade_id IN ");
@@ -128,25 +125,5 @@ impl Outbox {
             .await
             .ok();
         metrics::gauge!("notas_live_pending").set(in_memory + in_table.unwrap_or(0) as f64);
-    }
-}
-
-/// A stored row back into a [`StoredGrade`]; the row passed the same checks when it was
-/// written, so a row that no longer does is logged and skipped rather than replayed.
-fn to_stored((id, carnet, nombre, curso, nota, semestre, year): GradeRow) -> Option<StoredGrade> {
-    let input = GradeInput {
-        carnet: Some(carnet.into()),
-        nombre: Some(nombre),
-        curso: Some(curso),
-        nota: Some(nota.into()),
-        semestre: Some(semestre),
-        year: Some(year.into()),
-    };
-    match Grade::parse(input) {
-        Ok(grade) => Some(StoredGrade { id, grade }),
-        Err(e) => {
-            tracing::error!(id, error = %e, "stored grade no longer valid; not replayed");
-            None
-        }
     }
 }

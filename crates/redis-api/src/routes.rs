@@ -1,11 +1,12 @@
 //! `POST /notas` on route 2: validate, submit to the batch writer (MySQL, then Redis:
 //! [`crate::writer`]), answer with the stored record.
 
-use crate::writer::Submissions;
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use notas_core::{
     grade::StoredGrade,
-    http::{ApiError, GradeJson},
+    http::{ApiError, GradeJson, KeyHeader},
+    idempotency,
+    mysql::{Outcome, Submission, Submissions},
 };
 use std::time::Duration;
 
@@ -25,10 +26,21 @@ pub fn router(state: AppState) -> Router {
 #[tracing::instrument(skip_all, fields(carnet = grade.carnet()))]
 async fn register(
     State(state): State<AppState>,
+    KeyHeader(key): KeyHeader,
     GradeJson(grade): GradeJson,
 ) -> Result<(StatusCode, Json<StoredGrade>), ApiError> {
-    let stored = tokio::time::timeout(state.answer_within, state.submissions.submit(grade))
+    let submission = Submission {
+        grade: grade.clone(),
+        key,
+    };
+    let outcome = tokio::time::timeout(state.answer_within, state.submissions.submit(submission))
         .await
         .map_err(|_| ApiError::unavailable("the grade store"))??;
-    Ok((StatusCode::CREATED, Json(stored)))
+    match outcome {
+        // A retry gets the first answer again: the same grade (same key, same body), same id.
+        Outcome::Stored(id) | Outcome::Retried(id) => {
+            Ok((StatusCode::CREATED, Json(StoredGrade { id, grade })))
+        }
+        Outcome::KeyReused => Err(idempotency::reused().into()),
+    }
 }

@@ -9,9 +9,9 @@
 use crate::outbox::Outbox;
 use notas_core::{
     batch::{BatchConfig, Batcher},
-    grade::{Grade, StoredGrade},
+    grade::StoredGrade,
     live::{self, LiveKeys, RedisArgs, count_field},
-    mysql::GradeStore,
+    mysql::{GradeStore, Outcome, Submission, Submissions},
     route::Route,
     store::StoreError,
 };
@@ -19,9 +19,6 @@ use redis::{Script, aio::ConnectionManager};
 use serde::Serialize;
 use std::sync::{Arc, LazyLock};
 use tokio::task::JoinHandle;
-
-/// What the handlers submit to: a batcher in front of [`Writer::flush`].
-pub type Submissions = Batcher<Grade, StoredGrade, StoreError>;
 
 pub struct Writer {
     store: GradeStore,
@@ -38,16 +35,23 @@ impl Writer {
         }
     }
 
-    /// Stores one batch: MySQL, then the live view or else the outbox.
+    /// Stores one batch: MySQL, then the grades it stored now to the live view, or else to
+    /// the outbox.
     ///
     /// # Errors
     /// [`StoreError`] when MySQL did not commit; a Redis failure is not an error here.
-    pub async fn flush(&self, grades: Vec<Grade>) -> Result<Vec<StoredGrade>, StoreError> {
-        let ids = self.store.insert(Route::Redis, &grades).await?;
-        let stored: Vec<StoredGrade> = ids
+    pub async fn flush(&self, batch: Vec<Submission>) -> Result<Vec<Outcome>, StoreError> {
+        let outcomes = self.store.insert(Route::Redis, &batch).await?;
+        let stored: Vec<StoredGrade> = batch
             .into_iter()
-            .zip(grades)
-            .map(|(id, grade)| StoredGrade { id, grade })
+            .zip(&outcomes)
+            .filter_map(|(s, outcome)| match outcome {
+                Outcome::Stored(id) => Some(StoredGrade {
+                    id: *id,
+                    grade: s.grade,
+                }),
+                Outcome::Retried(_) | Outcome::KeyReused => None,
+            })
             .collect();
         if let Err(e) = self.live_view.apply(&stored).await {
             let e = StoreError::from(e);
@@ -55,16 +59,16 @@ impl Writer {
             let ids: Vec<u64> = stored.iter().map(|s| s.id).collect();
             self.outbox.defer(&ids).await;
         }
-        Ok(stored)
+        Ok(outcomes)
     }
 
     /// Puts a [`Batcher`] in front of this writer; its task ends once every handle is dropped
     /// and the last batch is written.
     pub fn start(self, config: BatchConfig) -> (Submissions, JoinHandle<()>) {
         let writer = Arc::new(self);
-        Batcher::spawn(config, move |grades| {
+        Batcher::spawn(config, move |batch| {
             let writer = Arc::clone(&writer);
-            async move { writer.flush(grades).await }
+            async move { writer.flush(batch).await }
         })
     }
 }

@@ -3,7 +3,7 @@
 use dashboard_api::{app::Application, config::Config};
 use notas_core::{
     grade::{Grade, GradeInput},
-    mysql::{GradeStore, MySqlArgs},
+    mysql::{GradeStore, MySqlArgs, Submission},
     route::Route,
 };
 use notas_testkit::{ANY_PORT, Stores, TestService, defaults, spawn_service};
@@ -77,8 +77,9 @@ impl TestApp {
                 .expect("a valid grade")
             })
             .collect();
+        let batch: Vec<Submission> = grades.into_iter().map(Submission::from).collect();
         self.store
-            .insert(Route::Redis, &grades)
+            .insert(Route::Redis, &batch)
             .await
             .expect("seed rows");
     }

@@ -34,7 +34,10 @@ async fn register(client: &GradeServiceClient<tonic::transport::Channel>, n: u64
         };
         async move {
             client
-                .register_grade(RegisterGradeRequest { grade: Some(grade) })
+                .register_grade(RegisterGradeRequest {
+                    grade: Some(grade),
+                    ..Default::default()
+                })
                 .await
                 .expect("stored")
         }

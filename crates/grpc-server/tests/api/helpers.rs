@@ -28,7 +28,10 @@ impl TestServer {
 
     /// One `RegisterGrade` call on a new connection; the stored id.
     pub async fn register(&self, grade: Grade) -> Result<u64, tonic::Status> {
-        let request = RegisterGradeRequest { grade: Some(grade) };
+        let request = RegisterGradeRequest {
+            grade: Some(grade),
+            ..Default::default()
+        };
         Ok(self
             .client()
             .await

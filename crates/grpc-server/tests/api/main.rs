@@ -119,7 +119,10 @@ async fn refuses_invalid_messages_naming_the_field() {
     let mut refusals = Vec::new();
     for (case, grade) in cases {
         let status = client
-            .register_grade(RegisterGradeRequest { grade })
+            .register_grade(RegisterGradeRequest {
+                grade,
+                ..Default::default()
+            })
             .await
             .expect_err(case);
         assert_eq!(status.code(), Code::InvalidArgument, "{case}");
@@ -232,6 +235,7 @@ fn migrate_only_applies_the_schema_and_exits() {
             "course_term_students",
             "courses",
             "grades",
+            "idempotency_keys",
             "live_outbox",
             "student_stats"
         ]

@@ -40,6 +40,15 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, error)
     }
 
+    /// 400 naming what is malformed (the `Idempotency-Key` header).
+    pub fn malformed_field(e: InvalidField) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            error: e.to_string(),
+            field: Some(e.field),
+        }
+    }
+
     /// 404: no such endpoint.
     pub fn not_found() -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")

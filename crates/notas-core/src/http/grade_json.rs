@@ -1,13 +1,17 @@
-//! [`GradeJson`]: the `POST /notas` body as a valid [`Grade`], or the contract's error for
-//! the first check it fails: content type (415), size (413), JSON syntax (400), field types
-//! (422), field domains (422, [`Grade::parse`]).
+//! The `POST /notas` request: [`GradeJson`], its body as a valid [`Grade`], or the
+//! contract's error for the first check it fails: content type (415), size (413), JSON
+//! syntax (400), field types (422), field domains (422, [`Grade::parse`]); and
+//! [`KeyHeader`], its optional `Idempotency-Key` (400 when malformed).
 
 use super::ApiError;
-use crate::grade::{Grade, GradeInput, field_name};
+use crate::{
+    grade::{Grade, GradeInput, field_name},
+    idempotency::{self, IdempotencyKey},
+};
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Request},
-    http::{StatusCode, header},
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{StatusCode, header, request::Parts},
 };
 
 /// A valid grade taken from a JSON request body.
@@ -61,4 +65,27 @@ fn parse_input(body: &[u8]) -> Result<GradeInput, ApiError> {
     json.end()
         .map_err(|e| ApiError::malformed(format!("malformed JSON: {e}")))?;
     Ok(input)
+}
+
+/// The request's `Idempotency-Key`, if it has one.
+#[derive(Debug)]
+pub struct KeyHeader(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for KeyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let mut values = parts.headers.get_all(idempotency::HEADER).iter();
+        let Some(value) = values.next() else {
+            return Ok(KeyHeader(None));
+        };
+        if values.next().is_some() {
+            return Err(ApiError::malformed_field(crate::grade::InvalidField::new(
+                idempotency::HEADER,
+                "must be sent once",
+            )));
+        }
+        let key = IdempotencyKey::parse(value.as_bytes()).map_err(ApiError::malformed_field)?;
+        Ok(KeyHeader(Some(key)))
+    }
 }

@@ -3,7 +3,8 @@
 //! - [`error`]: [`ApiError`], every error as `{"error": "...", "field": ...}` with its
 //!   status; 503 always carries `Retry-After`.
 //! - [`grade_json`]: [`GradeJson`], the `POST /notas` body, checked in order: content type
-//!   (415), size (413), JSON syntax (400), field types (422), field domains (422).
+//!   (415), size (413), JSON syntax (400), field types (422), field domains (422); and
+//!   [`KeyHeader`], its `Idempotency-Key`.
 //! - [`contract`]: [`with_contract`], which adds `/healthz`, `/readyz`, `/metrics`, a JSON
 //!   404, and the layers (route header, request timeout, body limit, panic catcher,
 //!   tracing, request metrics).
@@ -14,4 +15,4 @@ pub mod grade_json;
 
 pub use contract::{HttpLimits, ROUTE_HEADER, ReadyCheck, ready_check, with_contract};
 pub use error::{ApiError, RETRY_AFTER_SECS};
-pub use grade_json::GradeJson;
+pub use grade_json::{GradeJson, KeyHeader};
