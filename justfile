@@ -177,8 +177,20 @@ bench: _venv _npm
     cd frontend && npm run build
     {{python}} -m scripts.bench
 
-# Run every test: Rust, frontend unit tests, end to end in headless Chromium, and the smoke load test.
-test: test-rust test-frontend e2e smoke
+# Run every test: Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, and the fuzz targets.
+test: test-rust test-frontend e2e smoke fuzz
+
+# The request decoder and the gRPC message conversion under libFuzzer, for a bounded time each (any panic, or a refusal other than 400/422 or INVALID_ARGUMENT, fails). Without sanitizers, so the stable toolchain builds it; new inputs go to a temporary folder, crates/fuzz/corpus keeps its seeds.
+fuzz seconds="20":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.1
+    cd crates/fuzz
+    for target in grade_json grpc_message; do
+        found=$(mktemp -d)
+        cargo fuzz run --fuzz-dir . --sanitizer none "$target" "$found" "corpus/$target" -- -max_total_time={{seconds}}
+        rm -rf "$found"
+    done
 
 # Rust tests against real MariaDB and Redis (TEST_MYSQL_URL, TEST_REDIS_URL), and the offline deployment checks.
 test-rust: _venv

@@ -42,7 +42,7 @@ impl GradeRpc {
         &self,
         request: RegisterGradeRequest,
     ) -> Result<Response<RegisterGradeResponse>, Status> {
-        let submission = parse(request)?;
+        let submission = to_submission(request)?;
         let outcome = tokio::time::timeout(self.store_timeout, self.submissions.submit(submission))
             .await
             .map_err(|_| unavailable("timed out"))?
@@ -68,8 +68,8 @@ fn code_label(code: Code) -> &'static str {
 
 /// Converts the message with the same checks as the JSON entry points. proto3 scalars
 /// have no presence, so an unset field arrives as its zero value and fails its range check
-/// (an empty key is no key).
-fn parse(request: RegisterGradeRequest) -> Result<Submission, Status> {
+/// (an empty key is no key). Any error is `INVALID_ARGUMENT` (crates/fuzz holds it to that).
+pub fn to_submission(request: RegisterGradeRequest) -> Result<Submission, Status> {
     let key = match request.idempotency_key.as_str() {
         "" => None,
         key => Some(IdempotencyKey::parse(key.as_bytes()).map_err(invalid)?),
