@@ -6,8 +6,8 @@ Each request is named in Locust's statistics by the route that answered (the
 `Idempotency-Key`, and a 503 or a lost connection is retried with the same key after a
 growing pause, as a well-behaved client does: the key makes the retry store nothing twice,
 even when the first attempt was committed but its answer lost. When NOTAS_IDS_FILE is set,
-every 201 appends `route,id,key` to it, for report.py's reconciliation against MySQL and
-Redis; when
+every 201 appends `route,id,key` to it, and every grade given up on `-,,key`, for
+report.py's reconciliation against MySQL and Redis; when
 NOTAS_STATS_FILE is set, the final statistics per route are written there as JSON when
 Locust quits (its CSVs are written on a timer and can miss the last second).
 """
@@ -37,8 +37,11 @@ class Teacher(HttpUser):
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(FIRST_PAUSE * 2 ** (attempt - 1))
-            if self.attempt(grade, key) != "retry":
-                return
+            outcome = self.attempt(grade, key)
+            if outcome != "retry":
+                break
+        if outcome != "done" and _ids:
+            _ids.write(f"-,,{key}\n")  # never acknowledged: stored once at most
 
     def attempt(self, grade: dict, key: str) -> str:
         """One POST: `done`, `failed` (not worth retrying) or `retry` (503, no answer)."""

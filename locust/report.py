@@ -90,10 +90,13 @@ def draw_chart(run: Path) -> bool:
 
 def reconcile(run: Path, before: dict, failures: int, args) -> tuple[list[str], list[str]]:
     """Table lines and problems found comparing 201 answers with the stores."""
-    # `route,id,key` lines: the key matters to the fault suite, this report reads route and id.
-    answered = [line.strip().split(",")[:2] for line in (run / "ids.csv").read_text().splitlines() if line.strip()] if (
+    # `route,id,key` for each grade answered 201, `-,,key` for each one given up on.
+    entries = [line.strip().split(",") for line in (run / "ids.csv").read_text().splitlines() if line.strip()] if (
         run / "ids.csv"
     ).exists() else []
+    answered = [(route, record_id) for route, record_id, *_ in entries if record_id]
+    keys = {rest[0]: int(record_id) for _, record_id, *rest in entries if record_id and rest}
+    given_up = [rest[0] for _, record_id, *rest in entries if not record_id and rest]
     per_route = Counter(route for route, _ in answered)
     ids = [int(i) for _, i in answered]
     problems = []
@@ -111,6 +114,23 @@ def reconcile(run: Path, before: dict, failures: int, args) -> tuple[list[str], 
     lost = [i for i in answered_routes if i not in stored]
     wrong_route = [i for i, r in answered_routes.items() if i in stored and stored[i] != r]
     unanswered = [i for i in stored if i not in answered_routes]
+    given_up_stored = matched = 0
+    if keys or given_up:
+        # Every grade the load test meant to send is stored exactly once: a key has at most
+        # one row (its primary key), an answered key is the row that was answered, and no
+        # row was stored without a key.
+        with mysql_connect(args.mysql) as db, db.cursor() as cur:
+            cur.execute("SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s",
+                        (before["max_id"],))
+            stored_keys = {k: int(i) for k, i in cur.fetchall()}
+        wrong_key = [k for k, i in keys.items() if stored_keys.get(k) != i]
+        keyless = set(stored) - set(stored_keys.values())
+        given_up_stored = sum(k in stored_keys for k in given_up)
+        matched = len(keys) - len(wrong_key)
+        if wrong_key:
+            problems.append(f"{len(wrong_key)} keys were answered with an id that is not their stored grade")
+        if keyless:
+            problems.append(f"{len(keyless)} rows were stored without the key their grade was sent with")
     if lost:
         problems.append(f"{len(lost)} records answered 201 are not in MySQL, e.g. {lost[:5]}")
     if wrong_route:
@@ -138,6 +158,10 @@ def reconcile(run: Path, before: dict, failures: int, args) -> tuple[list[str], 
         f"{sum(answered_routes[i] == 'redis' for i in lost)} |",
         f"| Redis total gained | n/a | {redis_gain} |",
     ]
+    if keys or given_up:
+        lines.append(f"\n{len(keys) + len(given_up)} grades were sent with an `Idempotency-Key`: {len(keys)} "
+                     f"acknowledged ({matched} stored once, under their key); {len(given_up)} given up "
+                     f"after retries ({given_up_stored} of them stored, once).")
     if unanswered:
         lines.append(f"\n{len(unanswered)} rows were stored for requests that did not get a 201 "
                      f"(a timeout after the commit); {failures} requests failed.")
