@@ -1,17 +1,20 @@
 # The Rust workspace with crane: dependencies built once (buildDepsOnly), then one package
-# per binary from a source set that keeps proto/ and the SQL migrations.
+# per binary from a source set that keeps proto/ and the SQL migrations, without the fuzz
+# targets (their own workspace and lock, outside the build).
 { pkgs, crane, version }:
 let
   craneLib = crane.mkLib pkgs;
   root = ./..;
   src = pkgs.lib.fileset.toSource {
     inherit root;
-    fileset = pkgs.lib.fileset.unions [
-      (craneLib.fileset.commonCargoSources root)
-      ../proto
-      ../crates/notas-core/migrations
-      (pkgs.lib.fileset.fileFilter (file: file.hasExt "snap") ../crates)
-    ];
+    fileset = pkgs.lib.fileset.difference
+      (pkgs.lib.fileset.unions [
+        (craneLib.fileset.commonCargoSources root)
+        ../proto
+        ../crates/notas-core/migrations
+        (pkgs.lib.fileset.fileFilter (file: file.hasExt "snap") ../crates)
+      ])
+      ../crates/fuzz;
   };
   common = {
     inherit src version;

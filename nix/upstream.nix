@@ -34,11 +34,12 @@ let
     toLower = s: replaceStrings
       (builtins.genList (i: builtins.substring i 1 "ABCDEFGHIJKLMNOPQRSTUVWXYZ") 26)
       (builtins.genList (i: builtins.substring i 1 "abcdefghijklmnopqrstuvwxyz") 26) s;
-    # lib/fileset/default.nix: toSource (l. 418), unions (l. 617), fileFilter (l. 806; the
-    # predicate's argument has `hasExt`).
+    # lib/fileset/default.nix: toSource (l. 418), unions (l. 617), difference, fileFilter
+    # (l. 806; the predicate's argument has `hasExt`).
     fileset = {
       toSource = { root, fileset }: { outPath = "${ifd}/source"; inherit fileset; };
       unions = filesets: { inherit filesets; };
+      difference = positive: negative: { inherit positive negative; };
       fileFilter = predicate: path:
         assert builtins.isBool (predicate { name = "x.snap"; hasExt = ext: ext == "snap"; type = "regular"; });
         { inherit path; };
