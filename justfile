@@ -20,8 +20,7 @@ dev: _venv _npm
     cargo build --locked --bins
     (cd frontend && npm run build)
     {{python}} -m scripts.devstack prepare
-    echo $$ > .dev/honcho.pid
-    exec .dev/venv/bin/honcho -e .dev/stack.env -f .dev/Procfile -d . start
+    exec {{python}} -m scripts.devstack run
 
 # Stop the stack `just dev` started (from another terminal).
 dev-down: _venv
@@ -83,15 +82,16 @@ loadtest preset="smoke" target="": _venv
     report write "$run" --before "$run/before.json" $strict
     echo "report: $run/report.md"
 
-# CI's load test: bring the local stack up, run the smoke preset, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), and a server that is not notas must be refused.
+# CI's load test: bring the local stack up, run the smoke preset, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
 smoke: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
     just dev > .dev/smoke-stack.log 2>&1 &
+    stack=$!
     trap 'just dev-down >/dev/null || true; wait' EXIT
     for _ in $(seq 1 360); do
         grep -q "notas is up" .dev/smoke-stack.log 2>/dev/null && break
-        if ! kill -0 $! 2>/dev/null; then cat .dev/smoke-stack.log; exit 1; fi
+        if ! kill -0 $stack 2>/dev/null; then cat .dev/smoke-stack.log; exit 1; fi
         sleep 0.5
     done
     grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
@@ -109,6 +109,11 @@ smoke: _venv _npm
     fi
     kill $server
     grep -q "is not answered by notas" "$fake/refused.log" || { cat "$fake/refused.log" >&2; exit 1; }
+    # A process that dies ends the stack, which says last which one and how.
+    pkill -9 -f "mariadbd --no-defaults --datadir=$PWD/.dev/mariadb/data"
+    for _ in $(seq 1 120); do kill -0 $stack 2>/dev/null || break; sleep 0.5; done
+    grep -q "devstack: the stack stopped because mariadb exited (killed by signal 9)" .dev/smoke-stack.log ||
+        { tail -30 .dev/smoke-stack.log >&2; exit 1; }
 
 # Pinned upstream manifests that `just up` installs (version and sha256).
 ingress_nginx_url := "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"

@@ -19,6 +19,7 @@ took them, so the stack never collides with servers already running.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -200,6 +201,47 @@ def wait() -> None:
         signal.pause()
 
 
+# honcho's own lines: a signal it received, and a process that ended.
+HONCHO_SIGNAL = re.compile(r"\| (SIGINT|SIGTERM) received")
+HONCHO_STOPPED = re.compile(r"\| ([\w-]+)\.\d+ stopped \(rc=(-?\d+)\)")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run() -> None:
+    """Runs the stack in the foreground under honcho, which stops every process when one
+    ends. When that happens by itself (not Ctrl-C or `just dev-down`), says last which
+    process ended the stack and how, so it is not lost in the shutdown lines."""
+    honcho = subprocess.Popen(
+        [str(ROOT / ".dev/venv/bin/honcho"), "-e", str(STATE / "stack.env"), "-f", str(STATE / "Procfile"),
+         "-d", str(ROOT), "start"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    (STATE / "honcho.pid").write_text(str(honcho.pid))
+    # Ctrl-C, and the SIGTERM honcho passes on when `just dev-down` stops it, reach this
+    # process too (same process group): honcho stops the processes, this one reports.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    asked, first_stop = False, None
+    for line in honcho.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        plain = ANSI.sub("", line)
+        asked = asked or bool(HONCHO_SIGNAL.search(plain))
+        stopped = HONCHO_STOPPED.search(plain)
+        if stopped and first_stop is None and not asked:
+            first_stop = (stopped.group(1), int(stopped.group(2)))
+    code = honcho.wait()
+    if first_stop:
+        name, rc = first_stop
+        how = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+        log = STATE / "logs" / f"{name}.log"
+        where = log if log.exists() else f"its lines above ({name}.1 |)"
+        print(f"devstack: the stack stopped because {name} exited ({how}); see {where}", file=sys.stderr)
+        sys.exit(code or 1)
+    # Stopped on purpose: honcho reports its processes' SIGTERM deaths (143); all is well.
+    sys.exit(0 if asked else code)
+
+
 def down() -> None:
     pid = running_pid()
     if not pid:
@@ -219,7 +261,7 @@ def url() -> None:
 
 
 if __name__ == "__main__":
-    commands = {"prepare": prepare, "wait": wait, "down": down, "url": url}
+    commands = {"prepare": prepare, "run": run, "wait": wait, "down": down, "url": url}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit(f"usage: devstack.py {{{'|'.join(commands)}}}")
     commands[sys.argv[1]]()
