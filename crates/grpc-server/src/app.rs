@@ -5,6 +5,7 @@
 use crate::{config::Config, service::GradeRpc};
 use axum::Router;
 use notas_core::{
+    batch::Batcher,
     http::{ready_check, with_contract},
     mysql::{GradeStore, PURGE_EVERY, RouteWriter},
     route::Route,
@@ -40,7 +41,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
         let store = GradeStore::connect(&config.mysql, &config.batch).await?;
         let writer = RouteWriter::new(store.clone(), Route::Grpc);
-        let (submissions, writer_task) = writer.start(config.batch.config());
+        let (submissions, writer_task) = Batcher::start(config.batch.config(), writer);
         let rpc = GradeRpc {
             submissions,
             store_timeout: config.mysql.store_timeout(),

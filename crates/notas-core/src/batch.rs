@@ -47,6 +47,18 @@ struct Job<T, R, E> {
     reply: oneshot::Sender<Result<R, BatchError<E>>>,
 }
 
+/// A writer a [`Batcher`] hands each batch to: one result per item, in order.
+pub trait Flush: Send + Sync + 'static {
+    type Item: Send + 'static;
+    type Output: Send + 'static;
+    type Error: Clone + Send + 'static;
+
+    fn flush(
+        &self,
+        items: Vec<Self::Item>,
+    ) -> impl Future<Output = Result<Vec<Self::Output>, Self::Error>> + Send;
+}
+
 /// A handle to submit items; cheap to clone.
 pub struct Batcher<T, R, E> {
     jobs: mpsc::Sender<Job<T, R, E>>,
@@ -75,6 +87,18 @@ where
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
         let task = tokio::spawn(run(config, queue, Arc::new(flush)));
         (Batcher { jobs }, task)
+    }
+
+    /// Starts the batching task in front of `writer`.
+    pub fn start<W>(config: BatchConfig, writer: W) -> (Self, JoinHandle<()>)
+    where
+        W: Flush<Item = T, Output = R, Error = E>,
+    {
+        let writer = Arc::new(writer);
+        Batcher::spawn(config, move |items| {
+            let writer = Arc::clone(&writer);
+            async move { writer.flush(items).await }
+        })
     }
 
     /// Queues `item` and waits until its batch is flushed.

@@ -8,7 +8,7 @@
 //! multi-primary cluster).
 
 use crate::{
-    batch::{BatchConfig, Batcher},
+    batch::{BatchConfig, Batcher, Flush},
     grade::{Grade, GradeInput, StoredGrade},
     idempotency::IdempotencyKey,
     route::Route,
@@ -23,10 +23,8 @@ use sqlx::{
 use std::{
     collections::{BTreeSet, HashMap},
     str::FromStr,
-    sync::Arc,
     time::Duration,
 };
-use tokio::task::JoinHandle;
 
 /// The migrations, embedded in every binary that writes MySQL.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -341,7 +339,7 @@ impl GradeStore {
 }
 
 /// Route 1's writer: every batch is one [`GradeStore::insert`] under the route's name.
-/// grpc-server's calls wait on the [`Batcher`] in front of it.
+/// grpc-server's calls wait on the [`Batcher`] in front of it ([`Batcher::start`]).
 pub struct RouteWriter {
     store: GradeStore,
     route: Route,
@@ -351,23 +349,16 @@ impl RouteWriter {
     pub fn new(store: GradeStore, route: Route) -> RouteWriter {
         RouteWriter { store, route }
     }
+}
+
+impl Flush for RouteWriter {
+    type Item = Submission;
+    type Output = Outcome;
+    type Error = StoreError;
 
     /// Stores one batch; what became of each submission, in order.
-    ///
-    /// # Errors
-    /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
-    pub async fn flush(&self, batch: Vec<Submission>) -> Result<Vec<Outcome>, StoreError> {
+    async fn flush(&self, batch: Vec<Submission>) -> Result<Vec<Outcome>, StoreError> {
         self.store.insert(self.route, &batch).await
-    }
-
-    /// Puts a [`Batcher`] in front of this writer; its task ends once every handle is dropped
-    /// and the last batch is written.
-    pub fn start(self, config: BatchConfig) -> (Submissions, JoinHandle<()>) {
-        let writer = Arc::new(self);
-        Batcher::spawn(config, move |batch| {
-            let writer = Arc::clone(&writer);
-            async move { writer.flush(batch).await }
-        })
     }
 }
 

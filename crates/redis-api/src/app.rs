@@ -9,6 +9,7 @@ use crate::{
 };
 use axum::Router;
 use notas_core::{
+    batch::Batcher,
     http::{ready_check, with_contract},
     mysql::{GradeStore, PURGE_EVERY},
     route::Route,
@@ -34,7 +35,7 @@ impl Application {
         let live_view = LiveView::connect(&config.redis, config.live_recent_limit).await?;
         let outbox = Arc::new(Outbox::new(store.clone(), live_view.clone()));
         let writer = Writer::new(store.clone(), live_view.clone(), Arc::clone(&outbox));
-        let (submissions, writer_task) = writer.start(config.batch.config());
+        let (submissions, writer_task) = Batcher::start(config.batch.config(), writer);
 
         let ready = ready_check({
             let store = store.clone();

@@ -8,17 +8,16 @@
 
 use crate::outbox::Outbox;
 use notas_core::{
-    batch::{BatchConfig, Batcher},
+    batch::Flush,
     grade::StoredGrade,
     live::{self, LiveKeys, RedisArgs, count_field},
-    mysql::{GradeStore, Outcome, Submission, Submissions},
+    mysql::{GradeStore, Outcome, Submission},
     route::Route,
     store::StoreError,
 };
 use redis::{Script, aio::ConnectionManager};
 use serde::Serialize;
 use std::sync::{Arc, LazyLock};
-use tokio::task::JoinHandle;
 
 pub struct Writer {
     store: GradeStore,
@@ -34,13 +33,19 @@ impl Writer {
             outbox,
         }
     }
+}
+
+impl Flush for Writer {
+    type Item = Submission;
+    type Output = Outcome;
+    type Error = StoreError;
 
     /// Stores one batch: MySQL, then the grades it stored now to the live view, or else to
     /// the outbox.
     ///
     /// # Errors
     /// [`StoreError`] when MySQL did not commit; a Redis failure is not an error here.
-    pub async fn flush(&self, batch: Vec<Submission>) -> Result<Vec<Outcome>, StoreError> {
+    async fn flush(&self, batch: Vec<Submission>) -> Result<Vec<Outcome>, StoreError> {
         let outcomes = self.store.insert(Route::Redis, &batch).await?;
         let stored: Vec<StoredGrade> = batch
             .into_iter()
@@ -60,16 +65,6 @@ impl Writer {
             self.outbox.defer(&ids).await;
         }
         Ok(outcomes)
-    }
-
-    /// Puts a [`Batcher`] in front of this writer; its task ends once every handle is dropped
-    /// and the last batch is written.
-    pub fn start(self, config: BatchConfig) -> (Submissions, JoinHandle<()>) {
-        let writer = Arc::new(self);
-        Batcher::spawn(config, move |batch| {
-            let writer = Arc::clone(&writer);
-            async move { writer.flush(batch).await }
-        })
     }
 }
 
