@@ -321,14 +321,10 @@ impl GradeStore {
     /// Purges old keys every `every` until `shutdown`, a bounded batch at a time so that
     /// no statement holds many locks.
     pub async fn purge_keys_until(&self, every: Duration, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        crate::shutdown::every(every, &shutdown, || async {
             while let Ok(PURGE_BATCH) = self.purge_keys().await {}
-        }
+        })
+        .await
     }
 
     /// Answers whether MySQL can run a query within the store timeout (for `/readyz`).

@@ -4,6 +4,7 @@
 //! servers stop accepting and finish their in-flight requests, and the batch writers
 //! drain once the servers, their last users, have dropped them.
 
+use std::{future::Future, time::Duration};
 pub use tokio_util::sync::CancellationToken;
 
 /// A token cancelled on the first SIGTERM or SIGINT.
@@ -31,4 +32,21 @@ pub fn on_signal() -> CancellationToken {
         cancel.cancel();
     });
     token
+}
+
+/// Runs `work` every `period` (the first time at once) until `shutdown` is cancelled; a
+/// round under way is finished, not cut.
+pub async fn every<F, Fut>(period: Duration, shutdown: &CancellationToken, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        work().await;
+    }
 }

@@ -16,7 +16,7 @@ use crate::writer::LiveView;
 use notas_core::{
     grade::StoredGrade,
     mysql::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row},
-    shutdown::CancellationToken,
+    shutdown::{self, CancellationToken},
 };
 use sqlx::{MySql, QueryBuilder};
 use std::{sync::Mutex, time::Duration};
@@ -70,19 +70,15 @@ impl Outbox {
 
     /// Replays owed records every `interval` until `shutdown` is cancelled.
     pub async fn run(&self, interval: Duration, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(interval);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
+        shutdown::every(interval, &shutdown, || async {
             match self.replay_once().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(count = n, "live view caught up from the outbox"),
                 Err(e) => tracing::debug!(error = %e, "outbox replay postponed"),
             }
             self.report_pending().await;
-        }
+        })
+        .await
     }
 
     /// One round: persist in-memory ids, then replay up to `REPLAY_BATCH` records.
