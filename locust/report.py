@@ -120,9 +120,15 @@ def reconcile(run: Path, before: dict, failures: int, args) -> tuple[list[str], 
     if not args.mysql:
         return ["Not reconciled: no MySQL URL given (`mysql=...`)."], ["the run was not reconciled"]
 
+    # What the run stored: each new row's route and course term, and the keys committed.
     with mysql_connect(args.mysql) as db, db.cursor() as cur:
-        cur.execute("SELECT id, route FROM grades WHERE id > %s", (before["max_id"],))
-        stored = {int(i): r for i, r in cur.fetchall()}
+        cur.execute("SELECT id, route, CONCAT(curso, ':', semestre, ':', year) FROM grades WHERE id > %s",
+                    (before["max_id"],))
+        new_rows = cur.fetchall()
+        cur.execute("SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s",
+                    (before["max_id"],))
+        stored_keys = {k: int(i) for k, i in cur.fetchall()}
+    stored = {int(i): r for i, r, _ in new_rows}
     answered_routes = {int(i): r for r, i in answered}
     lost = [i for i in answered_routes if i not in stored]
     wrong_route = [i for i, r in answered_routes.items() if i in stored and stored[i] != r]
@@ -132,10 +138,6 @@ def reconcile(run: Path, before: dict, failures: int, args) -> tuple[list[str], 
         # Every grade the load test meant to send is stored exactly once: a key has at most
         # one row (its primary key), an answered key is the row that was answered, and no
         # row was stored without a key.
-        with mysql_connect(args.mysql) as db, db.cursor() as cur:
-            cur.execute("SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s",
-                        (before["max_id"],))
-            stored_keys = {k: int(i) for k, i in cur.fetchall()}
         wrong_key = [k for k, i in keys.items() if stored_keys.get(k) != i]
         keyless = set(stored) - set(stored_keys.values())
         given_up_stored = sum(k in stored_keys for k in given_up)
@@ -165,10 +167,7 @@ def reconcile(run: Path, before: dict, failures: int, args) -> tuple[list[str], 
     if redis_gain != rows["redis"]:
         problems.append(f"Redis total grew by {redis_gain}, MySQL gained {rows['redis']} route 2 rows")
     # And so is each count per course, semester and year.
-    with mysql_connect(args.mysql) as db, db.cursor() as cur:
-        cur.execute("SELECT CONCAT(curso, ':', semestre, ':', year), COUNT(*) FROM grades "
-                    "WHERE id > %s AND route = 'redis' GROUP BY 1", (before["max_id"],))
-        mysql_counts = {field: int(n) for field, n in cur.fetchall()}
+    mysql_counts = Counter(field for _, route, field in new_rows if route == "redis")
     earlier = before.get("redis_counts", {})
     counted = {f: n - earlier.get(f, 0) for f, n in redis_counts(args.redis, args.prefix).items()}
     counted = {f: n for f, n in counted.items() if n}
