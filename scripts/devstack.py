@@ -28,7 +28,9 @@ import time
 
 import yaml
 
-from scripts.stack import ROOT, STATE, choose_ports, read_env, read_ports, running_pid, wait_until_ready, write_env
+from scripts.stack import (
+    ROOT, STATE, choose_ports, read_env, read_ports, run_honcho, running_pid, wait_until_ready, write_env,
+)
 
 PROFILE = os.environ.get("NOTAS_PROFILE", "debug")
 INGRESS = ROOT / "k8s" / "components" / "ingress-nginx-split" / "ingress.yaml"
@@ -211,12 +213,7 @@ def run() -> None:
     """Runs the stack in the foreground under honcho, which stops every process when one
     ends. When that happens by itself (not Ctrl-C or `just dev-down`), says last which
     process ended the stack and how, so it is not lost in the shutdown lines."""
-    honcho = subprocess.Popen(
-        [str(ROOT / ".dev/venv/bin/honcho"), "-e", str(STATE / "stack.env"), "-f", str(STATE / "Procfile"),
-         "-d", str(ROOT), "start"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-    )
-    (STATE / "honcho.pid").write_text(str(honcho.pid))
+    honcho = run_honcho(stdout=subprocess.PIPE, text=True, bufsize=1)
     # Ctrl-C, and the SIGTERM honcho passes on when `just dev-down` stops it, reach this
     # process too (same process group): honcho stops the processes, this one reports.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

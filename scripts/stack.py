@@ -91,21 +91,27 @@ def running_pid(state: Path = STATE) -> int | None:
         return None
 
 
+def run_honcho(state: Path = STATE, **popen) -> subprocess.Popen:
+    """honcho running the stack prepared in `state` (its Procfile and stack.env), its pid
+    in state/honcho.pid for `down`; `popen` says where its output goes."""
+    # honcho is installed next to this Python, in the tools' venv.
+    honcho = Path(sys.executable).parent / "honcho"
+    stack = subprocess.Popen(
+        [str(honcho), "-e", str(state / "stack.env"), "-f", str(state / "Procfile"), "-d", str(ROOT), "start"],
+        cwd=ROOT, stderr=subprocess.STDOUT, **popen,
+    )
+    (state / "honcho.pid").write_text(str(stack.pid))
+    return stack
+
+
 def start(state: Path, environ: dict[str, str], log: Path) -> subprocess.Popen:
     """Prepare the stack in `state` and start it in the background, in its own session,
     with honcho's output in `log` (`just dev` does the same in the foreground). It is not
     ready yet: see `wait_until_ready`."""
     environ = {**environ, "NOTAS_STATE": str(state)}
     subprocess.run([sys.executable, "-m", "scripts.devstack", "prepare"], check=True, env=environ, cwd=ROOT)
-    # honcho is installed next to this Python, in the tools' venv.
-    honcho = Path(sys.executable).parent / "honcho"
     with open(log, "w") as output:
-        stack = subprocess.Popen(
-            [str(honcho), "-e", str(state / "stack.env"), "-f", str(state / "Procfile"), "-d", str(ROOT), "start"],
-            env=environ, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    (state / "honcho.pid").write_text(str(stack.pid))
-    return stack
+        return run_honcho(state, env=environ, stdout=output, start_new_session=True)
 
 
 def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: True) -> list[str]:
