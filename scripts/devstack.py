@@ -144,9 +144,11 @@ def prepare() -> None:
         )
     if not redis_url:
         redis_url = f"redis://127.0.0.1:{ports['redis']}"
+        # As in the cluster, Redis keeps nothing on disk: after a restart route 2 rebuilds
+        # the live view from MySQL (crates/redis-api/src/rebuild.rs).
         procs["redis"] = (
             f"exec {find('redis-server')} --port {ports['redis']} --bind 127.0.0.1 --dir {STATE}/redis"
-            f" --appendonly yes --save '' --logfile {STATE}/logs/redis.log"
+            f" --appendonly no --save '' --logfile {STATE}/logs/redis.log"
         )
     procs["nginx"] = f"exec {find('nginx')} -p {STATE}/nginx -c {STATE}/nginx/nginx.conf -e {STATE}/logs/nginx-error.log -g 'daemon off;'"
     bin_dir = ROOT / "target" / PROFILE

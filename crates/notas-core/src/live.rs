@@ -9,7 +9,10 @@
 //! - `p events`: pub/sub channel; each message is the JSON array of the records of one batch;
 //! - `p applied:N`: bitmaps of the grade ids already applied (bit `id mod 2^20` of bitmap
 //!   `id / 2^20`), set in the same atomic step as the counts so that a record applied twice
-//!   counts once; each expires a week after its last write.
+//!   counts once; each expires a week after its last write;
+//! - `p built`: set once the view holds every route 2 grade in MySQL (Redis keeps nothing
+//!   on disk, so after a restart it is missing and route 2 rebuilds the view);
+//! - `p rebuilding`: the lock of the replica rebuilding it, expiring.
 
 use crate::grade::{Course, Semester};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -66,6 +69,14 @@ impl LiveKeys {
 
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
+    }
+
+    pub fn built(&self) -> String {
+        format!("{}built", self.prefix)
+    }
+
+    pub fn rebuilding(&self) -> String {
+        format!("{}rebuilding", self.prefix)
     }
 
     /// The bitmap that records whether grade `id` was applied, and the bit for it.

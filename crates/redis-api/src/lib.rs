@@ -7,11 +7,13 @@
 //! - [`config`]: flags and environment variables.
 //! - [`writer`]: a batch to MySQL, then to the live view in one round trip.
 //! - [`outbox`]: live updates owed after a Redis failure, replayed when Redis returns.
+//! - [`rebuild`]: the live view rebuilt from MySQL after Redis lost it.
 //! - [`routes`]: the `POST /notas` handler.
 //! - [`app`]: `build` wires MySQL, Redis, the writer and the router; `run_until_stopped` serves and drains.
 
 pub mod app;
 pub mod config;
 pub mod outbox;
+pub mod rebuild;
 pub mod routes;
 pub mod writer;

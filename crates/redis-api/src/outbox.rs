@@ -12,7 +12,7 @@
 //! in memory and written to the outbox on the next round; only a crash in that window loses
 //! them, and then only from the live view, never from MySQL.
 
-use crate::writer::LiveView;
+use crate::{rebuild::rebuild_if_lost, writer::LiveView};
 use notas_core::{
     grade::StoredGrade,
     mysql::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row},
@@ -68,9 +68,13 @@ impl Outbox {
         insert.build().execute(self.store.pool()).await.map(drop)
     }
 
-    /// Replays owed records every `interval` until `shutdown` is cancelled.
+    /// Every `interval` until `shutdown` is cancelled: rebuilds the live view if Redis lost
+    /// it ([`rebuild_if_lost`]), then replays owed records.
     pub async fn run(&self, interval: Duration, shutdown: CancellationToken) {
         shutdown::every(interval, &shutdown, || async {
+            if let Err(e) = rebuild_if_lost(&self.store, &self.live_view).await {
+                tracing::warn!(error = %e, "live view rebuild postponed");
+            }
             match self.replay_once().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(count = n, "live view caught up from the outbox"),

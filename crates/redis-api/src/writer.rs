@@ -71,6 +71,9 @@ impl Flush for Writer {
 /// The script that applies a batch (`apply_records.lua`); sent once, then run by its hash.
 static APPLY_RECORDS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("apply_records.lua")));
+/// The script that merges a rebuild's newest records into the recent list.
+static MERGE_RECENT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("merge_recent.lua")));
 /// How long the marks of applied records are kept: replays come within minutes.
 const APPLIED_LIFETIME_SECS: u64 = 7 * 24 * 3600;
 
@@ -89,6 +92,14 @@ struct LiveRecord<'a> {
     #[serde(flatten)]
     stored: &'a StoredGrade,
     route: Route,
+}
+
+fn live_record(stored: &StoredGrade) -> String {
+    let record = LiveRecord {
+        stored,
+        route: Route::Redis,
+    };
+    serde_json::to_string(&record).expect("records serialize")
 }
 
 impl LiveView {
@@ -119,20 +130,42 @@ impl LiveView {
         for stored in records {
             let (bitmap, bit) = self.keys.applied(stored.id);
             let g = &stored.grade;
-            let record = LiveRecord {
-                stored,
-                route: Route::Redis,
-            };
             invocation
                 .key(bitmap)
                 .arg(bit)
                 .arg(count_field(g.curso(), g.semestre(), g.year()))
-                .arg(serde_json::to_string(&record).expect("records serialize"));
+                .arg(live_record(stored));
         }
         invocation.invoke_async(&mut self.redis.clone()).await
     }
 
+    /// Merges `newest` (route 2's newest records in MySQL) into the recent list, highest
+    /// id first, each once, bounded.
+    pub(crate) async fn merge_recent(&self, newest: &[StoredGrade]) -> redis::RedisResult<()> {
+        let mut invocation = MERGE_RECENT.prepare_invoke();
+        invocation.key(self.keys.recent()).arg(self.recent_limit);
+        for stored in newest {
+            invocation.arg(live_record(stored));
+        }
+        invocation
+            .invoke_async::<usize>(&mut self.redis.clone())
+            .await
+            .map(drop)
+    }
+
+    pub fn recent_limit(&self) -> usize {
+        self.recent_limit as usize
+    }
+
     pub async fn ping(&self) -> redis::RedisResult<()> {
         live::ping(&self.redis).await
+    }
+
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    pub(crate) fn keys(&self) -> &LiveKeys {
+        &self.keys
     }
 }

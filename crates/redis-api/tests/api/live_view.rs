@@ -1,20 +1,21 @@
 //! The Redis side of route 2: what the live view holds after a batch, and what happens
 //! when Redis fails after MySQL has committed.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use futures_util::StreamExt;
 use notas_core::{
     grade::{Grade, StoredGrade},
     live::RedisArgs,
+    mysql::{GradeStore, MySqlArgs},
 };
 use notas_testkit::{
     contract::{eventually, get, payload, post_json},
     defaults,
 };
 use redis::AsyncCommands;
-use redis_api::writer::LiveView;
+use redis_api::{rebuild::rebuild_if_lost, writer::LiveView};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 /// A record as the live view keeps it: the `201` body and the route that stored it.
 fn live_record(answered: &Value) -> Value {
@@ -171,4 +172,82 @@ async fn records_applied_again_count_once() {
     );
     assert_eq!(after, before);
     assert_eq!(before.0, 2);
+}
+
+#[tokio::test]
+async fn a_live_view_lost_with_redis_is_rebuilt_from_mysql() {
+    // The service's own rounds would rebuild at any moment; this test runs the rebuild
+    // itself, at the worst one: after grades written since the loss reached the view.
+    let app = spawn_app_with(|c| c.outbox_interval_ms = 3_600_000).await;
+    let mut redis = app.redis().await;
+    let built_at_start = eventually(Duration::from_secs(10), || {
+        let mut redis = redis.clone();
+        let key = app.keys.built();
+        async move { redis.exists::<_, bool>(key).await.unwrap() }
+    })
+    .await;
+    assert!(built_at_start, "a new live view is marked built at start");
+    for carnet in 1..=30 {
+        let mut grade = payload(carnet);
+        grade["curso"] = json!(if carnet % 3 == 0 { "BD1" } else { "SO1" });
+        assert_eq!(post_json(&app, &grade).await.status, 201);
+    }
+    // A route 1 grade is in MySQL but never in the live view.
+    sqlx::query(
+        "INSERT INTO grades (carnet, nombre, curso, nota, semestre, year, route) \
+         VALUES (9, 'Uno', 'SO1', 70, '2S', 2023, 'grpc')",
+    )
+    .execute(&app.stores.pool)
+    .await
+    .unwrap();
+
+    // Redis restarts empty (it keeps nothing on disk), and grades keep arriving.
+    let keys: Vec<String> = redis
+        .keys(format!("{}*", app.stores.redis().prefix))
+        .await
+        .unwrap();
+    let _: () = redis.del(keys).await.unwrap();
+    for carnet in 31..=40 {
+        assert_eq!(post_json(&app, &payload(carnet)).await.status, 201);
+    }
+
+    let (store, live_view) = stores_of(&app).await;
+    assert_eq!(rebuild_if_lost(&store, &live_view).await.unwrap(), Some(30));
+    assert_eq!(
+        rebuild_if_lost(&store, &live_view).await.unwrap(),
+        None,
+        "rebuilt once"
+    );
+    let total: u64 = redis.get(app.keys.total()).await.unwrap();
+    let counts: HashMap<String, u64> = redis.hgetall(app.keys.counts()).await.unwrap();
+    assert_eq!(total, 40, "every route 2 grade once, none of route 1");
+    assert_eq!(
+        counts,
+        [
+            ("SO1:2S:2023".to_owned(), 30),
+            ("BD1:2S:2023".to_owned(), 10)
+        ]
+        .into()
+    );
+    let recent: Vec<String> = redis.lrange(app.keys.recent(), 0, -1).await.unwrap();
+    let carnets: Vec<u64> = recent
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(r).unwrap()["carnet"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(carnets, (1..=40).rev().collect::<Vec<_>>(), "newest first");
+}
+
+/// The service's stores, connected as it connects them.
+async fn stores_of(app: &TestApp) -> (GradeStore, LiveView) {
+    let mut mysql: MySqlArgs = defaults();
+    mysql.mysql_url = app.stores.db.url.clone();
+    let store = GradeStore::connect(&mysql, &defaults()).await.unwrap();
+    let mut args: RedisArgs = defaults();
+    args.redis_url = app.ingest.stores.redis().url.clone();
+    args.redis_key_prefix = app.ingest.stores.redis().prefix.clone();
+    (store, LiveView::connect(&args, 100).await.unwrap())
 }
