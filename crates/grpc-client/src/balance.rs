@@ -10,29 +10,35 @@
 use std::{collections::HashSet, future::Future, net::SocketAddr, time::Duration};
 use tonic::transport::{Channel, Endpoint, Uri, channel::Change};
 
-/// A channel balanced over every address `url`'s host resolves to.
+/// A channel balanced over every address the hosts of `urls` resolve to: one URL, or
+/// several separated by commas (the local stack's replicas, each on its own port).
 ///
 /// # Errors
-/// The URL is not an `http://host:port` URL.
+/// An entry is not an `http://host:port` URL.
 pub fn balanced_channel(
-    url: &str,
+    urls: &str,
     resolve_every: Duration,
     connect_timeout: Duration,
 ) -> Result<Channel, String> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| format!("GRPC_SERVER_URL {url:?}: {e}"))?;
-    let host = uri
-        .host()
-        .ok_or_else(|| format!("GRPC_SERVER_URL {url:?} has no host"))?
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
+    let mut targets = Vec::new();
+    for url in urls.split(',').map(str::trim) {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("GRPC_SERVER_URL {url:?}: {e}"))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| format!("GRPC_SERVER_URL {url:?} has no host"))?
+            .to_owned();
+        targets.push((host, uri.port_u16().unwrap_or(80)));
+    }
     let resolve = move || {
-        let host = host.clone();
+        let targets = targets.clone();
         async move {
-            tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map(Iterator::collect)
+            let mut found = HashSet::new();
+            for (host, port) in &targets {
+                found.extend(tokio::net::lookup_host((host.as_str(), *port)).await?);
+            }
+            Ok(found)
         }
     };
     Ok(discover(resolve, resolve_every, connect_timeout))

@@ -13,8 +13,9 @@ pub struct Config {
     /// Address of the HTTP API (`POST /notas`, /healthz, /readyz, /metrics).
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8081")]
     pub listen_addr: SocketAddr,
-    /// grpc-server's URL. Its host name is resolved every GRPC_RESOLVE_INTERVAL_MS and the
-    /// calls are balanced over every address it returns (a headless Service in Kubernetes).
+    /// grpc-server's URL, or several separated by commas. Each host name is resolved every
+    /// GRPC_RESOLVE_INTERVAL_MS and the calls are balanced over every address found (a
+    /// headless Service in Kubernetes; the replicas' ports in the local fault suite).
     #[arg(
         long,
         env = "GRPC_SERVER_URL",

@@ -2,7 +2,7 @@
 //! stop going to one it no longer returns.
 
 use crate::server::start_grpc_server;
-use grpc_client::balance::discover;
+use grpc_client::balance::{balanced_channel, discover};
 use notas_proto::v1::{Grade, RegisterGradeRequest, grade_service_client::GradeServiceClient};
 use notas_testkit::TestDb;
 use sqlx::MySqlPool;
@@ -82,4 +82,32 @@ async fn calls_spread_over_every_replica_and_leave_a_removed_one() {
         "calls still reach a removed replica"
     );
     assert_eq!(rows(&db_a).await, on_a + 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_urls_are_balanced_over_together() {
+    let (db_a, db_b) = (TestDb::new().await, TestDb::new().await);
+    let server_a = start_grpc_server(db_a.url.clone(), |_| {}).await;
+    let server_b = start_grpc_server(db_b.url.clone(), |_| {}).await;
+    let urls = format!(
+        "http://{}, http://{}",
+        server_a.grpc_addr, server_b.grpc_addr
+    );
+    let channel = balanced_channel(&urls, Duration::from_secs(5), Duration::from_secs(1)).unwrap();
+
+    register(&GradeServiceClient::new(channel), 200).await;
+    let (on_a, on_b) = (rows(&db_a).await, rows(&db_b).await);
+    assert_eq!(on_a + on_b, 200);
+    assert!(
+        on_a > 0 && on_b > 0,
+        "calls were not spread: {on_a} on A, {on_b} on B"
+    );
+    assert!(
+        balanced_channel(
+            "http://a:1,not a url",
+            Duration::from_secs(1),
+            Duration::from_secs(1)
+        )
+        .is_err()
+    );
 }
