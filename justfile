@@ -115,6 +115,11 @@ smoke: _venv _npm
     grep -q "devstack: the stack stopped because mariadb exited (killed by signal 9)" .dev/smoke-stack.log ||
         { tail -30 .dev/smoke-stack.log >&2; exit 1; }
 
+# The fault suite (scripts/chaos.py): release builds, two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
+chaos: _venv
+    cargo build --release --locked --bins
+    {{python}} -m scripts.chaos
+
 # Pinned upstream manifests that `just up` installs (version and sha256).
 ingress_nginx_url := "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"
 ingress_nginx_sha256 := "2a3ae008c8786431115502644e77ab398fdebfb721a5d1195ed3089cde3299df"

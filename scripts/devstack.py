@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import yaml
 
@@ -69,11 +70,20 @@ def ingress_routes() -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
     return main, splits
 
 
-def render_nginx(ports: dict[str, int]) -> str:
+def render_nginx(servers: dict[str, list[int]], state: Path = STATE, static_204: bool = False) -> str:
+    """nginx.conf for the local stack: `servers` gives the ports of each process that
+    answers for a Service (several when the fault suite runs replicas); `static_204` adds
+    the benchmark's ceiling, a location nginx answers without any upstream."""
     main, splits = ingress_routes()
+    # max_fails=0: a replica that refuses a connection is passed over for that request only
+    # (nginx tries the next), where the default rules it out for 10 s, and during a rolling
+    # restart both replicas at once ("no live upstreams"). The cluster's ingress-nginx
+    # follows the Service's ready endpoints instead.
     services = sorted({e["service"] for e in main} | {s for parts in splits.values() for s, _ in parts})
     upstreams = "\n".join(
-        f"    upstream {svc} {{\n        server 127.0.0.1:{ports[SERVICE_PROCESS[svc]]};\n        keepalive 64;\n    }}\n"
+        f"    upstream {svc} {{\n"
+        + "".join(f"        server 127.0.0.1:{port} max_fails=0;\n" for port in servers[SERVICE_PROCESS[svc]])
+        + "        keepalive 64;\n    }\n"
         for svc in services
     )
     split_blocks, locations = [], []
@@ -90,13 +100,12 @@ def render_nginx(ports: dict[str, int]) -> str:
     text = TEMPLATE.read_text()
     for key, value in {
         "USER": "user root;" if os.geteuid() == 0 else "",
-        "STATE": str(STATE),
-        "PORT": str(ports["nginx"]),
+        "STATE": str(state),
+        "PORT": str(servers["nginx"][0]),
         "UPSTREAMS": upstreams,
         "SPLITS": "\n".join(split_blocks),
         "LOCATIONS": "\n\n".join(locations),
-        # The benchmark's ceiling: what nginx answers without any upstream.
-        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }" if PROFILE == "release" else "",
+        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }" if static_204 else "",
     }.items():
         text = text.replace(f"@@{key}@@", value)
     return text
@@ -109,8 +118,8 @@ def find(binary: str) -> str:
     return path
 
 
-def init_mariadb() -> None:
-    data = STATE / "mariadb" / "data"
+def init_mariadb(state: Path = STATE) -> None:
+    data = state / "mariadb" / "data"
     if (data / "mysql").exists():
         return
     data.mkdir(parents=True, exist_ok=True)
@@ -122,13 +131,45 @@ def init_mariadb() -> None:
     )
 
 
+# The command line of each process (`exec` so that the process honcho, or the fault suite,
+# signals is the server itself).
+
+def mariadb_command(port: int, state: Path = STATE) -> str:
+    user = " --user=root" if os.geteuid() == 0 else ""
+    return (
+        f"exec {find('mariadbd')} --no-defaults --datadir={state}/mariadb/data --socket={state}/mariadb/mariadb.sock"
+        f" --port={port} --bind-address=127.0.0.1 --log-error={state}/logs/mariadb.log"
+        f" --innodb-buffer-pool-size=256M{user}"
+    )
+
+
+def redis_command(port: int, state: Path = STATE) -> str:
+    # As in the cluster, Redis keeps nothing on disk: after a restart route 2 rebuilds the
+    # live view from MySQL (crates/redis-api/src/rebuild.rs).
+    return (
+        f"exec {find('redis-server')} --port {port} --bind 127.0.0.1 --dir {state}/redis"
+        f" --appendonly no --save '' --logfile {state}/logs/redis.log"
+    )
+
+
+def nginx_command(state: Path = STATE) -> str:
+    return f"exec {find('nginx')} -p {state}/nginx -c {state}/nginx/nginx.conf -e {state}/logs/nginx-error.log -g 'daemon off;'"
+
+
+def service_command(service: str, profile: str = PROFILE, **env: str) -> str:
+    """One of the four services from target/`profile`, with `env` (LISTEN_ADDR, ...) set."""
+    settings = "".join(f"{name}={value} " for name, value in env.items())
+    return f"{settings}exec {ROOT}/target/{profile}/{service}"
+
+
 def prepare() -> None:
     if pid := running_pid():
         sys.exit(f"devstack: a stack is already running (honcho pid {pid}); `just dev-down` stops it")
     for sub in ("logs", "nginx/tmp", "redis"):
         (STATE / sub).mkdir(parents=True, exist_ok=True)
     ports = choose_ports()
-    (STATE / "nginx" / "nginx.conf").write_text(render_nginx(ports))
+    servers = {name: [port] for name, port in ports.items()}
+    (STATE / "nginx" / "nginx.conf").write_text(render_nginx(servers, static_204=PROFILE == "release"))
 
     mysql_url = os.environ.get("MYSQL_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -136,33 +177,24 @@ def prepare() -> None:
     if not mysql_url:
         init_mariadb()
         mysql_url = f"mysql://root@127.0.0.1:{ports['mariadb']}/notas"
-        user = " --user=root" if os.geteuid() == 0 else ""
-        procs["mariadb"] = (
-            f"exec {find('mariadbd')} --no-defaults --datadir={STATE}/mariadb/data --socket={STATE}/mariadb/mariadb.sock"
-            f" --port={ports['mariadb']} --bind-address=127.0.0.1 --log-error={STATE}/logs/mariadb.log"
-            f" --innodb-buffer-pool-size=256M{user}"
-        )
+        procs["mariadb"] = mariadb_command(ports["mariadb"])
     if not redis_url:
         redis_url = f"redis://127.0.0.1:{ports['redis']}"
-        # As in the cluster, Redis keeps nothing on disk: after a restart route 2 rebuilds
-        # the live view from MySQL (crates/redis-api/src/rebuild.rs).
-        procs["redis"] = (
-            f"exec {find('redis-server')} --port {ports['redis']} --bind 127.0.0.1 --dir {STATE}/redis"
-            f" --appendonly no --save '' --logfile {STATE}/logs/redis.log"
-        )
-    procs["nginx"] = f"exec {find('nginx')} -p {STATE}/nginx -c {STATE}/nginx/nginx.conf -e {STATE}/logs/nginx-error.log -g 'daemon off;'"
-    bin_dir = ROOT / "target" / PROFILE
-    procs["grpc-server"] = (
-        f"LISTEN_ADDR=127.0.0.1:{ports['grpc-server']} ADMIN_ADDR=127.0.0.1:{ports['grpc-server-admin']}"
-        f" exec {bin_dir}/grpc-server"
+        procs["redis"] = redis_command(ports["redis"])
+    procs["nginx"] = nginx_command()
+    procs["grpc-server"] = service_command(
+        "grpc-server",
+        LISTEN_ADDR=f"127.0.0.1:{ports['grpc-server']}",
+        ADMIN_ADDR=f"127.0.0.1:{ports['grpc-server-admin']}",
     )
-    procs["grpc-client"] = (
-        f"LISTEN_ADDR=127.0.0.1:{ports['grpc-client']} GRPC_SERVER_URL=http://127.0.0.1:{ports['grpc-server']}"
-        f" exec {bin_dir}/grpc-client"
+    procs["grpc-client"] = service_command(
+        "grpc-client",
+        LISTEN_ADDR=f"127.0.0.1:{ports['grpc-client']}",
+        GRPC_SERVER_URL=f"http://127.0.0.1:{ports['grpc-server']}",
     )
-    procs["redis-api"] = f"LISTEN_ADDR=127.0.0.1:{ports['redis-api']} exec {bin_dir}/redis-api"
-    procs["dashboard-api"] = (
-        f"LISTEN_ADDR=127.0.0.1:{ports['dashboard-api']} FRONTEND_DIR={ROOT}/frontend/dist exec {bin_dir}/dashboard-api"
+    procs["redis-api"] = service_command("redis-api", LISTEN_ADDR=f"127.0.0.1:{ports['redis-api']}")
+    procs["dashboard-api"] = service_command(
+        "dashboard-api", LISTEN_ADDR=f"127.0.0.1:{ports['dashboard-api']}", FRONTEND_DIR=f"{ROOT}/frontend/dist"
     )
     procs["ready"] = f"cd {ROOT} && exec {sys.executable} -m scripts.devstack wait"
     (STATE / "Procfile").write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs.items()))

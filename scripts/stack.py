@@ -42,7 +42,7 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -60,7 +60,7 @@ def choose_ports(state: Path = STATE) -> dict[str, int]:
                 ports[name] = candidate
                 break
         else:
-            ports[name] = _free_port()
+            ports[name] = free_port()
     ports_file.write_text(json.dumps(ports, indent=2) + "\n")
     return ports
 

@@ -111,3 +111,29 @@ async fn several_urls_are_balanced_over_together() {
         .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_replica_leaves_the_balancer_until_it_accepts_again() {
+    let (db_a, db_b) = (TestDb::new().await, TestDb::new().await);
+    let server_a = start_grpc_server(db_a.url.clone(), |_| {}).await;
+    let server_b = start_grpc_server(db_b.url.clone(), |_| {}).await;
+    let replicas: HashSet<SocketAddr> = [server_a.grpc_addr, server_b.grpc_addr].into();
+    // The resolver still returns B after it stopped, as DNS does for a while.
+    let resolve = move || {
+        let found = replicas.clone();
+        async move { Ok(found) }
+    };
+    let client = GradeServiceClient::new(discover(
+        resolve,
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+    ));
+    register(&client, 50).await;
+    assert!(rows(&db_b).await > 0, "B took part before it stopped");
+
+    server_b.stop();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // `register` fails the test if any call fails.
+    register(&client, 100).await;
+    assert_eq!(rows(&db_a).await + rows(&db_b).await, 150);
+}
