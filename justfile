@@ -187,8 +187,8 @@ bench: _venv _npm
     cd frontend && npm run build
     {{python}} -m scripts.bench
 
-# Run every test: Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, and the fuzz targets.
-test: test-rust test-frontend e2e smoke fuzz
+# Run every test: Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets.
+test: test-rust test-frontend e2e smoke chaos fuzz
 
 # The request decoder and the gRPC message conversion under libFuzzer, for a bounded time each (any panic, or a refusal other than 400/422 or INVALID_ARGUMENT, fails). Without sanitizers, so the stable toolchain builds it; new inputs go to a temporary folder, crates/fuzz/corpus keeps its seeds.
 fuzz seconds="20":
