@@ -76,13 +76,15 @@ loadtest preset="smoke" target="": _venv
     printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s"}\n' "$target" "{{preset}}" "$u" "$r" "$t" > "$run/run.json"
     report() { {{python}} -m locust.report "$@" --mysql "$mysql" --redis "$redis" --prefix "$prefix"; }
     report snapshot > "$run/before.json"
+    # --stop-timeout: at the end each user finishes the grade it is sending (with its
+    # retries), so that no grade is committed without its answer being recorded.
     NOTAS_IDS_FILE="$run/ids.csv" NOTAS_STATS_FILE="$run/stats.json" .dev/venv/bin/locust -f locust/locustfile.py --headless -u "$u" -r "$r" -t "$t" \
         --host "$target" --csv "$run/locust" --csv-full-history --html "$run/locust.html" \
-        --exit-code-on-error 0 --only-summary --loglevel WARNING
+        --exit-code-on-error 0 --only-summary --loglevel WARNING --stop-timeout 15
     report write "$run" --before "$run/before.json" $strict
     echo "report: $run/report.md"
 
-# CI's load test: bring the local stack up, run the smoke preset, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
+# CI's load test: bring the local stack up, run the smoke preset, run every Grafana panel's query against the stack's Prometheus, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
 smoke: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
@@ -96,6 +98,13 @@ smoke: _venv _npm
     done
     grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
     just loadtest smoke
+    # Every Grafana panel's query, against the stack's Prometheus after that load and one
+    # refused grade per route (so that the error panels have series to show).
+    for port in $(python3 -c 'import json; p = json.load(open(".dev/ports.json")); print(p["grpc-client"], p["redis-api"])'); do
+        curl -sS -o /dev/null -H 'content-type: application/json' -d '{}' "http://127.0.0.1:$port/notas"
+    done
+    sleep 5
+    {{python}} -m scripts.dashboards
     . .dev/stack.env
     fake=$(mktemp -d)
     ln -s "$PWD/scripts/testing/kind-kubectl" "$fake/kubectl"

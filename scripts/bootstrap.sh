@@ -16,12 +16,13 @@ fi
 apt_packages=()
 command -v protoc >/dev/null || apt_packages+=(protobuf-compiler)
 command -v curl >/dev/null || apt_packages+=(curl)
-# The local stack runs its own MariaDB, Redis and nginx (`just dev`); the tests use their clients.
+# The local stack runs its own MariaDB, Redis, nginx and Prometheus (`just dev`); the tests use their clients.
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 command -v mariadbd >/dev/null || apt_packages+=(mariadb-server)
 command -v mysql >/dev/null || apt_packages+=(mariadb-client)
 command -v redis-server >/dev/null || apt_packages+=(redis-server)
 command -v nginx >/dev/null || apt_packages+=(nginx)
+command -v prometheus >/dev/null || apt_packages+=(prometheus)
 # The end-to-end tests drive Debian's Chromium (playwright-core downloads no browser); the
 # deployment checks render k8s/ with kubectl and parse nix/ with nix-instantiate.
 case " $* " in *" test "* | *" e2e "*)

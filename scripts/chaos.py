@@ -22,33 +22,35 @@ second (default 150) for a few seconds around each fault. CHAOS_FAULTS (comma-se
 names from the list above) runs some of the faults only.
 """
 
+# gevent first: the faults' sleeps, subprocess waits and store connections must yield to
+# the load's greenlets instead of pausing the arrivals.
 from gevent import monkey
 
 monkey.patch_all()
 
-import csv  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 
-import gevent  # noqa: E402
-import redis  # noqa: E402
-from gevent.event import Event  # noqa: E402
-from geventhttpclient import HTTPClient  # noqa: E402
+import gevent
+import redis
+from gevent.event import Event
+from geventhttpclient import HTTPClient
 
-from locust.grades import random_grade  # noqa: E402
-from scripts import devstack  # noqa: E402
-from scripts.stack import ROOT, free_port, mysql_connect  # noqa: E402
+from locust.grades import random_grade
+from scripts import devstack
+from scripts.stack import ROOT, free_port, mysql_connect
 
 RATE = float(os.environ.get("CHAOS_RATE", "150"))
 # Load before each fault, and after the store is back.

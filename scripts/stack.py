@@ -29,6 +29,8 @@ PREFERRED_PORTS = {
     "grpc-client": 8081,
     "redis-api": 8082,
     "dashboard-api": 8083,
+    "monitor": 8084,
+    "prometheus": 9090,
 }
 
 
@@ -123,6 +125,8 @@ def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: Tr
         "grpc-client": f"http://127.0.0.1:{ports['grpc-client']}/readyz",
         "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
         "dashboard-api": f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
+        "monitor": f"http://127.0.0.1:{ports['monitor']}/readyz",
+        "prometheus": f"http://127.0.0.1:{ports['prometheus']}/-/ready",
         "nginx": f"{env['NOTAS_URL']}/healthz",
     }
     deadline = time.time() + seconds

@@ -1,6 +1,7 @@
 //! Start-up and shutdown of dashboard-api.
 
 use crate::{
+    comparison::{self, Prometheus},
     config::Config,
     live::{self, LiveReader},
     reports,
@@ -10,7 +11,7 @@ use notas_core::{
     http::{ApiError, ready_check, with_contract},
     mysql::connect_and_migrate,
     shutdown::CancellationToken,
-    store::StoreError,
+    store::{Store, StoreError},
 };
 use socketioxide::{SocketIo, TransportType};
 use sqlx::MySqlPool;
@@ -28,6 +29,7 @@ const POOL_SIZE: u32 = 8;
 pub struct AppState {
     pub pool: MySqlPool,
     pub live: LiveReader,
+    pub prometheus: Prometheus,
     store_timeout: Duration,
 }
 
@@ -60,11 +62,16 @@ impl Application {
     /// Connects to MySQL (migrating it) and Redis, wires the reports, the socket.io
     /// handlers, CORS and the frontend, and binds the port (0 picks a free one).
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        Store::count_errors_from_zero(&[Store::MySql, Store::Redis]);
         let pool = connect_and_migrate(&config.mysql, POOL_SIZE).await?;
         let live = LiveReader::connect(&config.redis, config.live_shown).await?;
         let state = AppState {
             pool,
             live: live.clone(),
+            prometheus: Prometheus::new(
+                &config.prometheus_url,
+                Duration::from_millis(config.prometheus_timeout_ms),
+            )?,
             store_timeout: config.mysql.store_timeout(),
         };
         // Websocket only: long-polling would need sticky sessions across replicas.
@@ -87,6 +94,8 @@ impl Application {
         };
         let mut app = reports::router()
             .route("/api/live", get(live::snapshot))
+            .route("/api/hosts", get(live::hosts))
+            .route("/api/routes", get(comparison::routes))
             .with_state(state);
         if let Some(dir) = &config.frontend_dir {
             app = app.merge(frontend(dir));

@@ -27,6 +27,13 @@ pub struct Config {
     /// Folder of the built frontend (`frontend/dist`) to serve at `/`; unset: API only.
     #[arg(long, env = "FRONTEND_DIR")]
     pub frontend_dir: Option<PathBuf>,
+    /// Prometheus, for the route-comparison panel (`GET /api/routes`); optional: without it
+    /// that panel says so and the rest works.
+    #[arg(long, env = "PROMETHEUS_URL", default_value = "http://127.0.0.1:9090")]
+    pub prometheus_url: String,
+    /// Longest wait for Prometheus, in milliseconds.
+    #[arg(long, env = "PROMETHEUS_TIMEOUT_MS", default_value_t = 2000)]
+    pub prometheus_timeout_ms: u64,
     #[command(flatten)]
     pub mysql: MySqlArgs,
     #[command(flatten)]

@@ -32,6 +32,7 @@ impl Application {
     /// Binds the port (0 picks a free one) and prepares the balanced gRPC channel; it
     /// connects lazily, so grpc-client starts even before grpc-server is up.
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        Store::count_errors_from_zero(&[Store::GrpcServer]);
         let timeout = Duration::from_millis(config.grpc_timeout_ms);
         let channel = balanced_channel(
             &config.grpc_server_url,

@@ -10,6 +10,7 @@ use notas_core::{
     mysql::{GradeStore, PURGE_EVERY, RouteWriter},
     route::Route,
     shutdown::CancellationToken,
+    store::Store,
 };
 use notas_proto::v1::grade_service_server::GradeServiceServer;
 use std::{net::SocketAddr, time::Duration};
@@ -39,6 +40,7 @@ impl Application {
     /// Connects to MySQL (migrating it), starts the batch writer, and binds both ports;
     /// port 0 picks a free one.
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        Store::count_errors_from_zero(&[Store::MySql]);
         let store = GradeStore::connect(&config.mysql, &config.batch).await?;
         let writer = RouteWriter::new(store.clone(), Route::Grpc);
         let (submissions, writer_task) = Batcher::start(config.batch.config(), writer);

@@ -13,6 +13,11 @@
 //! - `p built`: set once the view holds every route 2 grade in MySQL (Redis keeps nothing
 //!   on disk, so after a restart it is missing and route 2 rebuilds the view);
 //! - `p rebuilding`: the lock of the replica rebuilding it, expiring.
+//!
+//! The host monitor (`crates/monitor`) publishes its samples beside the live view:
+//! - `p host:NAME`: list of host NAME's newest samples (JSON), newest first, bounded;
+//! - `p hosts`: sorted set of host names scored by their last sample's unix time;
+//! - `p host`: pub/sub channel; each message is one sample.
 
 use crate::grade::{Course, Semester};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -69,6 +74,18 @@ impl LiveKeys {
 
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
+    }
+
+    pub fn host(&self, name: &str) -> String {
+        format!("{}host:{name}", self.prefix)
+    }
+
+    pub fn hosts(&self) -> String {
+        format!("{}hosts", self.prefix)
+    }
+
+    pub fn host_events(&self) -> String {
+        format!("{}host", self.prefix)
     }
 
     pub fn built(&self) -> String {

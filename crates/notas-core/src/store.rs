@@ -14,6 +14,16 @@ pub enum Store {
 }
 
 impl Store {
+    /// Shows this store's `notas_store_errors_total` as 0 before its first failure, so that
+    /// dashboards and alerts see a series (a rate of 0) rather than none. Each service calls
+    /// it at start-up for the stores it uses.
+    pub fn count_errors_from_zero(stores: &[Store]) {
+        crate::metrics::handle(); // the recorder must exist before the counters
+        for store in stores {
+            metrics::counter!("notas_store_errors_total", "store" => store.as_str()).increment(0);
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Store::MySql => "mysql",

@@ -14,6 +14,7 @@ use notas_core::{
     mysql::{GradeStore, PURGE_EVERY},
     route::Route,
     shutdown::CancellationToken,
+    store::Store,
 };
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -31,6 +32,7 @@ impl Application {
     /// Connects to MySQL (migrating it) and Redis, starts the batch writer, and binds the
     /// port (0 picks a free one).
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        Store::count_errors_from_zero(&[Store::MySql, Store::Redis]);
         let store = GradeStore::connect(&config.mysql, &config.batch).await?;
         let live_view = LiveView::connect(&config.redis, config.live_recent_limit).await?;
         let outbox = Arc::new(Outbox::new(store.clone(), live_view.clone()));

@@ -1,6 +1,7 @@
-//! The push feed: follows what Redis announces (the `events` channel) and, every
-//! `PUSH_INTERVAL_MS` at most, sends one `live` event and one `count` per room whose count
-//! changed, however fast grades arrive. Every replica subscribes on its own and pushes
+//! The push feed: follows what Redis announces (the `events` channel, and the host
+//! monitors' `host` channel) and, every `PUSH_INTERVAL_MS` at most, sends one `live` event,
+//! one `count` per room whose count changed and each host's newest sample, however fast
+//! grades and samples arrive. Every replica subscribes on its own and pushes
 //! only to the browsers connected to it, and websockets need no sticky sessions, so
 //! replicas behind a plain Service each serve their own browsers correctly.
 
@@ -8,9 +9,10 @@ use super::{LiveReader, Selection};
 use futures_util::StreamExt;
 use notas_core::{live::RedisArgs, shutdown::CancellationToken};
 use serde::Deserialize;
+use serde_json::Value;
 use socketioxide::SocketIo;
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -23,6 +25,8 @@ struct Changes {
     selections: HashSet<Selection>,
     /// Every watched count may have changed (the feed was resubscribed).
     all_selections: bool,
+    /// The newest sample of each host that sent one.
+    hosts: HashMap<String, Value>,
 }
 
 /// Follows Redis' announcements and pushes coalesced updates until `shutdown`.
@@ -43,6 +47,10 @@ pub async fn run_feed(
             _ = tick.tick() => {}
         }
         let pending = std::mem::take(&mut *changes.lock().unwrap());
+        for sample in pending.hosts.values() {
+            let _ = io.emit("host", sample).await;
+            metrics::counter!("notas_dashboard_pushes_total", "event" => "host").increment(1);
+        }
         if pending.any {
             let mut selections = pending.selections;
             if pending.all_selections {
@@ -84,19 +92,19 @@ struct Announced {
     year: u16,
 }
 
-/// Subscribes to the events channel (again after any failure) and notes each change.
+/// Subscribes to the events and host channels (again after any failure) and notes each change.
 async fn follow_events(
     redis: RedisArgs,
     changes: Arc<Mutex<Changes>>,
     shutdown: CancellationToken,
 ) {
-    let channel = redis.keys().events();
+    let (channel, host_channel) = (redis.keys().events(), redis.keys().host_events());
     while !shutdown.is_cancelled() {
         let subscribed = async {
             let mut pubsub = redis::Client::open(redis.redis_url.as_str())?
                 .get_async_pubsub()
                 .await?;
-            pubsub.subscribe(&channel).await?;
+            pubsub.subscribe(&[&channel, &host_channel]).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
         let mut pubsub = match subscribed.await {
@@ -123,6 +131,15 @@ async fn follow_events(
             };
             let Some(message) = message else { break }; // connection lost: subscribe again
             let payload: String = message.get_payload().unwrap_or_default();
+            if message.get_channel_name() == host_channel {
+                if let Ok(sample) = serde_json::from_str::<Value>(&payload)
+                    && let Some(host) = sample["host"].as_str()
+                {
+                    let host = host.to_owned();
+                    changes.lock().unwrap().hosts.insert(host, sample);
+                }
+                continue;
+            }
             let announced: Vec<Announced> = serde_json::from_str(&payload).unwrap_or_default();
             let mut pending = changes.lock().unwrap();
             pending.any = true;

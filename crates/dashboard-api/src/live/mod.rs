@@ -7,10 +7,13 @@
 //! - client → server `select`: `{"curso": "SO1", "semestre": "2S", "year": 2023}` puts the
 //!   socket in that selection's room (leaving its previous one);
 //! - server → client `count`: `{"curso", "semestre", "year", "count"}`, right after `select`
-//!   and whenever that selection's count changed; `select_error`: `{"error", "field"}`.
+//!   and whenever that selection's count changed; `select_error`: `{"error", "field"}`;
+//! - server → client `host`: a host monitor's newest sample (the VM-monitoring brief's
+//!   fields, plus `host`), at most once per push interval per host.
 //!
 //! # Layout
-//! - `reader`: [`LiveReader`], the reads of the live view, and `GET /api/live`.
+//! - `reader`: [`LiveReader`], the reads of the live view and the hosts' samples, and
+//!   `GET /api/live`, `GET /api/hosts`.
 //! - `sockets`: the socket.io handlers (greeting, `select`).
 //! - `feed`: follows Redis' announcements and pushes coalesced updates to the rooms.
 
@@ -19,7 +22,7 @@ mod reader;
 mod sockets;
 
 pub use feed::run_feed;
-pub use reader::{LiveReader, snapshot};
+pub use reader::{LiveReader, hosts, snapshot};
 pub use sockets::serve_sockets;
 
 use notas_core::{

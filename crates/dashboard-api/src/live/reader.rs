@@ -39,6 +39,16 @@ pub struct Latest {
     recent: Vec<Value>,
 }
 
+/// One host's recent samples, oldest first, as the monitor published them.
+#[derive(Debug, Serialize)]
+pub struct HostHistory {
+    pub host: String,
+    pub samples: Vec<Value>,
+}
+
+/// Hosts whose last sample is older than this are gone (a node removed, a monitor stopped).
+const HOST_GONE_AFTER_SECS: u64 = 60;
+
 /// The `count` event: one selection's count.
 #[derive(Debug, Serialize)]
 pub struct SelectionCount {
@@ -105,10 +115,47 @@ impl LiveReader {
     }
 }
 
+impl LiveReader {
+    /// Every host seen in the last minute with its recent samples.
+    pub async fn hosts(&self) -> redis::RedisResult<Vec<HostHistory>> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut redis = self.redis.clone();
+        let names: Vec<String> = redis
+            .zrangebyscore(
+                self.keys.hosts(),
+                now.saturating_sub(HOST_GONE_AFTER_SECS),
+                "+inf",
+            )
+            .await?;
+        let mut pipe = redis::pipe();
+        for name in &names {
+            pipe.lrange(self.keys.host(name), 0, -1);
+        }
+        let lists: Vec<Vec<String>> = pipe.query_async(&mut redis).await?;
+        Ok(names
+            .into_iter()
+            .zip(lists)
+            .map(|(host, newest_first)| {
+                let mut samples = parse_records(&newest_first);
+                samples.reverse();
+                HostHistory { host, samples }
+            })
+            .collect())
+    }
+}
+
 fn parse_records(raw: &[String]) -> Vec<Value> {
     raw.iter()
         .filter_map(|r| serde_json::from_str(r).ok())
         .collect()
+}
+
+/// `GET /api/hosts`: `{"hosts": [{"host", "samples": [...]}]}`, samples oldest first.
+pub async fn hosts(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let hosts = state.live.hosts().await.map_err(StoreError::from)?;
+    Ok(Json(serde_json::json!({ "hosts": hosts })))
 }
 
 /// `GET /api/live`.

@@ -2,4 +2,5 @@
 
 mod helpers;
 mod live;
+mod observed;
 mod reports;

@@ -1,0 +1,262 @@
+//! The panels fed by observation rather than grades: the route comparison, asked of a real
+//! Prometheus, and the host monitors' samples.
+
+use crate::helpers::{spawn_app, spawn_app_with};
+use axum::{Router, routing::get};
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+use tokio::net::TcpListener;
+
+/// A Prometheus process scraping `target` every second, state in a temporary folder,
+/// killed when dropped.
+struct TestPrometheus {
+    url: String,
+    process: Child,
+    dir: PathBuf,
+}
+
+impl TestPrometheus {
+    async fn scraping(target: &str) -> TestPrometheus {
+        let dir = std::env::temp_dir().join(format!("notas-prometheus-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: routes\n    static_configs: [{{targets: ['{target}']}}]\n"
+            ),
+        )
+        .unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (Debian's package; scripts/bootstrap.sh installs it)");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while !reqwest::get(format!("{url}/-/ready"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "Prometheus did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        TestPrometheus { url, process, dir }
+    }
+}
+
+impl Drop for TestPrometheus {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Serves what the two routes' /metrics would show: 10 more grades answered 201 by each
+/// route on every scrape (and one 503 by route 1), half of them within 2.5 ms, all within 5.
+async fn fake_routes_exporter() -> String {
+    let scrapes = Arc::new(AtomicU64::new(0));
+    let metrics = move || {
+        let n = scrapes.fetch_add(1, Ordering::Relaxed) + 1;
+        async move {
+            let mut text = String::new();
+            for route in ["grpc", "redis"] {
+                let labels = format!(r#"path="/notas",method="POST",route="{route}""#);
+                text += &format!(
+                    "http_requests_total{{{labels},status=\"201\"}} {}\n",
+                    n * 10
+                );
+                // Latency: every request under 5 ms, half under 2.5 ms.
+                for (le, share) in [("0.001", 0), ("0.0025", 5), ("0.005", 10), ("+Inf", 10)] {
+                    text += &format!(
+                        "http_request_duration_seconds_bucket{{{labels},status=\"201\",le=\"{le}\"}} {}\n",
+                        n * share
+                    );
+                }
+            }
+            text += "http_requests_total{path=\"/notas\",method=\"POST\",route=\"grpc\",status=\"503\"} ";
+            text += &format!("{}\n", n);
+            text
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().route("/metrics", get(metrics)))
+            .await
+            .unwrap()
+    });
+    addr.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_comparison_reads_each_routes_rate_errors_and_latency_from_prometheus() {
+    let prometheus = TestPrometheus::scraping(&fake_routes_exporter().await).await;
+    let app = spawn_app_with(|c| c.prometheus_url = prometheus.url.clone()).await;
+
+    // Rates need two scrapes inside their window.
+    let started = Instant::now();
+    let answer = loop {
+        let (status, body) = app.get("/api/routes").await;
+        assert_eq!(status, 200, "{body}");
+        if body["series"]["created_per_second"]["redis"]
+            .as_array()
+            .is_some_and(|p| p.len() > 1)
+        {
+            break body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no series: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let last = |series: &str, route: &str| -> f64 {
+        let points = answer["series"][series][route].as_array().unwrap();
+        points.last().unwrap()[1].as_f64().unwrap()
+    };
+    assert_eq!(
+        (
+            answer["window_seconds"].clone(),
+            answer["step_seconds"].clone()
+        ),
+        (json!(300), json!(5))
+    );
+    // Both routes answered 10 grades per scrape, route 1 also one 503 per scrape. (The
+    // rates themselves are low until the series are 30 s old, so compare them.)
+    let (grpc, redis) = (
+        last("created_per_second", "grpc"),
+        last("created_per_second", "redis"),
+    );
+    assert!(
+        grpc > 0.0 && (grpc - redis).abs() < 1e-9,
+        "201/s: grpc {grpc}, redis {redis}"
+    );
+    let errors = last("errors_per_second", "grpc") / grpc;
+    assert!((errors - 0.1).abs() < 1e-9, "grpc: {errors} errors per 201");
+    for route in ["grpc", "redis"] {
+        let p95 = last("p95_ms", route);
+        assert!(
+            (2.5..=5.0).contains(&p95),
+            "{route}: p95 {p95} ms, in the 2.5-5 ms bucket"
+        );
+    }
+    assert!(
+        answer["series"]["errors_per_second"]["redis"].is_null(),
+        "route 2 had no errors"
+    );
+}
+
+#[tokio::test]
+async fn without_prometheus_the_route_comparison_is_a_json_503_in_time() {
+    // A port nobody listens on, and one that accepts but never answers.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    for url in [format!("http://{closed}"), format!("http://{silent_addr}")] {
+        let app = spawn_app_with(|c| {
+            c.prometheus_url = url.clone();
+            c.prometheus_timeout_ms = 500;
+        })
+        .await;
+        let started = Instant::now();
+        let (status, body) = app.get("/api/routes").await;
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.contains("Prometheus") && error.contains(&url),
+            "{error}"
+        );
+    }
+    drop(silent);
+}
+
+#[tokio::test]
+async fn hosts_are_listed_with_their_samples_oldest_first() {
+    let app = spawn_app().await;
+    let prefix = app.stores.redis().prefix.clone();
+    let mut redis = redis::Client::open(app.stores.redis().url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sample = |host: &str, cpu: f64| json!({"host": host, "porcentaje_cpu_uso": cpu});
+    for cpu in [10.0, 20.0, 30.0] {
+        let _: () = redis
+            .lpush(
+                format!("{prefix}host:node-a"),
+                sample("node-a", cpu).to_string(),
+            )
+            .await
+            .unwrap();
+    }
+    let _: () = redis
+        .lpush(
+            format!("{prefix}host:node-gone"),
+            sample("node-gone", 1.0).to_string(),
+        )
+        .await
+        .unwrap();
+    let _: () = redis
+        .zadd_multiple(
+            format!("{prefix}hosts"),
+            &[(now, "node-a"), (now - 600, "node-gone")],
+        )
+        .await
+        .unwrap();
+
+    let (status, body) = app.get("/api/hosts").await;
+    assert_eq!(status, 200, "{body}");
+    let cpu: Vec<Value> = body["hosts"][0]["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["porcentaje_cpu_uso"].clone())
+        .collect();
+    assert_eq!(
+        body["hosts"].as_array().unwrap().len(),
+        1,
+        "a host silent for 10 minutes is gone: {body}"
+    );
+    assert_eq!(body["hosts"][0]["host"], "node-a");
+    assert_eq!(cpu, [json!(10.0), json!(20.0), json!(30.0)]);
+}

@@ -1,0 +1,113 @@
+//! Start-up and shutdown of the monitor: [`Application::build`] names the host, takes the
+//! first reading, connects Redis and binds the port; [`Application::run_until_stopped`]
+//! samples and serves until the shutdown signal.
+
+use crate::{config::Config, proc_stats::hostname, publish::Publisher, sampler::Sampler};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use notas_core::{
+    http::ApiError,
+    live,
+    shutdown::CancellationToken,
+    store::{Store, StoreError},
+};
+use redis::aio::ConnectionManager;
+use serde_json::{Value, json};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+use tokio::net::TcpListener;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    sampler: Sampler,
+    interval: Duration,
+}
+
+impl Application {
+    /// Names the host, reads `PROC_ROOT` once (a wrong root fails here, not every second),
+    /// connects to Redis and binds the port (0 picks a free one).
+    pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
+        // Also installs the recorder, which the gauges need from the first sample.
+        Store::count_errors_from_zero(&[Store::Redis]);
+        let host = match config.node_name {
+            Some(name) => name,
+            None => hostname(&config.proc_root).map_err(|e| {
+                format!(
+                    "cannot read the host name under {} ({e}); set NODE_NAME",
+                    config.proc_root.display()
+                )
+            })?,
+        };
+        let redis = live::connect(&config.redis).await?;
+        let sampled = Arc::new(AtomicBool::new(false));
+        let publisher = Publisher::new(redis.clone(), config.redis.keys(), host.clone());
+        let sampler = Sampler::start(config.proc_root, publisher, Arc::clone(&sampled)).await?;
+
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        tracing::info!(addr = %listener.local_addr()?, %host, "monitor listening");
+        Ok(Application {
+            listener,
+            router: router(Readiness { sampled, redis }),
+            sampler,
+            interval: Duration::from_millis(config.monitor_interval_ms),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound")
+    }
+
+    /// Samples and serves until `shutdown` is cancelled; a round under way is finished.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: CancellationToken,
+    ) -> Result<(), notas_core::BoxError> {
+        let sampling = tokio::spawn(self.sampler.run(self.interval, shutdown.clone()));
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await?;
+        sampling.await?;
+        tracing::info!("monitor stopped");
+        Ok(())
+    }
+}
+
+/// What `/readyz` asks.
+#[derive(Clone)]
+struct Readiness {
+    sampled: Arc<AtomicBool>,
+    redis: ConnectionManager,
+}
+
+/// `/healthz`, `/readyz`, `/metrics` and a JSON 404, answered as by every notas service.
+/// Not `notas_core::http::with_contract`: its `/readyz` asks the stores only, and the
+/// monitor is ready only once it has also taken a sample.
+fn router(readiness: Readiness) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route("/readyz", get(readyz).with_state(readiness))
+        .route("/metrics", get(|| async { notas_core::metrics::render() }))
+        .fallback(|| async { ApiError::not_found() })
+}
+
+async fn readyz(State(readiness): State<Readiness>) -> Result<Json<Value>, ApiError> {
+    let not_ready = |why: &dyn std::fmt::Display| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"))
+    };
+    if !readiness.sampled.load(Ordering::Acquire) {
+        return Err(not_ready(&"no sample taken yet"));
+    }
+    live::ping(&readiness.redis)
+        .await
+        .map_err(|e| not_ready(&StoreError::from(e)))?;
+    Ok(Json(json!({ "status": "ready" })))
+}

@@ -1,0 +1,12 @@
+use clap::Parser;
+use monitor::{app::Application, config::Config};
+
+#[tokio::main]
+async fn main() -> Result<(), notas_core::BoxError> {
+    notas_core::telemetry::init();
+    let config = Config::parse();
+    let app = Application::build(config).await?;
+    app.run_until_stopped(notas_core::shutdown::on_signal())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+"""Runs every query of every Grafana dashboard (k8s/components/observability/dashboards/)
+against a real Prometheus: `python -m scripts.dashboards [PROMETHEUS_URL]`, by default the
+local stack's. Each query must succeed and return at least one series, and each label its
+legend names must be on a series it returns, so a panel that could not show data, or names
+a label no series has, fails. `just smoke` runs it after its load test.
+"""
+
+import json
+import re
+import sys
+import urllib.parse
+import urllib.request
+
+from scripts.stack import ROOT, read_env
+
+DASHBOARDS = ROOT / "k8s" / "components" / "observability" / "dashboards"
+# What Grafana's interval variables stand for here: a window that holds several of the
+# local Prometheus' scrapes (every 2 s).
+VARIABLES = {"$__rate_interval": "30s", "$__interval": "10s", "$__range": "5m"}
+LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def queries(dashboard: dict):
+    """(panel title, expression, legend) of every target of every panel."""
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            yield panel["title"], target["expr"], target.get("legendFormat", "")
+
+
+def problems(prometheus: str, expr: str, legend: str) -> list[str]:
+    for name, value in VARIABLES.items():
+        expr = expr.replace(name, value)
+    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            result = json.load(answer)["data"]["result"]
+    except OSError as e:
+        return [f"Prometheus refused it: {getattr(e, 'read', lambda: b'')().decode() or e}"]
+    if not result:
+        return ["no series"]
+    labels = set().union(*(series["metric"] for series in result))
+    return [f"no series has the label {label!r} its legend names" for label in LEGEND_LABEL.findall(legend)
+            if label not in labels]
+
+
+def main() -> None:
+    prometheus = sys.argv[1] if len(sys.argv) > 1 else read_env()["PROMETHEUS_URL"]
+    failures, count = [], 0
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        for title, expr, legend in queries(dashboard):
+            count += 1
+            failures += [f"{path.name}, {title!r}: {p}\n    {expr}" for p in problems(prometheus, expr, legend)]
+    if count == 0:
+        sys.exit(f"dashboards: no queries found in {DASHBOARDS}")
+    if failures:
+        sys.exit("dashboards: panels without data:\n" + "\n".join(failures))
+    print(f"dashboards: all {count} queries of {len(list(DASHBOARDS.glob('*.json')))} dashboards returned data")
+
+
+if __name__ == "__main__":
+    main()
