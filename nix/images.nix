@@ -40,6 +40,7 @@ let
     grpc-client-image = service "grpc-client" [ "8080/tcp" ];
     redis-api-image = service "redis-api" [ "8080/tcp" ];
     dashboard-api-image = service "dashboard-api" [ "8080/tcp" ];
+    monitor-image = service "monitor" [ "8080/tcp" ];
     frontend-image = image {
       name = "frontend";
       contents = [ site ];

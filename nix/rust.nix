@@ -32,7 +32,7 @@ let
     doCheck = false;
     meta.mainProgram = name;
   });
-  names = [ "grpc-server" "grpc-client" "redis-api" "dashboard-api" ];
+  names = [ "grpc-server" "grpc-client" "redis-api" "dashboard-api" "monitor" ];
 in
 {
   binaries = pkgs.lib.genAttrs names binary;

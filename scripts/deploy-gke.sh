@@ -24,7 +24,7 @@ nix build .#packages.x86_64-linux.all-images --out-link "$work/images"
 # Each image under its content tag, then pinned by the digest the registry stored.
 creds="oauth2accesstoken:$(gcloud auth print-access-token)"
 pushed=()
-for name in grpc-server grpc-client redis-api dashboard-api frontend; do
+for name in grpc-server grpc-client redis-api dashboard-api monitor frontend; do
     tag=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]].rsplit(":", 1)[1])' \
         "$work/images/images.json" "$name")
     skopeo copy --dest-creds "$creds" "docker-archive:$work/images/$name.tar" "docker://$registry/$name:$tag"

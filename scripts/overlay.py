@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ["grpc-server", "grpc-client", "redis-api", "dashboard-api", "frontend"]
+IMAGES = ["grpc-server", "grpc-client", "redis-api", "dashboard-api", "monitor", "frontend"]
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 

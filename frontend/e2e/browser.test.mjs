@@ -1,5 +1,8 @@
 // The dashboard in headless Chromium against the running stack: grades posted through
-// both routes appear in the table and the charts, and the live values move.
+// both routes appear in the table and the charts, and the live values move; under
+// traffic the route comparison (Prometheus) and the host monitor's panel move too; a
+// phone-wide screen shows every record without sideways scrolling; without Prometheus
+// and without a monitor the page says so.
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -10,17 +13,52 @@ import { postGrade, startStack, waitFor } from "./harness.mjs";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUTPUT = new URL("../e2e-output/", import.meta.url);
 
-test("grades posted through both routes fill every panel", async (t) => {
-  const stack = await startStack();
-  t.after(stack.stop);
+async function launch(t) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
   t.after(() => browser.close());
+  return browser;
+}
+
+/** A chart's `data-points` (instants drawn) and `data-lines` (lines with a value). */
+async function chart(locator) {
+  const [points, lines] = await Promise.all([locator.getAttribute("data-points"), locator.getAttribute("data-lines")]);
+  return { points: Number(points), lines: (lines ?? "").split(" ").filter(Boolean) };
+}
+
+/** Posts grades through both routes, one in ten invalid (a 422), until `stop()`. */
+function traffic(stack) {
+  let running = true;
+  let sent = 0;
+  const post = async (route, base) => {
+    for (let i = 0; running; i++) {
+      const grade = { carnet: base + (i % 500), nota: i % 10 === 9 ? 150 : 40 + (i % 61), curso: ["SO1", "BD1", "LFP", "SA", "AYD1"][i % 5] };
+      await postGrade(route, grade).catch(() => null);
+      sent++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const loops = [post(stack.urls.route1, 20000), post(stack.urls.route2, 30000)];
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return sent;
+    },
+  };
+}
+
+test("grades posted through both routes fill every panel", async (t) => {
+  const stack = await startStack();
+  t.after(stack.stop);
+  const browser = await launch(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
   const failures = [];
   page.on("pageerror", (e) => failures.push(e.message));
+  const websockets = [];
+  page.on("websocket", (ws) => websockets.push(ws.url()));
   await page.goto(stack.urls.dashboard);
 
   const text = (testId) => page.getByTestId(testId).innerText();
@@ -60,11 +98,78 @@ test("grades posted through both routes fill every panel", async (t) => {
   await waitFor(async () => (await page.locator('[data-testid="top-students"] .recharts-bar-rectangle').count()) === 5, 10_000, "5 student bars");
   assert.match(await text("top-students"), /Alumno 9003/);
 
+  // Under traffic through both routes, the comparison from Prometheus draws both routes in
+  // every chart and gains points as its 5 s steps pass; the host's chart gains samples.
+  const hosts = (await (await fetch(`${stack.urls.dashboard}/api/hosts`)).json()).hosts;
+  assert.equal(hosts.length, 1, "the monitor's host is listed");
+  const hostPanel = page.getByTestId(`host:${hosts[0].host}`);
+  const hostChart = hostPanel.getByTestId("host-chart");
+  const load = traffic(stack);
+  try {
+    const routeChart = (key) => chart(page.getByTestId(`routes-${key}`));
+    const both = async (key) => (await routeChart(key)).lines.length === 2;
+    await waitFor(() => both("created"), 30_000, "201/s of both routes");
+    const first = { routes: await routeChart("created"), host: await waitFor(async () => (await chart(hostChart)).points, 10_000, "host samples") };
+    for (const key of ["errors", "p95", "p99"]) await waitFor(() => both(key), 15_000, `${key} of both routes`);
+    await waitFor(async () => (await routeChart("created")).points > first.routes.points, 20_000, "the route chart to move");
+    await waitFor(async () => (await chart(hostChart)).points > first.host, 10_000, "the host chart to move");
+  } finally {
+    await load.stop();
+  }
+  assert.match(await text("routes"), /ruta 1 · gRPC/);
+  assert.match(await text("routes"), /ruta 2 · Redis/);
+  assert.ok((await page.locator('[data-testid="routes"] .recharts-line-curve').count()) >= 8, "two lines in each of four charts");
+  const processes = await hostPanel.getByTestId("host-processes").innerText();
+  for (const row of ["Corriendo", "Durmiendo", "Zombie", "Parados", "Total"]) assert.match(processes, new RegExp(`${row}\\s+\\d`));
+  assert.match(await hostPanel.getByTestId("host-ram").innerText(), /Usada\s+[\d,]+\s+Libre\s+[\d,]+\s+Total\s+[\d,]+/);
+  await waitFor(async () => (await table.locator("tbody tr").count()) === 25, 10_000, "a full page of records");
+
   mkdirSync(OUTPUT, { recursive: true });
   await page.screenshot({ path: new URL("dashboard.png", OUTPUT).pathname, fullPage: true });
+  await page.getByTestId("routes").screenshot({ path: new URL("dashboard-routes.png", OUTPUT).pathname });
+  await hostPanel.screenshot({ path: new URL("dashboard-host.png", OUTPUT).pathname });
 
-  // A phone-sized viewport still shows every panel.
+  // A phone-sized viewport shows every panel, and every record's course, grade and term,
+  // without anything wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300); // the charts follow their containers' new width
+  const overflow = await page.evaluate(() => ({
+    page: document.documentElement.scrollWidth,
+    tables: [...document.querySelectorAll(".table-wrap")].filter((e) => e.scrollWidth > e.clientWidth).length,
+    charts: [...document.querySelectorAll(".recharts-surface")].filter((e) => e.getBoundingClientRect().right > 390).length,
+  }));
+  assert.deepEqual(overflow, { page: 390, tables: 0, charts: 0 });
+  for (const cell of ["curso", "nota", "semestre", "year"]) {
+    const boxes = await table.locator(`tbody td.${cell}`).evaluateAll((tds) => tds.map((td) => td.getBoundingClientRect()));
+    assert.equal(boxes.length, 25);
+    for (const box of boxes) assert.ok(box.width > 0 && box.left >= 0 && box.right <= 390, `${cell} at ${box.left}..${box.right}`);
+  }
   await page.screenshot({ path: new URL("dashboard-phone.png", OUTPUT).pathname, fullPage: true });
+  await page.getByTestId("routes").screenshot({ path: new URL("dashboard-routes-phone.png", OUTPUT).pathname });
+  await hostPanel.screenshot({ path: new URL("dashboard-host-phone.png", OUTPUT).pathname });
+  await table.screenshot({ path: new URL("dashboard-records-phone.png", OUTPUT).pathname });
+  assert.equal(websockets.length, 1, "one socket carries the live view and the hosts");
+  assert.deepEqual(failures, []);
+});
+
+test("without Prometheus or a host monitor the page says so", async (t) => {
+  const stack = await startStack({ prometheus: false, monitor: false });
+  t.after(stack.stop);
+  const browser = await launch(t);
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  const failures = [];
+  page.on("pageerror", (e) => failures.push(e.message));
+  await page.goto(stack.urls.dashboard);
+
+  const problem = page.getByTestId("routes-problem");
+  await waitFor(() => problem.isVisible(), 20_000, "the comparison's problem").catch(async (e) => {
+    throw new Error(`${e.message}; the panel shows: ${await page.getByTestId("routes").innerText()}\n${stack.logs()}`);
+  });
+  assert.match(await problem.innerText(), /^Sin Prometheus: no se puede comparar las rutas\.\s+the route comparison needs Prometheus, which did not answer at http:\/\/127\.0\.0\.1:\d+/);
+  assert.equal(await page.getByTestId("routes").getAttribute("aria-busy"), "false");
+  await waitFor(async () => /todavía no ha enviado muestras/.test(await page.getByTestId("hosts").innerText()), 10_000, "the no-host sentence");
+  mkdirSync(OUTPUT, { recursive: true });
+  await page.getByTestId("routes").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: new URL("dashboard-no-prometheus-phone.png", OUTPUT).pathname });
   assert.deepEqual(failures, []);
 });

@@ -3,14 +3,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { io } from "socket.io-client";
-import { PUSH_INTERVAL_MS, postGrade, startStack, waitFor } from "./harness.mjs";
+import { MONITOR_INTERVAL_MS, PUSH_INTERVAL_MS, postGrade, startStack, waitFor } from "./harness.mjs";
 
 function connect(url) {
   const socket = io(url, { transports: ["websocket"], reconnection: false });
-  const seen = { live: [], count: [], selectError: [] };
+  const seen = { live: [], count: [], selectError: [], host: [] };
   socket.on("live", (p) => seen.live.push({ at: Date.now(), ...p }));
   socket.on("count", (p) => seen.count.push(p));
   socket.on("select_error", (p) => seen.selectError.push(p));
+  socket.on("host", (p) => seen.host.push(p));
   return { socket, seen, connected: new Promise((resolve, reject) => (socket.on("connect", resolve), socket.on("connect_error", reject))) };
 }
 
@@ -95,4 +96,29 @@ test("long-polling is refused, so no replica needs sticky sessions", async (t) =
   t.after(stack.stop);
   const polling = await fetch(`${stack.urls.dashboard}/socket.io/?EIO=4&transport=polling`);
   assert.equal(polling.status, 400);
+});
+
+test("the host monitor's samples are listed and pushed on the same socket", async (t) => {
+  const stack = await startStack({ prometheus: false });
+  t.after(stack.stop);
+  const { socket, seen, connected } = connect(stack.urls.dashboard);
+  t.after(() => socket.close());
+  await connected;
+  await waitFor(() => seen.host.length >= 3, 10 * MONITOR_INTERVAL_MS, "three host pushes");
+  const sample = seen.host.at(-1);
+  assert.deepEqual(Object.keys(sample).sort(), [
+    "hora", "host", "porcentaje_cpu_libre", "porcentaje_cpu_uso", "porcentaje_ram", "procesos_corriendo",
+    "procesos_durmiendo", "procesos_parados", "procesos_zombie", "ram_libre", "total_procesos", "total_ram", "uso_ram",
+  ]);
+  assert.match(sample.hora, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+  assert.ok(Math.abs(Date.parse(`${sample.hora.replace(" ", "T")}Z`) - Date.now()) < 5000, `hora ${sample.hora} is UTC now`);
+  assert.equal(sample.uso_ram + sample.ram_libre, sample.total_ram);
+  for (const p of [sample.porcentaje_ram, sample.porcentaje_cpu_uso]) assert.ok(p >= 0 && p <= 100);
+  assert.ok(sample.total_procesos > 0);
+
+  const { hosts } = await (await fetch(`${stack.urls.dashboard}/api/hosts`)).json();
+  assert.deepEqual(hosts.map((h) => h.host), [sample.host]);
+  const horas = hosts[0].samples.map((s) => s.hora);
+  assert.ok(horas.length >= 3 && horas.length <= 300, `${horas.length} samples`);
+  assert.deepEqual(horas, [...horas].sort(), "oldest first");
 });

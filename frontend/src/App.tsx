@@ -2,8 +2,10 @@ import { useState } from "react";
 import { apiUrl, type Page, type PassFail, type Selection, type TopCourses, type TopStudents } from "./api";
 import { PassFailPie, TopCoursesBar, TopStudentsBar } from "./components/Charts";
 import { Pager } from "./components/Pager";
+import { Hosts } from "./components/Hosts";
 import { Panel } from "./components/Panel";
 import { RecordsTable } from "./components/Records";
+import { RouteComparison } from "./components/RouteComparison";
 import { Selectors } from "./components/Selectors";
 import { config } from "./config";
 import { useLive, useReport } from "./hooks";
@@ -73,6 +75,9 @@ export function App() {
           onPagesChange={setPages}
           nextBefore={records.data?.next_before ?? null}
         />
+
+        <RouteComparison apiOrigin={apiOrigin} />
+        <Hosts apiOrigin={apiOrigin} socket={live.socket} />
       </div>
     </main>
   );

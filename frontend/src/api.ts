@@ -80,3 +80,46 @@ export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> 
   }
   return body as T;
 }
+
+/** The series of the route comparison, as Prometheus computed them. */
+export const ROUTE_SERIES = ["created_per_second", "errors_per_second", "p95_ms", "p99_ms"] as const;
+export type RouteSeries = (typeof ROUTE_SERIES)[number];
+
+/** A point of a Prometheus series: [unix seconds, value]. */
+export type SeriesPoint = [number, number];
+
+/**
+ * `GET /api/routes`: per series, per route (`grpc`, `redis`), the points of the last
+ * `window_seconds` every `step_seconds`; a route without requests in the window is absent.
+ */
+export interface RouteComparison {
+  window_seconds: number;
+  step_seconds: number;
+  series: Partial<Record<RouteSeries, Partial<Record<string, SeriesPoint[]>>>>;
+}
+
+/**
+ * One sample of a host monitor, with the VM-monitoring brief's field names: RAM in MB,
+ * percentages with one decimal, `hora` in UTC ("YYYY-MM-DD HH:MM:SS").
+ */
+export interface HostSample {
+  host: string;
+  hora: string;
+  total_ram: number;
+  ram_libre: number;
+  uso_ram: number;
+  porcentaje_ram: number;
+  porcentaje_cpu_uso: number;
+  porcentaje_cpu_libre: number;
+  procesos_corriendo: number;
+  total_procesos: number;
+  procesos_durmiendo: number;
+  procesos_zombie: number;
+  procesos_parados: number;
+}
+
+/** `GET /api/hosts`: each host seen in the last minute with its recent samples, oldest first. */
+export interface HostHistory {
+  host: string;
+  samples: HostSample[];
+}

@@ -108,12 +108,7 @@ impl Prometheus {
 
     /// One expression's points per `route`; a point that is not a number (a quantile of
     /// no requests) is left out.
-    async fn query_range(
-        &self,
-        query: &str,
-        start: u64,
-        end: u64,
-    ) -> Result<ByRoute, String> {
+    async fn query_range(&self, query: &str, start: u64, end: u64) -> Result<ByRoute, String> {
         let answer = self
             .client
             .get(format!("{}/api/v1/query_range", self.url))

@@ -356,7 +356,9 @@ fn ingress_nginx_admits_every_ingress() {
 fn workloads(objects: &[Value]) -> Vec<&Value> {
     objects
         .iter()
-        .filter(|o| ["Deployment", "Job", "StatefulSet"].contains(&o["kind"].as_str().unwrap()))
+        .filter(|o| {
+            ["Deployment", "DaemonSet", "Job", "StatefulSet"].contains(&o["kind"].as_str().unwrap())
+        })
         .collect()
 }
 
@@ -534,15 +536,21 @@ fn variables_read() -> BTreeMap<&'static str, BTreeSet<String>> {
             "dashboard-api",
             envs(dashboard_api::config::Config::command()),
         ),
+        ("monitor", envs(monitor::config::Config::command())),
     ])
 }
 
 /// What each binary cannot run without in a cluster.
-const REQUIRED: [(&str, &[&str]); 4] = [
+const REQUIRED: [(&str, &[&str]); 5] = [
     ("grpc-server", &["LISTEN_ADDR", "ADMIN_ADDR", "MYSQL_URL"]),
     ("grpc-client", &["LISTEN_ADDR", "GRPC_SERVER_URL"]),
     ("redis-api", &["LISTEN_ADDR", "MYSQL_URL", "REDIS_URL"]),
     ("dashboard-api", &["LISTEN_ADDR", "MYSQL_URL", "REDIS_URL"]),
+    // The node's name and its /proc, not the container's.
+    (
+        "monitor",
+        &["LISTEN_ADDR", "REDIS_URL", "NODE_NAME", "PROC_ROOT"],
+    ),
 ];
 
 fn variables_set(container: &Value) -> BTreeSet<String> {

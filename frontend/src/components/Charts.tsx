@@ -47,10 +47,10 @@ export function TopStudentsBar({ report, title }: { report: Loaded<TopStudents>;
   return (
     <Panel title={title} testId="top-students" loading={report.loading} error={report.error} empty={bars.length === 0}>
       <ResponsiveContainer width="100%" height={260}>
-        <BarChart data={bars} layout="vertical" margin={{ left: 24 }}>
+        <BarChart data={bars} layout="vertical" margin={{ left: 4, right: 12 }}>
           <CartesianGrid strokeDasharray="3 3" />
           <XAxis type="number" domain={[0, 100]} />
-          <YAxis type="category" dataKey="label" width={140} />
+          <YAxis type="category" dataKey="label" width={150} fontSize={12} />
           <Tooltip />
           <Bar dataKey="average" name="Promedio" fill="#6a1b9a" isAnimationActive={false} />
         </BarChart>

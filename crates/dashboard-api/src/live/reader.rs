@@ -129,6 +129,9 @@ impl LiveReader {
                 "+inf",
             )
             .await?;
+        if names.is_empty() {
+            return Ok(Vec::new()); // and an empty pipeline is an error to Redis
+        }
         let mut pipe = redis::pipe();
         for name in &names {
             pipe.lrange(self.keys.host(name), 0, -1);

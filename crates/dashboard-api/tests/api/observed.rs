@@ -209,6 +209,13 @@ async fn without_prometheus_the_route_comparison_is_a_json_503_in_time() {
 #[tokio::test]
 async fn hosts_are_listed_with_their_samples_oldest_first() {
     let app = spawn_app().await;
+    let (status, body) = app.get("/api/hosts").await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"hosts": []})),
+        "before any sample"
+    );
+
     let prefix = app.stores.redis().prefix.clone();
     let mut redis = redis::Client::open(app.stores.redis().url.as_str())
         .unwrap()

@@ -13,11 +13,12 @@ use std::{
 
 pub const NAMESPACE: &str = "so1p2";
 /// The notas images, by the name `nix/images.nix` and `k8s/` give them.
-pub const IMAGES: [&str; 5] = [
+pub const IMAGES: [&str; 6] = [
     "grpc-server",
     "grpc-client",
     "redis-api",
     "dashboard-api",
+    "monitor",
     "frontend",
 ];
 
