@@ -1,13 +1,14 @@
 """The local stack behind `just dev`: real MariaDB, Redis, nginx and Prometheus processes
 plus the four services and the host monitor, with every file they write under `.dev/`
-(ignored by git). Run from the
-repository root as `python -m scripts.devstack COMMAND` (ports, stack.env, starting and
-waiting for the stack are in scripts/stack.py, which `just bench` shares):
+(ignored by git). Run from the repository root as `python -m scripts.devstack COMMAND`
+(ports, stack.env, starting and waiting for the stack are in scripts/stack.py, which
+`just bench` shares; the fault suite, scripts/chaos.py, runs the same command lines):
 
     prepare   pick ports, initialise MariaDB once, render nginx.conf from the
               kind overlay's Ingresses (k8s/components/ingress-nginx-split) and
-              prometheus.yml from the processes that serve /metrics, and write .dev/Procfile and .dev/stack.env for honcho, the
-              process manager that runs them all
+              prometheus.yml from the processes that serve /metrics, and write
+              .dev/Procfile and .dev/stack.env for honcho, the process manager
+              that runs them all
     wait      (a Procfile entry) wait until every process answers, print the URLs
     down      stop a running stack (what Ctrl-C does in its terminal)
     url       print the stack's entry URL (for `just loadtest`)
