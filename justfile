@@ -257,3 +257,11 @@ _venv:
     python3 -m venv .dev/venv
     .dev/venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt -r locust/requirements.txt
     echo "$wanted" > "$stamp"
+
+# Grafana of the kind cluster at http://localhost:3000, every dashboard provisioned, anonymous viewers (Ctrl-C stops the port-forward).
+grafana:
+    kubectl --context kind-notas -n so1p2 port-forward svc/grafana 3000:3000
+
+# Prometheus of the kind cluster at http://localhost:9090 (Ctrl-C stops the port-forward).
+prometheus:
+    kubectl --context kind-notas -n so1p2 port-forward svc/prometheus 9090:9090

@@ -4,7 +4,11 @@
 //! - `tests/manifests.rs`: what `just up` and `just deploy-gke` apply, rendered by
 //!   `scripts/overlay.py`, validated against the Kubernetes schemas, pinned with insta
 //!   snapshots, and held to the design's invariants and to what admits it (ingress-nginx's
-//!   webhook, the NetworkPolicies, GKE's Gateway, Cloud Run).
+//!   webhook, the NetworkPolicies, GKE's Gateway, Cloud Run, GMP's PodMonitoring), and
+//!   what scrapes notas' metrics (Prometheus' relabelling on kind, PodMonitorings on GKE).
+//! - `tests/dashboards.rs`: the Grafana dashboards; each query of those tagged `cluster`
+//!   (which the local Prometheus cannot answer) against the metric and label facts of the
+//!   exporters that serve them, and against what the kind rendering makes them export.
 //! - `tests/nix.rs`: every `.nix` file parses, and the flake evaluates for every system
 //!   against `nix/upstream.nix`, the model of nixpkgs and crane.
 //! - `tests/recipes.rs`: what `scripts/deploy-gke.sh` must grant and build, and recipes

@@ -1,8 +1,8 @@
 //! What `just up` and `just deploy-gke` apply, rendered by `scripts/overlay.py` with the
 //! images the flake builds (kind) or dummy values shaped like real ones (GKE, Cloud Run),
 //! validated against the Kubernetes schemas and held to the design's invariants and to the
-//! rules of what admits them: ingress-nginx's webhook, the NetworkPolicies, GKE's Gateway
-//! and Cloud Run.
+//! rules of what admits them: ingress-nginx's webhook, the NetworkPolicies, GKE's Gateway,
+//! Cloud Run and GMP; and to what scrapes notas' metrics (Prometheus on kind, GMP on GKE).
 //!
 //! Needs `python3`, `kubectl` (with its built-in kustomize), `nix-instantiate` and
 //! `kubernetes-validate` (PyPI; `just` installs it into `.dev/venv`, or set
@@ -34,8 +34,18 @@ fn every_rendering_is_pinned() {
 
 #[test]
 fn nothing_is_left_to_fill_in() {
+    // What scripts/overlay.py fills in: `${NAME}`, NAME in capitals. Grafana's own
+    // variables (`${datasource}` in the dashboards) stay as they are.
     for rendering in RENDERINGS {
-        assert!(!render(rendering).contains("${"), "{rendering}");
+        let text = render(rendering);
+        for (at, _) in text.match_indices("${") {
+            let next = text[at + 2..].chars().next();
+            assert!(
+                !next.is_some_and(|c| c.is_ascii_uppercase()),
+                "{rendering}: {}",
+                &text[at..(at + 40).min(text.len())]
+            );
+        }
     }
 }
 
@@ -50,6 +60,7 @@ fn every_object_is_valid_for_the_pinned_kubernetes_version() {
         "HTTPRoute",
         "HealthCheckPolicy",
         "GCPBackendPolicy",
+        "PodMonitoring",
     ];
     for rendering in CLUSTERS {
         let file =
@@ -77,11 +88,18 @@ fn every_object_is_valid_for_the_pinned_kubernetes_version() {
     }
 }
 
+/// Kinds that have no namespace: the namespace itself, and the RBAC that lets Prometheus
+/// discover nodes and read their cAdvisor (nodes are cluster-wide).
+const CLUSTER_SCOPED: [&str; 3] = ["Namespace", "ClusterRole", "ClusterRoleBinding"];
+
 #[test]
 fn everything_lives_in_the_namespace() {
     for rendering in CLUSTERS {
         let objects = objects(rendering);
-        for o in objects.iter().filter(|o| o["kind"] != "Namespace") {
+        for o in objects
+            .iter()
+            .filter(|o| !CLUSTER_SCOPED.contains(&o["kind"].as_str().unwrap()))
+        {
             assert_eq!(
                 o["metadata"]["namespace"],
                 NAMESPACE,
@@ -95,6 +113,17 @@ fn everything_lives_in_the_namespace() {
             .map(name)
             .collect();
         assert_eq!(namespaces, [NAMESPACE], "{rendering}");
+        // Cluster-wide grants go to this namespace's service accounts only.
+        for binding in of_kind(&objects, "ClusterRoleBinding") {
+            for subject in binding["subjects"].as_array().unwrap() {
+                assert_eq!(
+                    subject["namespace"],
+                    NAMESPACE,
+                    "{rendering}: {}",
+                    name(binding)
+                );
+            }
+        }
     }
 }
 
@@ -392,18 +421,42 @@ fn notas_containers(objects: &[Value]) -> Vec<(String, &Value)> {
         .collect()
 }
 
+fn is_notas(o: &Value) -> bool {
+    o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "notas"
+}
+
 #[test]
 fn every_deployment_has_its_hpa_and_cpu_requests() {
     for rendering in CLUSTERS {
         let objects = objects(rendering);
         let hpas = of_kind(&objects, "HorizontalPodAutoscaler");
         for deployment in of_kind(&objects, "Deployment") {
+            for c in containers(deployment) {
+                assert!(
+                    c["resources"]["requests"]["cpu"].is_string(),
+                    "{rendering}: {} has no CPU request",
+                    c["name"]
+                );
+            }
+            let scaled_by = |h: &Value| {
+                h["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+                    && h["spec"]["scaleTargetRef"]["name"] == name(deployment)
+            };
+            // The observability stack (kind) runs one replica each: a second Prometheus or
+            // kube-state-metrics would scrape or export everything again on its own, and a
+            // second Grafana would have its own database.
+            if !is_notas(deployment) {
+                assert!(
+                    !hpas.iter().any(|h| scaled_by(h)),
+                    "{rendering}: {} must not scale",
+                    name(deployment)
+                );
+                assert_eq!(deployment["spec"]["replicas"], 1, "{}", name(deployment));
+                continue;
+            }
             let hpa = hpas
                 .iter()
-                .find(|h| {
-                    h["spec"]["scaleTargetRef"]["kind"] == "Deployment"
-                        && h["spec"]["scaleTargetRef"]["name"] == name(deployment)
-                })
+                .find(|h| scaled_by(h))
                 .unwrap_or_else(|| panic!("{rendering}: no HPA for {}", name(deployment)));
             assert_eq!(
                 (
@@ -420,13 +473,6 @@ fn every_deployment_has_its_hpa_and_cpu_requests() {
                 ),
                 (Some("cpu"), Some(50))
             );
-            for c in containers(deployment) {
-                assert!(
-                    c["resources"]["requests"]["cpu"].is_string(),
-                    "{rendering}: {} has no CPU request",
-                    c["name"]
-                );
-            }
         }
     }
 }
@@ -451,6 +497,11 @@ fn every_container_is_hardened() {
                 assert_eq!(
                     sec["allowPrivilegeEscalation"], false,
                     "{what}: privilege escalation"
+                );
+                assert_eq!(
+                    sec["capabilities"]["drop"],
+                    serde_json::json!(["ALL"]),
+                    "{what}: capabilities kept"
                 );
             }
         }
@@ -928,6 +979,44 @@ fn flows(objects: &[Value], rendering: &str) -> Vec<Flow> {
         }
     }
 
+    // Metrics: every pod Prometheus (kind) or GMP's collectors (GKE) scrape, on the port
+    // they scrape, the exporters prometheus.yml names by address, Grafana's data source.
+    let scraper = scraper(objects, &pods);
+    for s in scrapes(objects) {
+        flows.push(Flow {
+            what: format!("scrape {}:{}", s.workload, s.port.1),
+            from: scraper.clone(),
+            to: pod_named(&pods, &s.workload).clone(),
+            port: s.port,
+            protocol: "TCP",
+        });
+    }
+    if let Some(config) = prometheus_config(objects) {
+        for job in config["scrape_configs"].as_array().unwrap() {
+            for target in job["static_configs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| strings(&c["targets"]))
+            {
+                let (host, port) = host_port(&format!("http://{target}"));
+                flows.extend(to_service(
+                    format!("prometheus -> {target}"),
+                    &scraper,
+                    &host,
+                    port,
+                ));
+            }
+        }
+        let (host, port) = host_port(grafana_datasource(objects)["url"].as_str().unwrap());
+        flows.extend(to_service(
+            format!("grafana -> {host}:{port}"),
+            pod_named(&pods, "grafana"),
+            &host,
+            port,
+        ));
+    }
+
     // Between the workloads, from the addresses they are given: GRPC_SERVER_URL as set,
     // REDIS_URL from the ConfigMap, MYSQL_URL from the Secret (kind: the in-cluster
     // Service `just up` names; GKE: the proxy sidecar in the same pod, no flow).
@@ -1018,6 +1107,8 @@ fn every_real_sender_is_admitted_by_the_network_policies() {
         let mut guarded = endpoints(&objects, "grpc-server", 50051);
         if rendering == "kind" {
             guarded.extend(endpoints(&objects, "mysql", 3306));
+            guarded.extend(endpoints(&objects, "prometheus", 9090));
+            guarded.extend(endpoints(&objects, "kube-state-metrics", 8080));
         }
         for (to, (port, port_name)) in guarded {
             assert!(
@@ -1130,7 +1221,7 @@ fn google_label(text: &str, key: bool) -> bool {
 
 /// The fields of a serving.knative.dev/v1 Service that Cloud Run's Admin API (v1) takes and
 /// this file uses; anything else here is a mistake to look up first.
-fn allowed_fields(path: &str) -> Option<&'static [&'static str]> {
+fn cloud_run_fields(path: &str) -> Option<&'static [&'static str]> {
     Some(match path {
         "" => &["apiVersion", "kind", "metadata", "spec"],
         "metadata" | "spec.template.metadata" => &["name", "labels", "annotations"],
@@ -1164,26 +1255,33 @@ fn allowed_fields(path: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn check_fields(value: &Value, path: &str) {
+/// Every field of `value` (at `path`, dotted, arrays looked through) is one `allowed` lists
+/// for its parent; parents `allowed` does not know (maps of free keys) are not looked into.
+fn check_fields(
+    value: &Value,
+    path: &str,
+    allowed: &dyn Fn(&str) -> Option<&'static [&'static str]>,
+    what: &str,
+) {
     match value {
-        Value::Array(items) => items.iter().for_each(|i| check_fields(i, path)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|i| check_fields(i, path, allowed, what)),
         Value::Object(fields) => {
-            let Some(allowed) = allowed_fields(path) else {
+            let Some(known) = allowed(path) else {
                 return;
             };
             for (key, child) in fields {
                 assert!(
-                    allowed.contains(&key.as_str()),
-                    "Cloud Run: {path}.{key} is not a field this check knows Cloud Run takes"
+                    known.contains(&key.as_str()),
+                    "{what}: {path}.{key} is not a field this check knows {what} takes"
                 );
-                check_fields(
-                    child,
-                    &if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    },
-                );
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                check_fields(child, &child_path, allowed, what);
             }
         }
         _ => {}
@@ -1197,7 +1295,7 @@ fn cloud_run_accepts_the_frontend_service() {
         (service["apiVersion"].as_str(), service["kind"].as_str()),
         (Some("serving.knative.dev/v1"), Some("Service"))
     );
-    check_fields(&service, "");
+    check_fields(&service, "", &cloud_run_fields, "Cloud Run");
     for labels in [
         &service["metadata"]["labels"],
         &service["spec"]["template"]["metadata"]["labels"],
@@ -1262,4 +1360,546 @@ fn cloud_run_accepts_the_frontend_service() {
     }
     assert_eq!(volumes[0]["secret"]["secretName"], "notas-frontend-config");
     assert_eq!(containers[0]["volumeMounts"][0]["mountPath"], "/config");
+}
+
+// --- Metrics: Prometheus, kube-state-metrics and Grafana (kind), GMP (GKE) ----------------
+
+/// A ConfigMap kustomize generated (`NAME-<hash>`), by its generator's name.
+fn generated<'a>(objects: &'a [Value], generator: &str) -> Option<&'a Value> {
+    let found: Vec<_> = of_kind(objects, "ConfigMap")
+        .into_iter()
+        .filter(|c| {
+            name(c)
+                .rsplit_once('-')
+                .is_some_and(|(n, _)| n == generator)
+        })
+        .collect();
+    assert!(found.len() <= 1, "{} ConfigMaps {generator}", found.len());
+    found.first().copied()
+}
+
+/// prometheus.yml as the kind rendering mounts it; none on GKE.
+fn prometheus_config(objects: &[Value]) -> Option<Value> {
+    let map = generated(objects, "prometheus-config")?;
+    Some(serde_norway::from_str(map["data"]["prometheus.yml"].as_str().unwrap()).unwrap())
+}
+
+/// The one data source Grafana is provisioned with.
+fn grafana_datasource(objects: &[Value]) -> Value {
+    let map = generated(objects, "grafana-provisioning").expect("Grafana's provisioning");
+    let file: Value =
+        serde_norway::from_str(map["data"]["datasources.yaml"].as_str().unwrap()).unwrap();
+    let sources = file["datasources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1);
+    sources[0].clone()
+}
+
+/// One Prometheus relabel rule applied to a target's labels (`<relabel_config>`,
+/// docs/configuration/configuration.md of prometheus v3.14.0): `keep`, `drop` or `replace`
+/// (the default, regex `(.*)`, replacement `$1`); false when the target is dropped. Only the
+/// regexes prometheus.yml uses are evaluated: `(.*)`, `(.+)` and alternations of literals
+/// (Prometheus anchors them); any other stops the check, to be taught here first.
+fn relabel(rule: &Value, labels: &mut BTreeMap<String, String>) -> bool {
+    let value = strings(&rule["source_labels"])
+        .map(|l| labels.get(l).map_or("", String::as_str))
+        .collect::<Vec<_>>()
+        .join(rule["separator"].as_str().unwrap_or(";"));
+    let regex = rule["regex"].as_str().unwrap_or("(.*)");
+    let action = rule["action"].as_str().unwrap_or("replace");
+    let matched = match regex {
+        "(.*)" => Some(value),
+        "(.+)" => Some(value).filter(|v| !v.is_empty()),
+        literals => {
+            assert!(
+                literals
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-|./".contains(c))
+                    && action != "replace",
+                "relabel regex {literals:?}: this check evaluates only literal alternations"
+            );
+            literals.split('|').any(|l| l == value).then_some(value)
+        }
+    };
+    match action {
+        "keep" => matched.is_some(),
+        "drop" => matched.is_none(),
+        "replace" => {
+            if let Some(group) = matched {
+                let replacement = rule["replacement"].as_str().unwrap_or("$1");
+                labels.insert(
+                    rule["target_label"].as_str().unwrap().to_owned(),
+                    replacement.replace("$1", &group),
+                );
+            }
+            true
+        }
+        other => panic!("relabel action {other}: not evaluated by this check"),
+    }
+}
+
+/// `[^a-zA-Z0-9_]` → `_`, as Prometheus turns a pod label into a meta label name.
+fn label_name(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// What pod discovery makes of a workload's pod (`<kubernetes_sd_config>` role `pod`): a
+/// target per declared container port, and one per container that declares none, each
+/// with the pod's namespace, name and labels.
+fn pod_discovery(workload: &Value) -> Vec<BTreeMap<String, String>> {
+    let template = &workload["spec"]["template"];
+    let mut pod = BTreeMap::from([
+        (
+            "__meta_kubernetes_namespace".to_owned(),
+            NAMESPACE.to_owned(),
+        ),
+        (
+            "__meta_kubernetes_pod_name".to_owned(),
+            format!("{}-x7k2p", name(workload)),
+        ),
+    ]);
+    for (key, value) in template["metadata"]["labels"].as_object().unwrap() {
+        pod.insert(
+            format!("__meta_kubernetes_pod_label_{}", label_name(key)),
+            value.as_str().unwrap().to_owned(),
+        );
+    }
+    let mut targets = vec![];
+    for (init, list) in [("true", "initContainers"), ("false", "containers")] {
+        for c in template["spec"][list].as_array().into_iter().flatten() {
+            let mut container = pod.clone();
+            container.insert("__meta_kubernetes_pod_container_init".into(), init.into());
+            container.insert(
+                "__meta_kubernetes_pod_container_name".into(),
+                c["name"].as_str().unwrap().into(),
+            );
+            let ports = c["ports"].as_array().cloned().unwrap_or_default();
+            if ports.is_empty() {
+                targets.push(container.clone());
+            }
+            for p in ports {
+                let mut target = container.clone();
+                target.insert(
+                    "__meta_kubernetes_pod_container_port_name".into(),
+                    p["name"].as_str().unwrap_or("").into(),
+                );
+                target.insert(
+                    "__meta_kubernetes_pod_container_port_number".into(),
+                    p["containerPort"].to_string(),
+                );
+                targets.push(target);
+            }
+        }
+    }
+    targets
+}
+
+/// A notas pod's metrics endpoint as its scraper sees it.
+struct Scrape {
+    workload: String,
+    /// The container port's number and name.
+    port: (u64, String),
+    job: String,
+    interval: String,
+}
+
+/// Every scrape of a pod: on kind what prometheus.yml's pod-discovery jobs keep, on GKE
+/// what the PodMonitorings select.
+fn scrapes(objects: &[Value]) -> Vec<Scrape> {
+    let port_of = |workload: &Value, port_name: &str| -> (u64, String) {
+        containers(workload)
+            .into_iter()
+            .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+            .find(|p| p["name"] == port_name)
+            .map(|p| (p["containerPort"].as_u64().unwrap(), port_name.to_owned()))
+            .unwrap_or_else(|| panic!("{} has no port {port_name}", name(workload)))
+    };
+    let mut found = vec![];
+    if let Some(config) = prometheus_config(objects) {
+        let global = config["global"]["scrape_interval"].as_str().unwrap_or("1m");
+        for job in config["scrape_configs"].as_array().unwrap() {
+            let discovery = &job["kubernetes_sd_configs"];
+            if discovery[0]["role"] != "pod" {
+                continue;
+            }
+            assert_eq!(
+                discovery[0]["namespaces"]["names"],
+                serde_json::json!([NAMESPACE])
+            );
+            for w in workloads(objects) {
+                for mut target in pod_discovery(w) {
+                    target.insert("job".into(), job["job_name"].as_str().unwrap().into());
+                    let rules = job["relabel_configs"].as_array().unwrap();
+                    if rules.iter().all(|r| relabel(r, &mut target)) {
+                        let port_name = &target["__meta_kubernetes_pod_container_port_name"];
+                        found.push(Scrape {
+                            workload: name(w).into(),
+                            port: port_of(w, port_name),
+                            job: target["job"].clone(),
+                            interval: job["scrape_interval"].as_str().unwrap_or(global).into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for monitoring in of_kind(objects, "PodMonitoring") {
+        for w in workloads(objects) {
+            let labels = &w["spec"]["template"]["metadata"]["labels"];
+            if !selects(&monitoring["spec"]["selector"], labels) {
+                continue;
+            }
+            for endpoint in monitoring["spec"]["endpoints"].as_array().unwrap() {
+                found.push(Scrape {
+                    workload: name(w).into(),
+                    port: port_of(w, endpoint["port"].as_str().unwrap()),
+                    job: name(monitoring).into(),
+                    interval: endpoint["interval"].as_str().unwrap().into(),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Who scrapes: Prometheus' pod on kind; on GKE GMP's collectors, pods of gmp-system
+/// (the collector DaemonSet of prometheus-engine v0.17.2, manifests/operator.yaml).
+fn scraper(objects: &[Value], pods: &[(Peer, Vec<(u64, String)>)]) -> Peer {
+    if prometheus_config(objects).is_some() {
+        pod_named(pods, "prometheus").clone()
+    } else {
+        pod_of(
+            "gmp-system",
+            serde_json::json!({ "app.kubernetes.io/name": "collector" }),
+        )
+    }
+}
+
+#[test]
+fn every_notas_service_is_scraped_once_on_its_metrics_port() {
+    let read = variables_read();
+    for rendering in CLUSTERS {
+        let objects = objects(rendering);
+        assert!(
+            (rendering == "kind") == prometheus_config(&objects).is_some()
+                && (rendering == "kind") == of_kind(&objects, "PodMonitoring").is_empty(),
+            "{rendering}: Prometheus on kind, Managed Service for Prometheus on GKE"
+        );
+        // The Rust services serve /metrics: grpc-server on `admin` (its `grpc` port is the
+        // gRPC service), the others on `http`; the frontend's static server has none.
+        let mut expected = BTreeMap::new();
+        for (workload, c) in notas_containers(&objects) {
+            let ports: Vec<&str> = c["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            if read.contains_key(image_name(c["image"].as_str().unwrap())) && !ports.is_empty() {
+                let port = if ports.contains(&"admin") {
+                    "admin"
+                } else {
+                    "http"
+                };
+                expected.insert(workload, port.to_owned());
+            }
+        }
+        assert_eq!(expected.len(), 5, "{rendering}: {expected:?}");
+        let mut scraped = BTreeMap::new();
+        for s in scrapes(&objects) {
+            let what = format!("{rendering}: {} on {}", s.workload, s.port.1);
+            // Dashboards group by `job`, named after the workload as in `just dev`.
+            assert_eq!(s.job, s.workload, "{what}: job");
+            assert_eq!(s.interval, "10s", "{what}: interval");
+            assert!(
+                scraped.insert(s.workload.clone(), s.port.1).is_none(),
+                "{what}: scraped twice"
+            );
+        }
+        assert_eq!(scraped, expected, "{rendering}");
+    }
+}
+
+/// A Prometheus duration (`1h30m`, `10s`, `500ms`) in milliseconds.
+fn duration_ms(text: &str) -> Option<u64> {
+    let units = [
+        ("ms", 1),
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 604_800_000),
+        ("y", 31_536_000_000),
+    ];
+    let mut rest = text;
+    let mut total = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let number: u64 = rest[..digits].parse().ok()?;
+        let (unit, factor) = units.iter().find(|(u, _)| {
+            rest[digits..].starts_with(u) && !(*u == "m" && rest[digits..].starts_with("ms"))
+        })?;
+        total += number * factor;
+        rest = &rest[digits + unit.len()..];
+    }
+    (!text.is_empty()).then_some(total)
+}
+
+/// The fields of a monitoring.googleapis.com/v1 PodMonitoring (GoogleCloudPlatform/
+/// prometheus-engine v0.17.2, pkg/operator/apis/monitoring/v1/pod_types.go and
+/// http_types.go: PodMonitoringSpec, ScrapeEndpoint with its inline HTTPClientConfig).
+fn pod_monitoring_fields(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "" => &["apiVersion", "kind", "metadata", "spec"],
+        "metadata" => &["name", "namespace", "labels", "annotations"],
+        "spec" => &[
+            "selector",
+            "endpoints",
+            "targetLabels",
+            "limits",
+            "filterRunning",
+        ],
+        "spec.selector" => &["matchLabels", "matchExpressions"],
+        "spec.endpoints" => &[
+            "port",
+            "scheme",
+            "path",
+            "params",
+            "interval",
+            "timeout",
+            "metricRelabeling",
+            "authorization",
+            "basicAuth",
+            "tls",
+            "oauth2",
+            "proxyUrl",
+        ],
+        "spec.targetLabels" => &["metadata", "fromPod"],
+        "spec.limits" => &["samples", "labels", "labelNameLength", "labelValueLength"],
+        _ => return None,
+    })
+}
+
+#[test]
+fn pod_monitorings_are_what_gmp_takes() {
+    for rendering in ["gke", "gke-private-ip"] {
+        let objects = objects(rendering);
+        for monitoring in of_kind(&objects, "PodMonitoring") {
+            let what = format!("{rendering}: PodMonitoring {}", name(monitoring));
+            assert_eq!(monitoring["apiVersion"], "monitoring.googleapis.com/v1");
+            check_fields(monitoring, "", &pod_monitoring_fields, "PodMonitoring");
+            // Endpoints: 1 to 10, each a named or numbered port, a required interval, a
+            // timeout no longer than it, http or https (the CRD's kubebuilder markers).
+            let endpoints = monitoring["spec"]["endpoints"].as_array().unwrap();
+            assert!((1..=10).contains(&endpoints.len()), "{what}");
+            for e in endpoints {
+                let interval = duration_ms(e["interval"].as_str().unwrap());
+                assert!(interval.is_some(), "{what}: interval {}", e["interval"]);
+                if let Some(timeout) = e["timeout"].as_str() {
+                    assert!(
+                        duration_ms(timeout) <= interval,
+                        "{what}: timeout {timeout}"
+                    );
+                }
+                assert!(
+                    e["port"].as_str().is_some_and(|p| !p.is_empty())
+                        || e["port"].as_u64() > Some(0),
+                    "{what}: port"
+                );
+                assert!(
+                    e["scheme"].is_null()
+                        || ["http", "https"].contains(&e["scheme"].as_str().unwrap()),
+                    "{what}: scheme"
+                );
+                assert!(
+                    e["path"].is_null() || e["path"].as_str().unwrap().starts_with('/'),
+                    "{what}: path"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn kube_state_metrics_watches_only_what_the_dashboard_reads() {
+    let objects = objects("kind");
+    let deployment = of_kind(&objects, "Deployment")
+        .into_iter()
+        .find(|d| name(d) == "kube-state-metrics")
+        .unwrap();
+    let args = kube_state_metrics_args(deployment);
+    // API group of each resource kube-state-metrics v2.20.0 lists and watches
+    // (examples/standard/cluster-role.yaml; HPAs through autoscaling/v2).
+    let groups = [
+        ("pods", ""),
+        ("deployments", "apps"),
+        ("daemonsets", "apps"),
+        ("horizontalpodautoscalers", "autoscaling"),
+    ];
+    let enabled: BTreeSet<&str> = args["resources"].split(',').collect();
+    assert_eq!(
+        enabled,
+        groups.iter().map(|(r, _)| *r).collect(),
+        "--resources: the cluster dashboard's HPAs, Deployments, DaemonSets and pods"
+    );
+    assert_eq!(args["namespaces"], NAMESPACE);
+    // A Role in the namespace grants exactly list and watch on those.
+    let role = of_kind(&objects, "Role")
+        .into_iter()
+        .find(|r| name(r) == "kube-state-metrics")
+        .unwrap();
+    let mut granted = BTreeSet::new();
+    for rule in role["rules"].as_array().unwrap() {
+        let verbs: BTreeSet<&str> = strings(&rule["verbs"]).collect();
+        assert_eq!(verbs, BTreeSet::from(["list", "watch"]), "{rule}");
+        for group in strings(&rule["apiGroups"]) {
+            for resource in strings(&rule["resources"]) {
+                granted.insert((resource, group));
+            }
+        }
+    }
+    assert_eq!(granted, groups.into_iter().collect());
+    for binding in of_kind(&objects, "ClusterRoleBinding") {
+        assert!(
+            !binding["subjects"]
+                .to_string()
+                .contains("kube-state-metrics"),
+            "kube-state-metrics needs no cluster-wide grant"
+        );
+    }
+}
+
+/// A kube-state-metrics container's `--flag=value` arguments.
+fn kube_state_metrics_args(deployment: &Value) -> BTreeMap<String, String> {
+    strings(&containers(deployment)[0]["args"])
+        .map(|a| {
+            let (flag, value) = a.strip_prefix("--").unwrap().split_once('=').unwrap();
+            (flag.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn grafana_is_provisioned_with_every_dashboard() {
+    let objects = objects("kind");
+    let grafana = of_kind(&objects, "Deployment")
+        .into_iter()
+        .find(|d| name(d) == "grafana")
+        .unwrap();
+    let spec = &grafana["spec"]["template"]["spec"];
+    let container = containers(grafana)[0];
+    let mount_of = |config_map: &str| -> Vec<String> {
+        let volume = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["configMap"]["name"] == name(generated(&objects, config_map).unwrap()))
+            .unwrap_or_else(|| panic!("no volume of {config_map}"));
+        container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["name"] == volume["name"])
+            .map(|m| m["mountPath"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Every dashboard of the folder, as it is in the repository.
+    let folder = repo().join("k8s/components/observability/dashboards");
+    let files: BTreeMap<String, String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let file = p.file_name().unwrap().to_string_lossy().into_owned();
+            (file, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    let dashboards = generated(&objects, "grafana-dashboards").unwrap();
+    let provisioned: BTreeMap<String, String> =
+        serde_json::from_value(dashboards["data"].clone()).unwrap();
+    assert_eq!(
+        provisioned.keys().collect::<Vec<_>>(),
+        files.keys().collect::<Vec<_>>(),
+        "kustomization.yaml generates every dashboard"
+    );
+    for (file, text) in &files {
+        assert!(provisioned[file] == *text, "{file} is provisioned as it is");
+    }
+    // Where the provider looks is where they are mounted, and the provisioning files are
+    // where Grafana reads them (GF_PATHS_PROVISIONING, /etc/grafana/provisioning).
+    let provisioning = generated(&objects, "grafana-provisioning").unwrap();
+    let providers: Value =
+        serde_norway::from_str(provisioning["data"]["dashboards.yaml"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        mount_of("grafana-dashboards"),
+        [providers["providers"][0]["options"]["path"]
+            .as_str()
+            .unwrap()]
+    );
+    assert_eq!(
+        mount_of("grafana-provisioning"),
+        [
+            "/etc/grafana/provisioning/datasources",
+            "/etc/grafana/provisioning/dashboards"
+        ]
+    );
+    // The data source: the in-cluster Prometheus (its Service answers on that port).
+    let source = grafana_datasource(&objects);
+    assert_eq!(
+        (source["type"].as_str(), source["uid"].as_str()),
+        (Some("prometheus"), Some("prometheus"))
+    );
+    let (host, port) = host_port(source["url"].as_str().unwrap());
+    assert!(!endpoints(&objects, &host, port).is_empty());
+    // Read-only root: GF_PATHS_DATA and GF_PATHS_LOGS (the image's defaults) on emptyDirs.
+    for path in ["/var/lib/grafana", "/var/log/grafana"] {
+        let mount = container["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["mountPath"] == path)
+            .unwrap_or_else(|| panic!("Grafana cannot write {path}"));
+        let volume = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap();
+        assert!(volume["emptyDir"].is_object(), "{path}");
+    }
+    let env: BTreeMap<&str, &str> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(env["GF_AUTH_ANONYMOUS_ENABLED"], "true");
+    assert_eq!(env["GF_AUTH_ANONYMOUS_ORG_ROLE"], "Viewer");
+}
+
+#[test]
+fn the_observability_stack_runs_images_pinned_by_version_and_digest() {
+    let objects = objects("kind");
+    let mut seen = BTreeSet::new();
+    for w in workloads(&objects)
+        .into_iter()
+        .filter(|w| ["prometheus", "kube-state-metrics", "grafana"].contains(&name(w)))
+    {
+        for c in containers(w) {
+            let image = c["image"].as_str().unwrap();
+            let (reference, digest) = image.split_once("@sha256:").unwrap_or((image, ""));
+            let tag = reference.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+            assert!(
+                !tag.is_empty()
+                    && !tag.contains('/')
+                    && digest.len() == 64
+                    && digest.chars().all(|c| c.is_ascii_hexdigit()),
+                "{}: {image} is not `repository:version@sha256:digest`",
+                name(w)
+            );
+            seen.insert(name(w));
+        }
+    }
+    assert_eq!(seen.len(), 3);
 }
