@@ -1,6 +1,9 @@
 use clap::Parser;
 use grpc_client::{app::Application, config::Config};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), notas_core::BoxError> {
     notas_core::telemetry::init();
