@@ -94,6 +94,7 @@ struct LiveRecord<'a> {
     route: Route,
 }
 
+/// A record as the recent list and the events channel carry it.
 fn live_record(stored: &StoredGrade) -> String {
     let record = LiveRecord {
         stored,
@@ -153,7 +154,7 @@ impl LiveView {
             .map(drop)
     }
 
-    pub fn recent_limit(&self) -> usize {
+    pub(crate) fn recent_limit(&self) -> usize {
         self.recent_limit as usize
     }
 
