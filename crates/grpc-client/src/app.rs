@@ -59,7 +59,7 @@ impl Application {
                     .status();
                 match status {
                     ServingStatus::Serving => Ok(()),
-                    other => Err(not_ready(other.as_str_name())),
+                    other => Err(not_ready(other.as_str_name()).into()),
                 }
             }
         });

@@ -52,7 +52,7 @@ impl Application {
             let store = store.clone();
             ready_check(move || {
                 let store = store.clone();
-                async move { store.ping().await }
+                async move { Ok(store.ping().await?) }
             })
         };
         let admin_router = with_contract(Router::new(), "grpc-server", None, &config.http, ready);

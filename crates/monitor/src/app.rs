@@ -3,15 +3,13 @@
 //! samples and serves until the shutdown signal.
 
 use crate::{config::Config, proc_stats::hostname, publish::Publisher, sampler::Sampler};
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::Router;
 use notas_core::{
-    http::ApiError,
+    http::{NotReady, ready_check, with_contract},
     live,
     shutdown::CancellationToken,
-    store::{Store, StoreError},
+    store::Store,
 };
-use redis::aio::ConnectionManager;
-use serde_json::{Value, json};
 use std::{
     net::SocketAddr,
     sync::{
@@ -49,11 +47,23 @@ impl Application {
         let publisher = Publisher::new(redis.clone(), config.redis.keys(), host.clone());
         let sampler = Sampler::start(config.proc_root, publisher, Arc::clone(&sampled)).await?;
 
+        // Ready once a sample has been taken and Redis answers.
+        let ready = ready_check(move || {
+            let (sampled, redis) = (Arc::clone(&sampled), redis.clone());
+            async move {
+                if !sampled.load(Ordering::Acquire) {
+                    return Err(NotReady::new("no sample taken yet"));
+                }
+                Ok(live::ping(&redis).await?)
+            }
+        });
+        let router = with_contract(Router::new(), "monitor", None, &config.http, ready);
+
         let listener = TcpListener::bind(config.listen_addr).await?;
         tracing::info!(addr = %listener.local_addr()?, %host, "monitor listening");
         Ok(Application {
             listener,
-            router: router(Readiness { sampled, redis }),
+            router,
             sampler,
             interval: Duration::from_millis(config.monitor_interval_ms),
         })
@@ -76,38 +86,4 @@ impl Application {
         tracing::info!("monitor stopped");
         Ok(())
     }
-}
-
-/// What `/readyz` asks.
-#[derive(Clone)]
-struct Readiness {
-    sampled: Arc<AtomicBool>,
-    redis: ConnectionManager,
-}
-
-/// `/healthz`, `/readyz`, `/metrics` and a JSON 404, answered as by every notas service.
-/// Not `notas_core::http::with_contract`: its `/readyz` asks the stores only, and the
-/// monitor is ready only once it has also taken a sample.
-fn router(readiness: Readiness) -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(readyz).with_state(readiness))
-        .route("/metrics", get(|| async { notas_core::metrics::render() }))
-        .fallback(|| async { ApiError::not_found() })
-}
-
-async fn readyz(State(readiness): State<Readiness>) -> Result<Json<Value>, ApiError> {
-    let not_ready = |why: &dyn std::fmt::Display| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"))
-    };
-    if !readiness.sampled.load(Ordering::Acquire) {
-        return Err(not_ready(&"no sample taken yet"));
-    }
-    live::ping(&readiness.redis)
-        .await
-        .map_err(|e| not_ready(&StoreError::from(e)))?;
-    Ok(Json(json!({ "status": "ready" })))
 }

@@ -1,7 +1,7 @@
 //! The monitor's configuration: command-line flags or environment variables.
 
 use clap::Parser;
-use notas_core::live::RedisArgs;
+use notas_core::{http::HttpLimits, live::RedisArgs};
 use std::{net::SocketAddr, path::PathBuf};
 
 #[derive(Debug, Clone, Parser)]
@@ -25,4 +25,6 @@ pub struct Config {
     pub monitor_interval_ms: u64,
     #[command(flatten)]
     pub redis: RedisArgs,
+    #[command(flatten)]
+    pub http: HttpLimits,
 }

@@ -38,15 +38,39 @@ pub struct HttpLimits {
 }
 
 /// What `/readyz` asks: `Ok` when every store the service depends on answers, else the
-/// first that does not.
+/// first that does not (or a reason of the service's own).
 pub type ReadyCheck =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>> + Send + Sync>;
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), NotReady>> + Send>> + Send + Sync>;
+
+/// Why a service is not ready: a store that does not answer (counted as a store error on
+/// the way), or a reason of the service's own, such as the monitor's first sample.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotReady(String);
+
+impl NotReady {
+    pub fn new(why: impl Into<String>) -> NotReady {
+        NotReady(why.into())
+    }
+}
+
+impl From<StoreError> for NotReady {
+    fn from(e: StoreError) -> Self {
+        NotReady(e.to_string())
+    }
+}
+
+impl From<redis::RedisError> for NotReady {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::from(e).into()
+    }
+}
 
 /// Wraps an async closure as a [`ReadyCheck`].
 pub fn ready_check<F, Fut>(check: F) -> ReadyCheck
 where
     F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), StoreError>> + Send + 'static,
+    Fut: Future<Output = Result<(), NotReady>> + Send + 'static,
 {
     Arc::new(move || Box::pin(check()))
 }

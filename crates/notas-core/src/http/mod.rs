@@ -13,6 +13,6 @@ pub mod contract;
 pub mod error;
 pub mod grade_json;
 
-pub use contract::{HttpLimits, ROUTE_HEADER, ReadyCheck, ready_check, with_contract};
+pub use contract::{HttpLimits, NotReady, ROUTE_HEADER, ReadyCheck, ready_check, with_contract};
 pub use error::{ApiError, RETRY_AFTER_SECS};
 pub use grade_json::{GradeJson, KeyHeader};
