@@ -11,8 +11,10 @@ client does), and injects one fault after another:
 
 After each fault, once every grade sent so far has its final answer, it checks: no grade
 acknowledged with a 201 is missing, none is stored twice, none was given up, the live view
-is exact (Redis' total and every per-course count equal route 2's rows in MySQL), and every
-attempt was answered within REQUEST_TIMEOUT_MS. It measures the time from the store's
+is exact (Redis' total and every per-course count equal route 2's rows in MySQL), the report
+summaries are exact (once the summarizers have cleared their backlog, every summary row equals
+the same figures counted from the grades), and every attempt was answered within
+REQUEST_TIMEOUT_MS. It measures the time from the store's
 return to each route's first 201 and to an exact live view. Writes report.md, timeline.png
 and attempts.csv to .dev/chaos/<time>/ and exits 1 on any violation.
 
@@ -328,6 +330,51 @@ def live_view_errors(stack: Stack) -> list[str]:
     return errors
 
 
+# The report summaries, and the same figures counted from the grades.
+SUMMARY_RECOUNTS = {
+    "course_term_stats": (
+        "SELECT CONCAT(semestre, year, curso), passed, failed, students FROM course_term_stats",
+        "SELECT CONCAT(semestre, year, curso), SUM(nota >= 61), SUM(nota < 61), COUNT(DISTINCT carnet) "
+        "FROM grades GROUP BY semestre, year, curso",
+    ),
+    "student_stats per term": (
+        "SELECT CONCAT(semestre, year, carnet), total, grades, 0 FROM student_stats WHERE year > 0",
+        "SELECT CONCAT(semestre, year, carnet), SUM(nota), COUNT(*), 0 FROM grades GROUP BY semestre, year, carnet",
+    ),
+    "student_stats over every term": (
+        "SELECT CONCAT(carnet), total, grades, 0 FROM student_stats WHERE year = 0",
+        "SELECT CONCAT(carnet), SUM(nota), COUNT(*), 0 FROM grades GROUP BY carnet",
+    ),
+}
+
+
+def summary_errors(stack: Stack) -> list[str]:
+    """How the report summaries differ from the grades, once the writers' summarizers have
+    cleared the backlog (empty: exact, every grade summarized once)."""
+    deadline = time.time() + 30
+    with mysql_connect(stack.mysql_url, autocommit=True) as db, db.cursor() as cur:
+        while True:
+            cur.execute("SELECT COUNT(*) FROM summary_backlog")
+            (owed,) = cur.fetchone()
+            if not owed or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        if owed:
+            return [f"{owed} batches still owed to the report summaries after 30 s"]
+        errors = []
+        for table, (summary, recount) in SUMMARY_RECOUNTS.items():
+            figures = []
+            for query in (summary, recount):
+                cur.execute(query)
+                figures.append({key: tuple(int(v) for v in rest) for key, *rest in cur.fetchall()})
+            wrong = sorted(k for k in figures[0].keys() | figures[1].keys() if figures[0].get(k) != figures[1].get(k))
+            if wrong:
+                k = wrong[0]
+                errors.append(f"{table}: {len(wrong)} rows differ from the grades, e.g. {k}: "
+                              f"{figures[0].get(k)} summarized, {figures[1].get(k)} counted")
+        return errors
+
+
 def stored_errors(stack: Stack, load: Load) -> list[str]:
     """Acknowledged grades missing, grades stored twice, rows without a key, grades given up."""
     with mysql_connect(stack.mysql_url) as db, db.cursor() as cur:
@@ -411,6 +458,7 @@ def run_fault(stack: Stack, load: Load, name: str) -> Outcome:
     while (live_errors := live_view_errors(stack)) and time.time() < deadline:
         time.sleep(0.2)
     violations += [f"live view: {e}" for e in live_errors]
+    violations += [f"report summaries: {e}" for e in summary_errors(stack)]
     violations += stored_errors(stack, load) + stack.died()
     attempts = load.attempts[first_attempt:]
     late = [a for a in attempts if a.end - a.start > REQUEST_TIMEOUT_MS / 1000]
@@ -446,8 +494,8 @@ def write_report(folder: Path, load: Load, outcomes: list[Outcome], t0: float) -
         f"retried after 502/503/504 or a lost answer. Timeouts: STORE_TIMEOUT_MS {STORE_TIMEOUT_MS}, "
         f"REDIS_TIMEOUT_MS {REDIS_TIMEOUT_MS}, REQUEST_TIMEOUT_MS {REQUEST_TIMEOUT_MS}.", "",
         "Checked after each fault, over every grade sent so far: no acknowledged grade missing, none stored "
-        "twice, none given up, the live view equal to route 2's rows in MySQL, every attempt answered within "
-        "REQUEST_TIMEOUT_MS.", "",
+        "twice, none given up, the live view equal to route 2's rows in MySQL, the report summaries equal to the "
+        "figures counted from the grades, every attempt answered within REQUEST_TIMEOUT_MS.", "",
         "| fault | grades | 201 | answers retried | slowest attempt | first 201 after recovery (grpc / redis) "
         "| live view caught up after | violations |",
         "|---|--:|--:|--:|--:|--:|--:|---|",

@@ -7,7 +7,7 @@ use axum::Router;
 use notas_core::{
     batch::Batcher,
     http::{ready_check, with_contract},
-    mysql::{GradeStore, PURGE_EVERY, RouteWriter},
+    mysql::{GradeStore, RouteWriter},
     route::Route,
     shutdown::CancellationToken,
     store::Store,
@@ -78,17 +78,18 @@ impl Application {
         self.admin.local_addr().expect("bound")
     }
 
-    /// Serves until `shutdown` is cancelled, then stops accepting, answers the calls in
-    /// flight, and waits for the last batch to be committed.
+    /// Serves (and keeps the store's upkeep: summaries and old keys) until `shutdown` is
+    /// cancelled, then stops accepting, answers the calls in flight, and waits for the last
+    /// batch to be committed.
     pub async fn run_until_stopped(
         self,
         shutdown: CancellationToken,
     ) -> Result<(), notas_core::BoxError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let health_task = follow_mysql(reporter, self.store.clone(), shutdown.clone()).await;
-        let purge = {
+        let upkeep = {
             let (store, stop) = (self.store, shutdown.clone());
-            tokio::spawn(async move { store.purge_keys_until(PURGE_EVERY, stop).await })
+            tokio::spawn(async move { store.upkeep_until(stop).await })
         };
         let grpc_server = Server::builder()
             .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_RESETS))
@@ -105,7 +106,7 @@ impl Application {
         // The gRPC server has dropped the service and with it the writer's last handle.
         self.writer_task.await?;
         health_task.await?;
-        purge.await?;
+        upkeep.await?;
         grpc_result?;
         admin_result?;
         tracing::info!("grpc-server stopped");

@@ -6,7 +6,7 @@
 //! - [`idempotency`]: the `Idempotency-Key` of a submission.
 //! - [`route`]: the two ingestion routes, as named in headers and rows.
 //! - [`mysql`]: the pool, the migrations, the batched `INSERT` of grades and route 1's writer.
-//! - [`summaries`]: the report summaries each batch updates in its transaction.
+//! - [`summaries`]: the report summaries, owed by each batch and caught up by the writers.
 //! - [`batch`]: groups concurrent submissions into one flush and answers each.
 //! - [`live`]: the Redis key layout of the live view (written by route 2, read by the dashboard).
 //! - [`store`]: what a store failure is ([`store::StoreError`]), counted in one place.

@@ -59,12 +59,16 @@ pub struct BatchArgs {
     /// Longest a batch waits for more grades once it has its first, in milliseconds.
     #[arg(long, env = "BATCH_MAX_WAIT_MS", default_value_t = 2)]
     pub batch_max_wait_ms: u64,
-    /// Batches committed at the same time; the pool holds this many connections plus two.
+    /// Batches committed at the same time; the pool holds this many connections plus three.
     /// One by default: every batch updates the same few per-course summary rows, so
     /// concurrent batches (also those of the other route and other replicas) mostly wait
     /// on each other's row locks, while a single one lets the queue grow the next batch.
     #[arg(long, env = "BATCH_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub batch_concurrency: u64,
+    /// How often the report summaries catch up with the stored grades, in milliseconds
+    /// (the dashboard's reports lag the grades by about this much).
+    #[arg(long, env = "SUMMARY_INTERVAL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=60000))]
+    pub summary_interval_ms: u64,
 }
 
 impl BatchArgs {
@@ -75,6 +79,10 @@ impl BatchArgs {
             concurrency: self.batch_concurrency as usize,
             queue: 10 * self.batch_max_size as usize,
         }
+    }
+
+    pub fn summary_interval(&self) -> Duration {
+        Duration::from_millis(self.summary_interval_ms)
     }
 }
 
@@ -152,6 +160,7 @@ pub struct GradeStore {
     pool: MySqlPool,
     timeout: Duration,
     id_step: u64,
+    summary_interval: Duration,
 }
 
 impl GradeStore {
@@ -160,7 +169,8 @@ impl GradeStore {
     /// # Errors
     /// MySQL is unreachable, the URL is wrong, or a migration failed.
     pub async fn connect(args: &MySqlArgs, batch: &BatchArgs) -> Result<GradeStore, sqlx::Error> {
-        let pool = connect_and_migrate(args, batch.batch_concurrency as u32 + 2).await?;
+        // Besides the batches: readiness, the summarizer, and key purges or outbox replays.
+        let pool = connect_and_migrate(args, batch.batch_concurrency as u32 + 3).await?;
         let id_step: u64 =
             sqlx::query_scalar("SELECT CAST(@@auto_increment_increment AS UNSIGNED)")
                 .fetch_one(&pool)
@@ -169,6 +179,7 @@ impl GradeStore {
             pool,
             timeout: args.store_timeout(),
             id_step,
+            summary_interval: batch.summary_interval(),
         })
     }
 
@@ -177,7 +188,7 @@ impl GradeStore {
     }
 
     /// Stores a batch in one transaction: the new grades with one statement, their keys, and
-    /// the report summaries; a submission whose key was committed before (or comes earlier
+    /// the report summaries' debt ([`crate::summaries::owe`]); a submission whose key was committed before (or comes earlier
     /// in the batch) with the same grade is answered with that grade's id and stores
     /// nothing. Either the whole batch is committed or none of it is.
     ///
@@ -213,7 +224,7 @@ impl GradeStore {
     }
 
     /// One transaction: the keys already committed, the new grades and their keys, then
-    /// the report summaries.
+    /// the backlog row that owes their summaries.
     async fn insert_once(
         &self,
         route: Route,
@@ -284,8 +295,7 @@ impl GradeStore {
                 });
                 keys.build().execute(&mut *tx).await?;
             }
-            let grades: Vec<&Grade> = new.iter().map(|s| &s.grade).collect();
-            crate::summaries::add(&mut tx, &grades).await?;
+            crate::summaries::owe(&mut tx, first, *ids.last().expect("not empty")).await?;
             ids
         };
         tx.commit().await?;
@@ -320,11 +330,48 @@ impl GradeStore {
 
     /// Purges old keys every `every` until `shutdown`, a bounded batch at a time so that
     /// no statement holds many locks.
-    pub async fn purge_keys_until(&self, every: Duration, shutdown: CancellationToken) {
+    async fn purge_keys_until(&self, every: Duration, shutdown: CancellationToken) {
         crate::shutdown::every(every, &shutdown, || async {
             while let Ok(PURGE_BATCH) = self.purge_keys().await {}
         })
         .await
+    }
+
+    /// One round of the summarizer ([`crate::summaries::catch_up`]), retried like a batch
+    /// when InnoDB picks it as a deadlock victim; how many owed batches it cleared.
+    ///
+    /// # Errors
+    /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
+    pub async fn summarize(&self) -> Result<u64, StoreError> {
+        let attempt = async {
+            let mut conn = self.pool.acquire().await?;
+            let mut tries = 0;
+            loop {
+                match crate::summaries::catch_up(&mut conn, self.id_step).await {
+                    Err(sqlx::Error::Database(e))
+                        if e.code().as_deref() == Some("40001") && tries < 3 =>
+                    {
+                        tries += 1
+                    }
+                    done => return done,
+                }
+            }
+        };
+        Ok(tokio::time::timeout(self.timeout, attempt).await??)
+    }
+
+    /// The writers' upkeep until `shutdown`: the report summaries catch up every
+    /// `SUMMARY_INTERVAL_MS` (rounds of [`GradeStore::summarize`] until the backlog is
+    /// cleared), and old keys are purged every [`PURGE_EVERY`]. A round under way is
+    /// finished; what is left is owed to the next summarizer, of this replica or another.
+    pub async fn upkeep_until(&self, shutdown: CancellationToken) {
+        let summarize = crate::shutdown::every(self.summary_interval, &shutdown, || async {
+            while let Ok(crate::summaries::CATCH_UP_BATCHES) = self.summarize().await {}
+        });
+        tokio::join!(
+            summarize,
+            self.purge_keys_until(PURGE_EVERY, shutdown.clone())
+        );
     }
 
     /// Answers whether MySQL can run a query within the store timeout (for `/readyz`).

@@ -1,19 +1,30 @@
-//! The report summaries (migration `report_summaries`), kept in the transaction that stores
-//! each batch of grades, so the dashboard's reports read a handful of rows at any size.
+//! The report summaries (migration `report_summaries`), so the dashboard's reports read a
+//! handful of rows at any size; and their backlog (migration `summary_backlog`), which lets
+//! them be kept off the requests' path yet exact.
 //!
-//! Rows are written in key order in every statement, so concurrent batches take their row
-//! locks in the same order; a deadlock that slips through is retried by the caller. The
-//! per-course rows, which nearly every batch touches (ten of them per year), are written
-//! last, so each batch holds their locks only for that statement and its commit.
+//! A batch's transaction stores its grades and [`owe`]s their summaries: one backlog row
+//! with the batch's first and last id. The writers' summarizer ([`catch_up`]) takes the
+//! oldest backlog rows no other summarizer holds, [`add`]s their grades to the summaries
+//! and deletes those rows, in one transaction: each grade is summarized once, whatever
+//! fails when. Many batches share one summarizing transaction, and the requests no longer
+//! wait on the summary rows that every batch touches.
+//!
+//! Rows are written in key order in every statement, so concurrent summarizers take their
+//! row locks in the same order; a deadlock that slips through is retried by the caller. The
+//! per-course rows, which nearly every round touches (ten of them per year), are written
+//! last, so each round holds their locks only for that statement and its commit.
 
-use crate::grade::{Grade, PASS_THRESHOLD};
-use sqlx::{MySql, MySqlConnection, QueryBuilder};
+use crate::{
+    grade::{Grade, PASS_THRESHOLD},
+    mysql::{GRADE_COLUMNS, GradeRow, stored_from_row},
+};
+use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder};
 use std::collections::{BTreeMap, BTreeSet};
 
 type Term = (&'static str, u16); // (semestre, year)
 
-/// Adds `grades` to the summaries, on the batch's transaction.
-pub async fn add(tx: &mut MySqlConnection, grades: &[&Grade]) -> Result<(), sqlx::Error> {
+/// Adds `grades` to the summaries, on the summarizer's transaction.
+async fn add(tx: &mut MySqlConnection, grades: &[&Grade]) -> Result<(), sqlx::Error> {
     #[derive(Default)]
     struct Course {
         passed: u64,
@@ -97,4 +108,76 @@ pub async fn add(tx: &mut MySqlConnection, grades: &[&Grade]) -> Result<(), sqlx
     );
     stats.build().execute(&mut *tx).await?;
     Ok(())
+}
+
+/// Records, on a batch's transaction, that the summaries owe its grades, ids `first_id` to
+/// `last_id`.
+pub async fn owe(tx: &mut MySqlConnection, first_id: u64, last_id: u64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO summary_backlog (first_id, last_id) VALUES (?, ?)")
+        .bind(first_id)
+        .bind(last_id)
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
+/// Backlog rows (batches) one [`catch_up`] takes at most.
+pub const CATCH_UP_BATCHES: u64 = 200;
+/// Grades per summary statement: each binds six values per student row, and a statement
+/// takes at most 65,535.
+const GRADES_PER_ADD: usize = 2000;
+
+/// One round of the summarizer: adds the grades of the oldest owed batches (at most
+/// [`CATCH_UP_BATCHES`]) to the summaries and clears them from the backlog, in one
+/// transaction; how many batches it cleared. `id_step` is the server's
+/// `auto_increment_increment`, the step between a batch's ids.
+///
+/// READ COMMITTED, so the locking read of the backlog takes no gap locks that would block
+/// the writers adding rows to it; `SKIP LOCKED`, so summarizers of other replicas take other
+/// rows instead of waiting.
+pub async fn catch_up(conn: &mut MySqlConnection, id_step: u64) -> sqlx::Result<u64> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut *conn)
+        .await?;
+    let mut tx = conn.begin().await?;
+    let owed: Vec<(u64, u64)> = sqlx::query_as(
+        "SELECT first_id, last_id FROM summary_backlog ORDER BY first_id LIMIT ? \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(CATCH_UP_BATCHES)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (Some(&(first, _)), Some(last)) = (owed.first(), owed.iter().map(|o| o.1).max()) else {
+        return Ok(0);
+    };
+    // One range read, keeping the ids of the batches taken (another summarizer may hold
+    // batches in between, and a batch's ids are `id_step` apart).
+    let ours = |id: u64| {
+        let i = owed.partition_point(|(f, _)| *f <= id);
+        i > 0 && id <= owed[i - 1].1 && (id - owed[i - 1].0).is_multiple_of(id_step)
+    };
+    let rows: Vec<GradeRow> = sqlx::query_as(&format!(
+        "SELECT {GRADE_COLUMNS} FROM grades g WHERE g.id BETWEEN ? AND ? ORDER BY g.id"
+    ))
+    .bind(first)
+    .bind(last)
+    .fetch_all(&mut *tx)
+    .await?;
+    let grades: Vec<Grade> = rows
+        .into_iter()
+        .filter(|row| ours(row.0))
+        .filter_map(stored_from_row)
+        .map(|stored| stored.grade)
+        .collect();
+    for chunk in grades.chunks(GRADES_PER_ADD) {
+        add(&mut tx, &chunk.iter().collect::<Vec<_>>()).await?;
+    }
+    let mut clear = QueryBuilder::<MySql>::new("DELETE FROM summary_backlog WHERE first_id IN ");
+    clear.push_tuples(&owed, |mut t, (first_id, _)| {
+        t.push_bind(*first_id);
+    });
+    clear.build().execute(&mut *tx).await?;
+    tx.commit().await?;
+    metrics::counter!("notas_summarized_total").increment(grades.len() as u64);
+    Ok(owed.len() as u64)
 }

@@ -89,12 +89,85 @@ async fn a_batch_insert_returns_the_id_of_each_row_in_order() {
     assert_eq!(rows, vec![(ids[0], 10), (ids[1], 20), (ids[2], 30)]);
 }
 
+/// Names that would break or inject into a quoted string are stored byte for byte, and every
+/// other field as given.
+#[tokio::test]
+async fn names_are_stored_exactly_whatever_their_characters() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    let names = [
+        "O'Brien",
+        r"back\slash\",
+        "'); DROP TABLE grades; --",
+        "Ñandú Pérez 漢字 😀",
+        "\"quoted\" %_",
+    ];
+    let batch: Vec<Submission> = names
+        .iter()
+        .enumerate()
+        .map(|(i, nombre)| {
+            Submission::from(
+                Grade::parse(GradeInput {
+                    carnet: Some(i as i64 + 1),
+                    nombre: Some((*nombre).into()),
+                    curso: Some("AYD1".into()),
+                    nota: Some(100 - i as i64),
+                    semestre: Some("2S".into()),
+                    year: Some(2025),
+                })
+                .unwrap(),
+            )
+        })
+        .collect();
+    store.insert(Route::Grpc, &batch).await.unwrap();
+    type Row = (u32, String, String, u8, String, u16, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT carnet, nombre, curso, nota, CAST(semestre AS CHAR), year, CAST(route AS CHAR) \
+         FROM grades ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let expected: Vec<Row> = names
+        .iter()
+        .enumerate()
+        .map(|(i, nombre)| {
+            let i = i as u32;
+            let nota = 100 - i as u8;
+            (
+                i + 1,
+                (*nombre).into(),
+                "AYD1".into(),
+                nota,
+                "2S".into(),
+                2025,
+                "grpc".into(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}
+
 /// The summaries the reports read equal the same figures computed from the grades, after
-/// many concurrent batches touching the same courses and students.
+/// many concurrent batches touching the same courses and students, summarized meanwhile by
+/// two summarizers (two replicas) racing for the backlog.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_batches_keep_the_report_summaries_exact() {
     let db = TestDb::new().await;
     let store = connect(&db.url).await.unwrap();
+    let summarizers: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut cleared = 0;
+                for _ in 0..20 {
+                    cleared += store.summarize().await.unwrap();
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                cleared
+            })
+        })
+        .collect();
     let courses = ["SO1", "BD1", "LFP", "SA", "AYD1"];
     let batches = (0..40).map(|b| {
         let store = store.clone();
@@ -118,7 +191,20 @@ async fn concurrent_batches_keep_the_report_summaries_exact() {
     for batch in batches.collect::<Vec<_>>() {
         batch.await.unwrap();
     }
+    let mut cleared = 0;
+    for summarizer in summarizers {
+        cleared += summarizer.await.unwrap();
+    }
+    while let n @ 1.. = store.summarize().await.unwrap() {
+        cleared += n;
+    }
+    assert_eq!(cleared, 40, "each batch's debt is cleared once");
     let pool = store.pool();
+    let owed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM summary_backlog")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(owed, 0);
     let same = |a: &str, b: &str| {
         let (a, b) = (a.to_owned(), b.to_owned());
         async move {

@@ -11,7 +11,7 @@ use axum::Router;
 use notas_core::{
     batch::Batcher,
     http::{ready_check, with_contract},
-    mysql::{GradeStore, PURGE_EVERY},
+    mysql::GradeStore,
     route::Route,
     shutdown::CancellationToken,
     store::Store,
@@ -77,9 +77,9 @@ impl Application {
         self.listener.local_addr().expect("bound")
     }
 
-    /// Serves (and replays the outbox, and purges old idempotency keys) until `shutdown` is cancelled, then stops accepting,
-    /// answers the requests in flight, and waits for the last batch to reach MySQL (and
-    /// Redis, or the outbox).
+    /// Serves (and replays the outbox, and keeps the store's upkeep: summaries and old
+    /// keys) until `shutdown` is cancelled, then stops accepting, answers the requests in
+    /// flight, and waits for the last batch to reach MySQL (and Redis, or the outbox).
     pub async fn run_until_stopped(
         self,
         shutdown: CancellationToken,
@@ -88,9 +88,9 @@ impl Application {
             let (outbox, stop) = (Arc::clone(&self.outbox), shutdown.clone());
             tokio::spawn(async move { outbox.run(self.outbox_interval, stop).await })
         };
-        let purge = {
+        let upkeep = {
             let (store, stop) = (self.store, shutdown.clone());
-            tokio::spawn(async move { store.purge_keys_until(PURGE_EVERY, stop).await })
+            tokio::spawn(async move { store.upkeep_until(stop).await })
         };
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -98,7 +98,7 @@ impl Application {
         // The server dropped the router and with it the last handle to the writer.
         self.writer_task.await?;
         replay.await?;
-        purge.await?;
+        upkeep.await?;
         tracing::info!("redis-api stopped");
         Ok(())
     }

@@ -82,5 +82,7 @@ impl TestApp {
             .insert(Route::Redis, &batch)
             .await
             .expect("seed rows");
+        // The writers' summarizer is not running here: catch the summaries up as it would.
+        while self.store.summarize().await.expect("summarize") > 0 {}
     }
 }

@@ -237,7 +237,8 @@ fn migrate_only_applies_the_schema_and_exits() {
             "grades",
             "idempotency_keys",
             "live_outbox",
-            "student_stats"
+            "student_stats",
+            "summary_backlog"
         ]
     );
 }
