@@ -21,7 +21,7 @@ pub struct GradeRpc {
 
 #[tonic::async_trait]
 impl GradeService for GradeRpc {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn register_grade(
         &self,
         request: Request<RegisterGradeRequest>,

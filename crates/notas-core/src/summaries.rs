@@ -148,6 +148,9 @@ pub async fn catch_up(conn: &mut MySqlConnection, id_step: u64) -> sqlx::Result<
     .fetch_all(&mut *tx)
     .await?;
     let (Some(&(first, _)), Some(last)) = (owed.first(), owed.iter().map(|o| o.1).max()) else {
+        // Ended now, not by the rollback a dropped transaction leaves queued until the
+        // connection's next use: until then its lock on the table would block DDL on it.
+        tx.commit().await?;
         return Ok(0);
     };
     // One range read, keeping the ids of the batches taken (another summarizer may hold

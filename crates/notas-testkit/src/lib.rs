@@ -114,6 +114,21 @@ impl Drop for TestDb {
                 .expect("runtime");
             rt.block_on(async {
                 if let Ok(mut conn) = MySqlConnection::connect(&url).await {
+                    // The service under test may still hold a transaction open on a task of
+                    // the test's runtime, which is blocked in this drop and cannot end it; its
+                    // table locks would keep DROP DATABASE waiting for ever. End its
+                    // connections first, as PostgreSQL's `DROP DATABASE ... FORCE` does.
+                    let ours: Vec<u64> = sqlx::query_scalar(
+                        "SELECT CAST(ID AS UNSIGNED) FROM information_schema.PROCESSLIST \
+                         WHERE DB = ? AND ID <> CONNECTION_ID()",
+                    )
+                    .bind(&name)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                    for id in ours {
+                        let _ = conn.execute(format!("KILL CONNECTION {id}").as_str()).await;
+                    }
                     let _ = conn
                         .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
                         .await;

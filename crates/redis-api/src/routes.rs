@@ -23,7 +23,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[tracing::instrument(skip_all, fields(carnet = grade.carnet()))]
+#[tracing::instrument(level = "debug", skip_all, fields(carnet = grade.carnet()))]
 async fn register(
     State(state): State<AppState>,
     KeyHeader(key): KeyHeader,
