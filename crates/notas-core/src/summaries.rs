@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 type Term = (&'static str, u16); // (semestre, year)
 
 /// Adds `grades` to the summaries, on the summarizer's transaction.
-async fn add(tx: &mut MySqlConnection, grades: &[&Grade]) -> Result<(), sqlx::Error> {
+async fn add(tx: &mut MySqlConnection, grades: &[Grade]) -> Result<(), sqlx::Error> {
     #[derive(Default)]
     struct Course {
         passed: u64,
@@ -209,7 +209,7 @@ pub async fn catch_up(conn: &mut MySqlConnection, id_step: u64) -> sqlx::Result<
         .filter_map(stored_from_row)
         .map(|stored| stored.grade)
         .collect();
-    add(&mut tx, &grades.iter().collect::<Vec<_>>()).await?;
+    add(&mut tx, &grades).await?;
     in_chunks(&mut tx, &owed, |chunk| {
         let mut clear = QueryBuilder::new("DELETE FROM summary_backlog WHERE first_id IN ");
         clear.push_tuples(chunk, |mut t, (first_id, _)| {
