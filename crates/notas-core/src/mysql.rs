@@ -60,9 +60,8 @@ pub struct BatchArgs {
     #[arg(long, env = "BATCH_MAX_WAIT_MS", default_value_t = 2)]
     pub batch_max_wait_ms: u64,
     /// Batches committed at the same time; the pool holds this many connections plus three.
-    /// One by default: every batch updates the same few per-course summary rows, so
-    /// concurrent batches (also those of the other route and other replicas) mostly wait
-    /// on each other's row locks, while a single one lets the queue grow the next batch.
+    /// One by default: while it commits, the queue grows the next batch (two at a time
+    /// measured the same rate).
     #[arg(long, env = "BATCH_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub batch_concurrency: u64,
     /// How often the report summaries catch up with the stored grades, in milliseconds
@@ -188,9 +187,10 @@ impl GradeStore {
     }
 
     /// Stores a batch in one transaction: the new grades with one statement, their keys, and
-    /// the report summaries' debt ([`crate::summaries::owe`]); a submission whose key was committed before (or comes earlier
-    /// in the batch) with the same grade is answered with that grade's id and stores
-    /// nothing. Either the whole batch is committed or none of it is.
+    /// the row that owes their report summaries ([`crate::summaries::owe`]); a submission
+    /// whose key was committed before (or comes earlier in the batch) with the same grade is
+    /// answered with that grade's id and stores nothing. Either the whole batch is committed
+    /// or none of it is.
     ///
     /// # Errors
     /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
@@ -203,8 +203,8 @@ impl GradeStore {
             return Ok(Vec::new());
         }
         let attempt = async {
-            // Concurrent batches update the same summary rows; InnoDB may pick one of them
-            // as a deadlock victim. And two batches may carry the same new key: the second
+            // InnoDB may pick a batch as a deadlock victim (concurrent batches insert into
+            // the same indexes). And two batches may carry the same new key: the second
             // to insert it fails on its primary key. Either transaction rolled back whole,
             // so it is safe to run again (the retry then finds the committed key).
             let mut tries = 0;
