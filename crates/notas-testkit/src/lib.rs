@@ -166,6 +166,15 @@ impl TestRedis {
             _container: container,
         }
     }
+
+    /// A connection of the test's own to the server, straight (not through a proxy).
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .expect("redis client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis connection")
+    }
 }
 
 /// A TCP forwarder on 127.0.0.1 that a test can sever (connections reset, new ones

@@ -15,11 +15,7 @@ async fn the_snapshot_reads_total_recent_and_counts_from_redis() {
     );
 
     let p = &app.stores.redis().prefix;
-    let mut redis = redis::Client::open(app.stores.redis().url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = app.stores.redis().connection().await;
     let record = json!({"id": 7, "carnet": 1, "nombre": "A", "curso": "SO1", "nota": 90, "semestre": "2S", "year": 2023});
     let _: () = redis.set(format!("{p}total"), 3).await.unwrap();
     let _: () = redis

@@ -217,11 +217,7 @@ async fn hosts_are_listed_with_their_samples_oldest_first() {
     );
 
     let prefix = app.stores.redis().prefix.clone();
-    let mut redis = redis::Client::open(app.stores.redis().url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = app.stores.redis().connection().await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -16,7 +16,7 @@ pub struct TestApp {
     pub redis: redis::Client,
     pub keys: LiveKeys,
     pub redis_proxy: TcpProxy,
-    _prefix: TestRedis,
+    test_redis: TestRedis,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -42,16 +42,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         redis: redis::Client::open(test_redis.url.as_str()).expect("redis client"),
         keys: LiveKeys::new(test_redis.prefix.clone()),
         redis_proxy,
-        _prefix: test_redis,
+        test_redis,
     }
 }
 
 impl TestApp {
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        self.redis
-            .get_multiplexed_async_connection()
-            .await
-            .expect("redis connection")
+        self.test_redis.connection().await
     }
 
     /// `GET path`: the status and the body.

@@ -51,10 +51,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 impl TestApp {
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        self.redis
-            .get_multiplexed_async_connection()
-            .await
-            .expect("redis connection")
+        self.stores.redis().connection().await
     }
 }
 
