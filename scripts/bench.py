@@ -37,7 +37,7 @@ from pathlib import Path
 from pymysql.constants import CLIENT
 
 from locust.grades import random_grade
-from scripts.stack import ROOT, free_port, mysql_connect, read_env, read_ports, start, wait_until_ready
+from scripts.stack import ROOT, free_port, mysql_connect, read_env, read_ports, start, wait_for, wait_until_ready
 
 STATE = ROOT / ".dev" / "bench"
 # Grades as Locust posts them (locust/grades.py), one JSON body per line for oha's -Z:
@@ -176,14 +176,7 @@ def naive_baseline(env: dict[str, str], procs: dict[str, list[int]]) -> dict:
     naive = subprocess.Popen([str(ROOT / "target/release/redis-api")], env=naive_env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
+        if wait_for({"naive": f"http://127.0.0.1:{port}/readyz"}, 60, alive=lambda: naive.poll() is None):
             sys.exit("bench: the naive redis-api did not become ready")
         url = f"http://127.0.0.1:{port}/notas"
         oha(url, seconds=2)

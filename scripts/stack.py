@@ -120,7 +120,7 @@ def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: Tr
     """Poll every service's readiness (and nginx's health) until all answer 200, `seconds`
     pass or `alive()` turns false; returns the processes that never answered."""
     ports, env = read_ports(state), read_env(state)
-    pending = {
+    return wait_for({
         "grpc-server": f"http://127.0.0.1:{ports['grpc-server-admin']}/readyz",
         "grpc-client": f"http://127.0.0.1:{ports['grpc-client']}/readyz",
         "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
@@ -128,7 +128,13 @@ def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: Tr
         "monitor": f"http://127.0.0.1:{ports['monitor']}/readyz",
         "prometheus": f"http://127.0.0.1:{ports['prometheus']}/-/ready",
         "nginx": f"{env['NOTAS_URL']}/healthz",
-    }
+    }, seconds, alive)
+
+
+def wait_for(urls: dict[str, str], seconds: float, alive=lambda: True) -> list[str]:
+    """Poll `urls` (name: URL) until each answers 200, `seconds` pass or `alive()` turns
+    false; returns the names that never answered."""
+    pending = dict(urls)
     deadline = time.time() + seconds
     while pending and time.time() < deadline and alive():
         for name, url in list(pending.items()):
