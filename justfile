@@ -229,6 +229,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# Build offline from exactly the files Nix hands each build (the source sets of nix/rust.nix and nix/frontend.nix, computed by the flake model), copied to an empty folder: cargo check of the workspace, npm ci and the frontend's build. Fails naming the build a missing file breaks.
+nix-sources: _venv _npm
+    {{python}} -m scripts.nix_sources
+
 # Run one service: just run grpc-server | grpc-client | redis-api | dashboard-api
 run service *args:
     cargo run --locked -p {{service}} -- {{args}}

@@ -1,19 +1,19 @@
 # The Rust workspace with crane: dependencies built once (buildDepsOnly), then one package
-# per binary from a source set that keeps proto/ and the SQL migrations, without the fuzz
-# targets (their own workspace and lock, outside the build).
+# per binary, from a source set without the fuzz targets (their own workspace and lock,
+# outside the build).
 { pkgs, crane, version }:
 let
   craneLib = crane.mkLib pkgs;
   root = ./..;
+  # crane's commonCargoSources keeps only Cargo.toml, Cargo.lock, *.rs and *.toml (crane
+  # lib/fileset/commonCargoSources.nix), and a crate compiles in other files too: the Lua
+  # scripts redis-api's include_str! reads, the SQL migrations, the test snapshots. So every
+  # file under crates/ (a path is all files under it: nixpkgs lib/fileset/default.nix), and
+  # proto/, which notas-proto's build script compiles. `just nix-sources` builds from it.
   src = pkgs.lib.fileset.toSource {
     inherit root;
     fileset = pkgs.lib.fileset.difference
-      (pkgs.lib.fileset.unions [
-        (craneLib.fileset.commonCargoSources root)
-        ../proto
-        ../crates/notas-core/migrations
-        (pkgs.lib.fileset.fileFilter (file: file.hasExt "snap") ../crates)
-      ])
+      (pkgs.lib.fileset.unions [ (craneLib.fileset.commonCargoSources root) ../crates ../proto ])
       ../crates/fuzz;
   };
   common = {

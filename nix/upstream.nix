@@ -7,12 +7,23 @@
 # only after reading that file (nix/README.md says how).
 #
 # `ifd` is a folder holding the outputs that evaluation reads back (import from derivation):
-# the test writes them there.
-{ ifd }:
+# the test writes them there. `root` is the flake's folder and `tracked` the files git tracks
+# under it, one per line (`git ls-files`): a flake's source holds only those, so they are all
+# the files a path can name.
+{ ifd, root, tracked }:
 let
   linux = [ "x86_64-linux" "aarch64-linux" ];
   darwin = [ "aarch64-darwin" "x86_64-darwin" ];
   all = linux ++ darwin;
+
+  hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
+  hasSuffix = suffix: s:
+    let n = builtins.stringLength s; k = builtins.stringLength suffix; in
+    k <= n && builtins.substring (n - k) k s == suffix;
+  files = map (f: "${toString root}/${f}")
+    (builtins.filter (f: builtins.isString f && f != "") (builtins.split "\n" tracked));
+  # The files a path names: itself, or every file under it.
+  under = path: builtins.filter (f: f == toString path || hasPrefix "${toString path}/" f) files;
 
   # lib/: only what the flake uses; same semantics as upstream.
   lib = rec {
@@ -28,22 +39,76 @@ let
     inherit (builtins) replaceStrings;
     optionalString = cond: s: if cond then s else "";
     removeSuffix = suffix: s:
-      let n = builtins.stringLength s; k = builtins.stringLength suffix; in
-      if k <= n && builtins.substring (n - k) k s == suffix then builtins.substring 0 (n - k) s else s;
+      if hasSuffix suffix s then builtins.substring 0 (builtins.stringLength s - builtins.stringLength suffix) s else s;
     makeLibraryPath = drvs: builtins.concatStringsSep ":" (map (d: "${d}/lib") drvs);
     toLower = s: replaceStrings
       (builtins.genList (i: builtins.substring i 1 "ABCDEFGHIJKLMNOPQRSTUVWXYZ") 26)
       (builtins.genList (i: builtins.substring i 1 "abcdefghijklmnopqrstuvwxyz") 26) s;
-    # lib/fileset/default.nix: toSource (l. 418), unions (l. 617), difference, fileFilter
-    # (l. 806; the predicate's argument has `hasExt`).
-    fileset = {
-      toSource = { root, fileset }: { outPath = "${ifd}/source"; inherit fileset; };
-      unions = filesets: { inherit filesets; };
-      difference = positive: negative: { inherit positive negative; };
-      fileFilter = predicate: path:
-        assert builtins.isBool (predicate { name = "x.snap"; hasExt = ext: ext == "snap"; type = "regular"; });
-        { inherit path; };
-    };
+    # lib/fileset/default.nix and lib/fileset/internal.nix: a file set holds files, never
+    # folders; a path stands for every file under it (`_coerce`, `_singleton`), and a path
+    # without a file does not exist in a flake's source (git keeps no empty folder). The
+    # errors are upstream's. `toSource` gives the model's `files` too: what the store path
+    # holds, relative to `root`.
+    fileset =
+      let
+        # Sorted and without duplicates, as a set of files.
+        create = list: { _type = "fileset"; files = builtins.attrNames (builtins.listToAttrs (map (f: nameValuePair f null) list)); };
+        coerce = context: value:
+          if value._type or "" == "fileset" then value
+          else if !builtins.isPath value then
+            throw "${context} is of type ${builtins.typeOf value}, but it should be a file set or a path instead."
+          else if under value == [ ] then throw "${context} (${toString value}) is a path that does not exist."
+          else create (under value);
+      in
+      {
+        toSource = { root, fileset }:
+          let
+            set = coerce "lib.fileset.toSource: `fileset`" fileset;
+            outside = builtins.filter (f: !hasPrefix "${toString root}/" f) set.files;
+          in
+          if !builtins.isPath root then
+            throw "lib.fileset.toSource: `root` (${toString root}) is a string-like value, but it should be a path instead."
+          else if under root == [ ] then throw "lib.fileset.toSource: `root` (${toString root}) is a path that does not exist."
+          else if under root == [ (toString root) ] then throw "lib.fileset.toSource: `root` (${toString root}) is a file, but it should be a directory instead."
+          else if outside != [ ] then
+            throw "lib.fileset.toSource: `fileset` could contain files in ${dirOf (builtins.head outside)}, which is not under the `root` (${toString root})."
+          else {
+            outPath = "${ifd}/source";
+            origSrc = root; # lib/sources.nix: cleanSourceWith keeps the path it filters
+            files = map (f: builtins.substring (builtins.stringLength "${toString root}/") (-1) f) set.files;
+          };
+        unions = filesets:
+          assert builtins.isList filesets || throw "lib.fileset.unions: Argument is of type ${builtins.typeOf filesets}, but it should be a list instead.";
+          create (builtins.concatLists (builtins.genList
+            (i: (coerce "lib.fileset.unions: Element ${toString i}" (builtins.elemAt filesets i)).files)
+            (builtins.length filesets)));
+        difference = positive: negative:
+          let
+            p = coerce "lib.fileset.difference: First argument (positive set)" positive;
+            n = coerce "lib.fileset.difference: Second argument (negative set)" negative;
+          in
+          create (builtins.filter (f: !builtins.elem f n.files) p.files);
+        # The predicate gets `name`, `type` and `hasExt ext` (`hasSuffix ".${ext}" name`), and
+        # one more attribute so that a closed pattern fails (`_fileFilter`). Every tracked file
+        # here is "regular" (the repository has no symlinks).
+        fileFilter = predicate: path:
+          if !builtins.isFunction predicate then
+            throw "lib.fileset.fileFilter: First argument is of type ${builtins.typeOf predicate}, but it should be a function instead."
+          else if !builtins.isPath path then
+            if path._type or "" == "fileset" then throw "lib.fileset.fileFilter: Second argument is a file set, but it should be a path instead."
+            else throw "lib.fileset.fileFilter: Second argument is of type ${builtins.typeOf path}, but it should be a path instead."
+          else if under path == [ ] then throw "lib.fileset.fileFilter: Second argument (${toString path}) is a path that does not exist."
+          else create (builtins.filter
+            (f:
+              let name = baseNameOf f; in
+              predicate {
+                inherit name;
+                type = "regular";
+                hasExt = ext: hasSuffix ".${ext}" name;
+                "lib.fileset.fileFilter: The predicate function passed as the first argument must be able to handle extra attributes for future compatibility. If you're using `{ name, file, hasExt }:`, use `{ name, file, hasExt, ... }:` instead." = null;
+              })
+            (under path));
+      };
   };
 
   drv = name: { type = "derivation"; inherit name; outPath = "${ifd}/${name}"; };
@@ -143,7 +208,13 @@ let
   # ipetkov/crane (lib/*.nix): the functions the flake calls and the arguments it relies on.
   # crane needs nixpkgs 26.05 or later and Nix 2.31.2 or later (CHANGELOG.md).
   craneLib = pkgs: {
-    fileset.commonCargoSources = path: { inherit path; }; # lib/fileset/commonCargoSources.nix
+    # lib/fileset/commonCargoSources.nix: the union of cargoTomlAndLock.nix, rust.nix and
+    # toml.nix, each a fileFilter of lib.fileset.
+    fileset.commonCargoSources = path: pkgs.lib.fileset.unions [
+      (pkgs.lib.fileset.fileFilter (file: builtins.elem file.name [ "Cargo.toml" "Cargo.lock" ]) path)
+      (pkgs.lib.fileset.fileFilter (file: file.hasExt "rs") path)
+      (pkgs.lib.fileset.fileFilter (file: file.hasExt "toml") path)
+    ];
     buildDepsOnly = { src, ... }@args: drv "deps" // { inherit args; }; # lib/buildDepsOnly.nix
     buildPackage = { src, cargoArtifacts, ... }@args: # lib/buildPackage.nix
       assert builtins.isString (args.cargoExtraArgs or "");
@@ -159,4 +230,10 @@ in
   # The flake's inputs: nixpkgs.lib and nixpkgs.legacyPackages.<system> (nixpkgs' flake.nix).
   nixpkgs = { inherit lib; legacyPackages = lib.genAttrs all pkgsFor; };
   crane.mkLib = craneLib; # crane's flake.nix: mkLib = pkgs: import ./default.nix { inherit pkgs; }
+
+  # Not upstream's: the folder a derivation's `src` comes from, and the files it puts in the
+  # build folder, relative to it (a toSource's, or every file under a path).
+  sourceFiles = src:
+    let source = if src ? files then src else lib.fileset.toSource { root = src; fileset = src; }; in
+    { root = toString source.origSrc; inherit (source) files; };
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{IMAGES, flake, nix_eval, repo, run, strings};
+use common::{IMAGES, flake, nix_command, nix_eval, repo, run, strings};
 use serde_json::Value;
 use std::{collections::BTreeSet, process::Command};
 
@@ -200,18 +200,22 @@ fn lock_entries_get_the_tarball_urls_npm_uses() {
     );
 }
 
+/// The error of an expression (a function of `repo`, `ifd`, `tracked`) that must fail.
+fn refused(expression: &str) -> String {
+    let output = nix_command(expression).output().unwrap();
+    assert!(!output.status.success(), "{expression} was evaluated");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn a_lock_entry_without_integrity_is_refused() {
-    let output = Command::new("nix-instantiate")
-        .args(["--eval", "--strict", "--expr"])
-        .arg(format!(
-            r#"(import {}/nix/npm-lock.nix {{ registry = "https://r.invalid/"; lock = {{ packages = {{ "node_modules/x" = {{ version = "1.0.0"; }}; }}; }}; }}).packages"#,
-            repo().display()
-        ))
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("node_modules/x has no integrity"));
+    let stderr = refused(
+        r#"{ repo, ... }: (import (repo + "/nix/npm-lock.nix") { registry = "https://r.invalid/"; lock = { packages = { "node_modules/x" = { version = "1.0.0"; }; }; }; }).packages"#,
+    );
+    assert!(
+        stderr.contains("node_modules/x has no integrity"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -236,18 +240,104 @@ fn the_model_refuses_what_upstream_lacks() {
             "has no `resolved` URL",
         ),
     ] {
-        let output = Command::new("nix-instantiate")
-            .args(["--eval", "--strict", "--expr"])
-            .arg(format!(
-                "let repo = {}; m = import (repo + \"/nix/upstream.nix\") {{ ifd = \"/nonexistent\"; }}; p = m.nixpkgs.legacyPackages.x86_64-linux; in builtins.deepSeq ({expression}) true",
-                repo().display()
-            ))
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            !output.status.success() && stderr.contains(error),
-            "{expression}: {stderr}"
-        );
+        let stderr = refused(&format!(
+            "{{ repo, ifd, tracked }}: let m = import (repo + \"/nix/upstream.nix\") {{ inherit ifd tracked; root = repo; }}; p = m.nixpkgs.legacyPackages.x86_64-linux; in builtins.deepSeq ({expression}) true"
+        ));
+        assert!(stderr.contains(error), "{expression}: {stderr}");
     }
+}
+
+/// The model's lib.fileset and crane's commonCargoSources over a made-up repository.
+fn fileset(expression: &str) -> String {
+    format!(
+        r#"{{ repo, ... }}:
+        let
+          m = import (repo + "/nix/upstream.nix") {{
+            ifd = "/nonexistent";
+            root = /fixture;
+            tracked = "Cargo.toml\nCargo.lock\n.gitignore\nsrc/main.rs\nsrc/apply.lua\nsrc/notes.toml.bak\nfuzz/Cargo.toml\nfuzz/src/lib.rs\ndocs/a.md\n";
+          }};
+          fs = m.nixpkgs.lib.fileset;
+          crane = m.crane.mkLib m.nixpkgs.legacyPackages.x86_64-linux;
+        in
+        {expression}"#
+    )
+}
+
+#[test]
+fn the_models_file_sets_hold_what_upstreams_would() {
+    // lib/fileset/{default,internal}.nix: a path is every file under it; hasExt is a suffix
+    // after a dot (so `.gitignore` has the extension "gitignore"); crane's commonCargoSources
+    // keeps Cargo.toml, Cargo.lock, *.rs and *.toml only.
+    let sources = nix_eval(&fileset(
+        r#"{
+          common = (fs.toSource { root = /fixture; fileset = fs.difference (crane.fileset.commonCargoSources /fixture) /fixture/fuzz; }).files;
+          withSrc = (fs.toSource { root = /fixture; fileset = fs.unions [ (crane.fileset.commonCargoSources /fixture) /fixture/src ]; }).files;
+          dotfile = (fs.toSource { root = /fixture; fileset = fs.fileFilter (file: file.hasExt "gitignore") /fixture; }).files;
+          named = (fs.toSource { root = /fixture/fuzz; fileset = fs.fileFilter (file: file.name == "Cargo.toml") /fixture/fuzz; }).files;
+          folder = m.sourceFiles /fixture/src;
+        }"#,
+    ));
+    assert_eq!(
+        sources,
+        serde_json::json!({
+            "common": ["Cargo.lock", "Cargo.toml", "src/main.rs"],
+            "withSrc": ["Cargo.lock", "Cargo.toml", "fuzz/Cargo.toml", "fuzz/src/lib.rs", "src/apply.lua", "src/main.rs", "src/notes.toml.bak"],
+            "dotfile": [".gitignore"],
+            "named": ["Cargo.toml"],
+            "folder": {"root": "/fixture/src", "files": ["apply.lua", "main.rs", "notes.toml.bak"]},
+        })
+    );
+    // And it fails where upstream fails.
+    for (expression, error) in [
+        (
+            "fs.unions [ /fixture/target ]",
+            "lib.fileset.unions: Element 0 (/fixture/target) is a path that does not exist.",
+        ),
+        (
+            "fs.fileFilter ({ name, type, hasExt }: true) /fixture",
+            "must be able to handle extra attributes",
+        ),
+        (
+            "fs.fileFilter (file: true) (fs.unions [ /fixture/src ])",
+            "Second argument is a file set, but it should be a path instead.",
+        ),
+        (
+            "fs.toSource { root = /fixture/src; fileset = /fixture; }",
+            "which is not under the `root` (/fixture/src)",
+        ),
+        (
+            "fs.toSource { root = \"/fixture\"; fileset = /fixture; }",
+            "is a string-like value, but it should be a path instead.",
+        ),
+        (
+            "fs.difference /fixture \"src\"",
+            "Second argument (negative set) is of type string, but it should be a file set or a path instead.",
+        ),
+    ] {
+        let stderr = refused(&fileset(&format!("builtins.deepSeq ({expression}) true")));
+        assert!(stderr.contains(error), "{expression}: {stderr}");
+    }
+}
+
+#[test]
+fn the_builds_get_the_files_they_compile_in() {
+    // The lists `just nix-sources` builds from, computed from nix/rust.nix and
+    // nix/frontend.nix: here only what each must hold and must not.
+    let rust: BTreeSet<&str> = strings(&flake()["sources"]["rust"]["files"]).collect();
+    for file in [
+        "Cargo.lock",
+        "proto/notas/v1/notas.proto",
+        "crates/notas-core/migrations/20261123000001_courses.sql",
+        "crates/redis-api/src/apply_records.lua",
+        "crates/redis-api/src/merge_recent.lua",
+    ] {
+        assert!(rust.contains(file), "the Rust build lacks {file}");
+    }
+    assert!(
+        rust.iter().all(|f| !f.starts_with("crates/fuzz/")),
+        "the fuzz targets are outside the workspace"
+    );
+    let frontend: BTreeSet<&str> = strings(&flake()["sources"]["frontend"]["files"]).collect();
+    assert!(frontend.contains("package-lock.json") && frontend.contains("src/main.tsx"));
 }

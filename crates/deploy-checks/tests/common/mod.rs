@@ -42,23 +42,36 @@ pub fn run(command: &mut Command, needs: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// `nix-instantiate --eval --strict --json` of `expression` (Debian's nix-bin).
-pub fn nix_eval(expression: &str) -> Value {
+/// `nix-instantiate --eval --strict --json` of `expression` (Debian's nix-bin), a function
+/// that may take `repo` (this repository), `ifd` (what evaluation reads back from a build:
+/// nix/frontend.nix asks npm for its registry) and `tracked` (`git ls-files`: the files of
+/// the flake's source).
+pub fn nix_command(expression: &str) -> Command {
     let ifd = std::env::temp_dir().join(format!("notas-ifd-{}", std::process::id()));
     std::fs::create_dir_all(&ifd).unwrap();
-    // What evaluation reads back from a build (nix/frontend.nix asks npm for its registry).
     std::fs::write(
         ifd.join("npm-default-registry"),
         "https://registry.invalid/",
     )
     .unwrap();
+    let tracked = run(
+        Command::new("git").arg("-C").arg(repo()).arg("ls-files"),
+        "git",
+    );
+    let mut command = Command::new("nix-instantiate");
+    command
+        .args(["--eval", "--strict", "--json", "--expr", expression])
+        .args(["--arg", "repo"])
+        .arg(repo())
+        .args(["--argstr", "ifd"])
+        .arg(&ifd)
+        .args(["--argstr", "tracked", &tracked]);
+    command
+}
+
+pub fn nix_eval(expression: &str) -> Value {
     let out = run(
-        Command::new("nix-instantiate")
-            .args(["--eval", "--strict", "--json", "--expr", expression])
-            .args(["--arg", "repo"])
-            .arg(repo())
-            .args(["--argstr", "ifd"])
-            .arg(&ifd),
+        &mut nix_command(expression),
         "nix-instantiate (apt install nix-bin)",
     );
     serde_json::from_str(&out).unwrap()
@@ -68,7 +81,7 @@ pub fn nix_eval(expression: &str) -> Value {
 pub fn flake() -> &'static Value {
     static FLAKE: OnceLock<Value> = OnceLock::new();
     FLAKE.get_or_init(|| {
-        nix_eval("{ repo, ifd }: import (repo + \"/crates/deploy-checks/tests/flake-model.nix\") { inherit repo ifd; }")
+        nix_eval("{ repo, ifd, tracked }: import (repo + \"/crates/deploy-checks/tests/flake-model.nix\") { inherit repo ifd tracked; }")
     })
 }
 
