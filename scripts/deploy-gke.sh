@@ -12,6 +12,28 @@ done
 for tool in nix skopeo gcloud kubectl python3; do
     command -v $tool >/dev/null || { echo "deploy-gke needs $tool (nix develop has them all)" >&2; exit 1; }
 done
+# GKE's nodes and Cloud Run run x86_64 Linux. Nix builds it here if it is the `system` or in
+# `extra-platforms`, else on a machine of `builders` that lists it: `@file` or machines one per
+# line or `;`, the second field their comma-separated systems (Nix's
+# src/libstore/include/nix/store/globals.hh). nix-darwin's Linux builder lists only its own,
+# aarch64-linux on Apple Silicon (modules/nix/linux-builder.nix): stop now, naming the fix.
+builds_x86_64_linux() {
+    local builders
+    for system in $(nix config show system) $(nix config show extra-platforms); do
+        [ "$system" = x86_64-linux ] && return 0
+    done
+    builders=$(nix config show builders)
+    [[ $builders == @* ]] && builders=$(cat "${builders#@}" 2>/dev/null || true)
+    tr ';' '\n' <<<"$builders" | awk '!/^[[:space:]]*#/ { print $2 }' | tr ',' '\n' | grep -x x86_64-linux >/dev/null
+}
+builds_x86_64_linux || {
+    echo "deploy-gke: this machine's Nix has no builder for x86_64-linux, which GKE and Cloud Run run." >&2
+    echo "  On a Mac with nix-darwin's Linux builder, let it emulate x86_64 (nix/README.md, 'Systems'):" >&2
+    echo '    nix.linux-builder.systems = [ "x86_64-linux" "aarch64-linux" ];' >&2
+    echo '    nix.linux-builder.config.boot.binfmt.emulatedSystems = [ "x86_64-linux" ];' >&2
+    exit 1
+}
+
 project=(--project "$GCP_PROJECT")
 registry="$GCP_REGION-docker.pkg.dev/$GCP_PROJECT/$AR_REPOSITORY"
 work=.dev/gke

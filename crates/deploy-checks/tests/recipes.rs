@@ -55,6 +55,105 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
     );
 }
 
+/// The nix-darwin settings that let its Linux builder build x86_64-linux on Apple Silicon
+/// (nix-darwin `modules/nix/linux-builder.nix`: `systems` defaults to the builder's own).
+const X86_64_BUILDER: [&str; 2] = [
+    r#"systems = [ "x86_64-linux" "aarch64-linux" ];"#,
+    r#"boot.binfmt.emulatedSystems = [ "x86_64-linux" ];"#,
+];
+
+/// scripts/deploy-gke.sh run with fakes of every tool, until `nix build`, with `nix config
+/// show` answering `settings`: its exit code and standard error.
+fn deploy_gke_on(settings: [(&str, &str); 3]) -> (i32, String) {
+    let fakes = std::env::temp_dir().join(format!("notas-deploy-gke-{}", std::process::id()));
+    std::fs::create_dir_all(&fakes).unwrap();
+    let fake = |name: &str, script: &str| {
+        let path = fakes.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).unwrap();
+    };
+    for tool in ["skopeo", "gcloud", "kubectl"] {
+        fake(tool, "exit 0");
+    }
+    fake(
+        "nix",
+        r#"[ "$1 $2" = "config show" ] || { echo "reached nix $*" >&2; exit 3; }
+case "$3" in system) echo "$FAKE_SYSTEM" ;; extra-platforms) echo "$FAKE_EXTRA" ;; builders) echo "$FAKE_BUILDERS" ;; esac"#,
+    );
+    let mut command = Command::new("bash");
+    command
+        .arg(repo().join("scripts/deploy-gke.sh"))
+        .env(
+            "PATH",
+            format!("{}:{}", fakes.display(), std::env::var("PATH").unwrap()),
+        )
+        .envs(common::GKE_ENVIRONMENT)
+        .envs(["GCP_PROJECT", "GCP_REGION", "AR_REPOSITORY", "NOTAS_DOMAIN"].map(|v| (v, "x")));
+    for (setting, value) in settings {
+        command.env(format!("FAKE_{setting}"), value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn deploy_gke_stops_first_where_nix_cannot_build_x86_64_linux() {
+    // What nix-darwin writes to /etc/nix/machines for its Linux builder, by `systems`.
+    let machines = std::env::temp_dir().join(format!("notas-machines-{}", std::process::id()));
+    let machine = |systems: &str| {
+        std::fs::write(
+            &machines,
+            format!("ssh-ng://builder@linux-builder {systems} /etc/nix/builder_ed25519 4 1 kvm,benchmark,big-parallel - c3No\n"),
+        )
+        .unwrap();
+        format!("@{}", machines.display())
+    };
+    let mac = |builders: &str| {
+        deploy_gke_on([
+            ("SYSTEM", "aarch64-darwin"),
+            ("EXTRA", "x86_64-darwin"),
+            ("BUILDERS", builders),
+        ])
+    };
+    // Apple Silicon with the builder as nix-darwin makes it by default: stop, naming the fix.
+    let (code, stderr) = mac(&machine("aarch64-linux"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("reached nix build"), "{stderr}");
+    for setting in X86_64_BUILDER {
+        assert!(stderr.contains(setting), "{stderr}");
+    }
+    // With the documented settings, or a builder given inline, or on x86_64 Linux: it builds.
+    for (code, stderr) in [
+        mac(&machine("x86_64-linux,aarch64-linux")),
+        mac("ssh://a aarch64-linux ; ssh://b x86_64-linux - 2"),
+        deploy_gke_on([
+            ("SYSTEM", "x86_64-linux"),
+            ("EXTRA", "i686-linux"),
+            ("BUILDERS", ""),
+        ]),
+    ] {
+        assert_eq!(code, 3, "{stderr}");
+        assert!(
+            stderr.contains("reached nix build .#packages.x86_64-linux.all-images"),
+            "{stderr}"
+        );
+    }
+    // The fix is the one the READMEs document, citing nix-darwin's module.
+    for readme in ["nix/README.md", "README.md"] {
+        let text = std::fs::read_to_string(repo().join(readme)).unwrap();
+        for setting in X86_64_BUILDER {
+            assert!(text.contains(setting), "{readme}: {setting}");
+        }
+    }
+    let notes = std::fs::read_to_string(repo().join("nix/README.md")).unwrap();
+    assert!(notes.contains("modules/nix/linux-builder.nix"));
+}
+
 #[test]
 fn recipes_run_on_macos_too() {
     // GNU-only spellings that macOS's BSD tools refuse or read differently.
