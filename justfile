@@ -30,30 +30,36 @@ dev-down: _venv
 dev-clean: dev-down
     rm -rf .dev
 
-# Locust, headless: `just loadtest [smoke|brief|stress] [target URL]` (default: the local stack). LT_USERS, LT_SPAWN, LT_DURATION override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX give a remote target's stores for the reconciliation (found by themselves for the local stack and for kind at http://localhost). Writes locust/runs/<time>-<preset>/report.md.
+# Locust, headless: `just loadtest [smoke|brief|stress] [target URL]` (default: the local stack). LT_USERS, LT_SPAWN, LT_DURATION, LT_PROCESSES (Locust processes; -1: one per core) override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX, LT_PROMETHEUS give a remote target's stores and Prometheus for the reconciliation and the server-side figures (found by themselves for the local stack and for kind at http://localhost). Writes locust/runs/<time>-<preset>/report.md.
 loadtest preset="smoke" target="": _venv
     #!/usr/bin/env bash
     set -euo pipefail
+    # p: Locust processes. One FastHttpUser process sends the brief's ~400 requests/s with a
+    # fifth of a core; forked workers cost more CPU per request, so only stress has one per core.
     case "{{preset}}" in
-        smoke)  u=20;   r=10;  t=20s; strict=--strict ;;
-        brief)  u=200;  r=20;  t=2m;  strict= ;;
-        stress) u=1000; r=100; t=3m;  strict= ;;
+        smoke)  u=20;   r=10;  t=20s; p=1;  strict=--strict ;;
+        brief)  u=200;  r=20;  t=2m;  p=1;  strict= ;;
+        stress) u=1000; r=100; t=3m;  p=-1; strict= ;;
         *) echo "unknown preset '{{preset}}': smoke, brief or stress" >&2; exit 2 ;;
     esac
-    u=${LT_USERS:-$u} r=${LT_SPAWN:-$r} t=${LT_DURATION:-$t}
+    u=${LT_USERS:-$u} r=${LT_SPAWN:-$r} t=${LT_DURATION:-$t} p=${LT_PROCESSES:-$p}
+    [ "$p" = -1 ] && p=$(nproc)
     target="{{target}}" mysql=${LT_MYSQL:-} redis=${LT_REDIS:-} prefix=${LT_PREFIX:-notas:}
+    prometheus=${LT_PROMETHEUS:-} cpu=$( [ -n "${LT_PROMETHEUS:-}" ] && echo cadvisor || true )
     kind="kubectl --context kind-notas -n so1p2"
     local=$( [ -f .dev/stack.env ] && . .dev/stack.env && echo "$NOTAS_URL" || true )
     if [ -z "$target" ] || [ "$target" = "$local" ]; then
         [ -n "$local" ] || { echo "no local stack: run 'just dev' first, or pass target=URL" >&2; exit 2; }
         set -a; . .dev/stack.env; set +a
         target=$NOTAS_URL mysql=${mysql:-$MYSQL_URL} redis=${redis:-$REDIS_URL}
+        prometheus=${prometheus:-$PROMETHEUS_URL} cpu=local
     elif [ -z "$mysql" ] && [[ "$target" =~ ^http://(localhost|127\.0\.0\.1)(:[0-9]+)?/?$ ]] && $kind get secret notas-mysql >/dev/null 2>&1; then
-        # kind (`just up`): reach its MySQL and Redis through port-forwards for as long as
-        # the run lasts, with the password from the cluster's Secret.
+        # kind (`just up`): reach its MySQL, Redis and Prometheus through port-forwards for as
+        # long as the run lasts, with the password from the cluster's Secret.
         mkdir -p .dev
         $kind port-forward svc/mysql :3306 > .dev/forward-mysql.log 2>&1 & forwards=$!
         $kind port-forward svc/redis :6379 > .dev/forward-redis.log 2>&1 & forwards="$forwards $!"
+        $kind port-forward svc/prometheus :9090 > .dev/forward-prometheus.log 2>&1 & forwards="$forwards $!"
         trap 'kill $forwards 2>/dev/null || true' EXIT
         local_port() {
             for _ in $(seq 1 50); do
@@ -67,24 +73,28 @@ loadtest preset="smoke" target="": _venv
         url=$($kind get secret notas-mysql -o jsonpath='{.data.url}' | python3 -c 'import base64, sys; print(base64.b64decode(sys.stdin.read()).decode())')
         mysql_port=$(local_port mysql) redis_port=$(local_port redis)
         mysql=${url/@mysql:3306/@127.0.0.1:$mysql_port} redis=redis://127.0.0.1:$redis_port
+        prometheus=http://127.0.0.1:$(local_port prometheus) cpu=cadvisor
     fi
     # Any answer to GET /notas that names a route proves the split reaches the services.
     curl -sS -o /dev/null -D - "$target/notas" 2>/dev/null | grep -qi '^x-notas-route:' ||
         { echo "$target/notas is not answered by notas (no x-notas-route header): is the stack up at that address?" >&2; exit 2; }
     run=locust/runs/$(date -u +%Y%m%dT%H%M%SZ)-{{preset}}
     mkdir -p "$run"
-    printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s"}\n' "$target" "{{preset}}" "$u" "$r" "$t" > "$run/run.json"
-    report() { {{python}} -m locust.report "$@" --mysql "$mysql" --redis "$redis" --prefix "$prefix"; }
+    printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s", "Locust processes": %s}\n' \
+        "$target" "{{preset}}" "$u" "$r" "$t" "$p" > "$run/run.json"
+    report() { {{python}} -m locust.report "$@" --mysql "$mysql" --redis "$redis" --prefix "$prefix" --prometheus "$prometheus" ${cpu:+--cpu $cpu}; }
     report snapshot > "$run/before.json"
-    # --stop-timeout: at the end each user finishes the grade it is sending (with its
-    # retries), so that no grade is committed without its answer being recorded.
-    NOTAS_IDS_FILE="$run/ids.csv" NOTAS_STATS_FILE="$run/stats.json" .dev/venv/bin/locust -f locust/locustfile.py --headless -u "$u" -r "$r" -t "$t" \
+    # --stop-timeout: at the end each user may finish the grade it is sending (with its
+    # retries); Locust still ends some with a request in flight, which the report counts as
+    # cut at the stop from the keys sent.
+    NOTAS_RUN_DIR="$run" .dev/venv/bin/locust -f locust/locustfile.py --headless -u "$u" -r "$r" -t "$t" \
+        $( [ "$p" -gt 1 ] && echo --processes "$p" ) \
         --host "$target" --csv "$run/locust" --csv-full-history --html "$run/locust.html" \
         --exit-code-on-error 0 --only-summary --loglevel WARNING --stop-timeout 15
     report write "$run" --before "$run/before.json" $strict
     echo "report: $run/report.md"
 
-# CI's load test: bring the local stack up, run the smoke preset, run every Grafana panel's query against the stack's Prometheus, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
+# CI's load test: bring the local stack up, run the smoke preset and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
 smoke: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
@@ -98,6 +108,15 @@ smoke: _venv _npm
     done
     grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
     just loadtest smoke
+    # The brief preset's users and spawn rate, as users run it but for 30 s: it must pass, and
+    # its server-side figures must be measured (numbers for both routes, no placeholder).
+    LT_DURATION=30s just loadtest brief | tee .dev/smoke-brief.log
+    measured=$(sed -n '/^## Server side/,/^## Reconciliation/p' "$(sed -n 's/^report: //p' .dev/smoke-brief.log)")
+    # Each route's latency row (count, p50, p95, p99) and CPU row (count, processes, total).
+    rows='^\| route [12] \([a-z]+\) \| [1-9][0-9]* \| ([0-9.]+ \| [0-9.]+ \| [0-9.]+|[a-z].* \| [0-9,]+) \|$'
+    if grep -qiE 'n/a|not measured|not counted' <<< "$measured" || [ "$(grep -cE "$rows" <<< "$measured")" != 4 ]; then
+        printf 'the brief load test did not measure the server side:\n%s\n' "$measured" >&2; exit 1
+    fi
     # Every Grafana panel's query, against the stack's Prometheus after that load and one
     # refused grade per route (so that the error panels have series to show).
     for port in $(python3 -c 'import json; p = json.load(open(".dev/ports.json")); print(p["grpc-client"], p["redis-api"])'); do
@@ -108,7 +127,8 @@ smoke: _venv _npm
     . .dev/stack.env
     fake=$(mktemp -d)
     ln -s "$PWD/scripts/testing/kind-kubectl" "$fake/kubectl"
-    PATH="$fake:$PATH" LT_DURATION=5s just loadtest smoke "${NOTAS_URL/127.0.0.1/localhost}"
+    # Two Locust worker processes here, as stress runs: each writes its own ids and CPU files.
+    PATH="$fake:$PATH" LT_DURATION=5s LT_PROCESSES=2 just loadtest smoke "${NOTAS_URL/127.0.0.1/localhost}"
     # A server that answers 200 everywhere (like the frontend's page fallback) is not notas.
     mkdir -p "$fake/site" && touch "$fake/site/healthz" "$fake/site/notas"
     python3 -m http.server --bind 127.0.0.1 --directory "$fake/site" 18999 >/dev/null 2>&1 & server=$!

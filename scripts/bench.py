@@ -32,12 +32,14 @@ import threading
 import time
 import urllib.request
 from datetime import datetime, timezone
-from pathlib import Path
 
 from pymysql.constants import CLIENT
 
 from locust.grades import random_grade
-from scripts.stack import ROOT, free_port, mysql_connect, read_env, read_ports, start, wait_for, wait_until_ready
+from scripts.stack import (
+    ROOT, cpu_seconds, free_port, mysql_connect, read_env, read_ports, stack_processes, start, wait_for,
+    wait_for_summaries, wait_until_ready,
+)
 
 STATE = ROOT / ".dev" / "bench"
 # Grades as Locust posts them (locust/grades.py), one JSON body per line for oha's -Z:
@@ -83,67 +85,10 @@ def oha(url: str, *, seconds: int, connections: int = 64, rate: int | None = Non
     }
 
 
-def pids(stack: int) -> dict[str, list[int]]:
-    """The processes honcho (`stack`) started, by program name, with their children
-    (nginx's workers). Matched by ancestry, since redis-server rewrites its command line."""
-    parents, names = {}, {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                names[int(proc.name)] = (proc / "comm").read_text().strip()
-            except (OSError, IndexError, ValueError):
-                continue
-
-    def ours(pid: int) -> bool:
-        while pid > 1:
-            pid = parents.get(pid, 0)
-            if pid == stack:
-                return True
-        return False
-
-    found = {name: [] for name in SERVICES}
-    for pid, name in names.items():
-        if name in found and ours(pid):
-            found[name].append(pid)
-    return found
-
-
-def cpu_seconds(procs: dict[str, list[int]]) -> dict[str, float]:
-    tick = os.sysconf("SC_CLK_TCK")
-    seconds = {}
-    for name, ids in procs.items():
-        total = 0.0
-        for pid in ids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError):
-                pass
-        seconds[name] = total
-    return seconds
-
-
 def count_rows(url: str) -> int:
     with mysql_connect(url) as db, db.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM grades")
         return cur.fetchone()[0]
-
-
-def summaries_owed(url: str) -> int:
-    with mysql_connect(url) as db, db.cursor() as cur:
-        cur.execute("SELECT COUNT(*) FROM summary_backlog")
-        return cur.fetchone()[0]
-
-
-def wait_for_summaries(url: str, seconds: float = 120) -> float:
-    """Seconds until the writers' summarizers have cleared the backlog the load left."""
-    start = time.time()
-    while summaries_owed(url) and time.time() - start < seconds:
-        time.sleep(0.05)
-    if summaries_owed(url):
-        sys.exit(f"bench: the report summaries did not catch up within {seconds:.0f} s")
-    return time.time() - start
 
 
 def sustained(url: str, procs: dict[str, list[int]], mysql_url: str) -> dict:
@@ -314,13 +259,13 @@ def main() -> None:
         results = {}
         for name, url in targets.items():
             log(f"{name}: highest sustained rate")
-            results[name] = sustained(url, pids(stack.pid), mysql_url)
+            results[name] = sustained(url, stack_processes(stack.pid, SERVICES), mysql_url)
             results[name]["rates"] = {}
             for rate in RATES:
                 log(f"{name}: {rate}/s")
                 results[name]["rates"][rate] = oha(url, seconds=SECONDS_RATE, connections=256, rate=rate)
         log(f"{NAIVE}: highest sustained rate")
-        naive = naive_baseline(env, pids(stack.pid))
+        naive = naive_baseline(env, stack_processes(stack.pid, SERVICES))
 
         log(f"seeding {LARGE:,} grades")
         started = time.time()
@@ -328,7 +273,7 @@ def main() -> None:
         seeded_s = time.time() - started
         reports = report_times(f"http://127.0.0.1:{ports['dashboard-api']}")
         log(f"{SPLIT}: highest sustained rate with {LARGE:,} grades stored")
-        large = sustained(targets[SPLIT], pids(stack.pid), mysql_url)
+        large = sustained(targets[SPLIT], stack_processes(stack.pid, SERVICES), mysql_url)
         write(ceilings, results, naive, {"seconds": seeded_s, "split": large, "reports": reports})
     finally:
         os.killpg(stack.pid, 15)

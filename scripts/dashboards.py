@@ -13,10 +13,8 @@ offline instead, each query against those exporters' metric names and labels
 import json
 import re
 import sys
-import urllib.parse
-import urllib.request
 
-from scripts.stack import ROOT, read_env
+from scripts.stack import ROOT, prometheus_query, read_env
 
 DASHBOARDS = ROOT / "k8s" / "components" / "observability" / "dashboards"
 # What Grafana's interval variables stand for here: a window that holds several of the
@@ -35,10 +33,8 @@ def queries(dashboard: dict):
 def problems(prometheus: str, expr: str, legend: str) -> list[str]:
     for name, value in VARIABLES.items():
         expr = expr.replace(name, value)
-    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            result = json.load(answer)["data"]["result"]
+        result = prometheus_query(prometheus, expr)
     except OSError as e:
         return [f"Prometheus refused it: {getattr(e, 'read', lambda: b'')().decode() or e}"]
     if not result:

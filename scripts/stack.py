@@ -3,7 +3,9 @@ the background and waiting until it answers, and connecting to a MySQL URL.
 
 `devstack.py` (`just dev`), `bench.py` (`just bench`, whose stack lives in .dev/bench) and
 `locust/report.py` import this module; each function takes the stack's folder, `state`,
-which defaults to STATE (NOTAS_STATE, default .dev).
+which defaults to STATE (NOTAS_STATE, default .dev). Also what `just bench` and the load
+test's report both measure: the stack's processes and their CPU seconds, the report
+summaries still owed, and instant queries to a Prometheus.
 """
 
 import json
@@ -14,7 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlencode, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / os.environ.get("NOTAS_STATE", ".dev")
@@ -161,3 +163,61 @@ def mysql_connect(url: str, **options):
         database=u.path.lstrip("/") or "notas",
         **options,
     )
+
+
+def stack_processes(honcho: int, names: tuple[str, ...]) -> dict[str, list[int]]:
+    """The processes honcho (pid `honcho`) started, by program name (`names`), with their
+    children (nginx's workers). Matched by ancestry and by the kernel's name for them,
+    which redis-server keeps though it rewrites its command line."""
+    import psutil
+
+    found = {name: [] for name in names}
+    for proc in psutil.Process(honcho).children(recursive=True):
+        try:
+            if proc.name() in found:
+                found[proc.name()].append(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def cpu_seconds(procs: dict[str, list[int]]) -> dict[str, float]:
+    """User and system CPU seconds so far of each name's processes (`stack_processes`)."""
+    import psutil
+
+    seconds = {}
+    for name, pids in procs.items():
+        seconds[name] = 0.0
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+                seconds[name] += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+    return seconds
+
+
+def summaries_owed(mysql_url: str) -> int:
+    """Batches whose report summaries the writers' summarizers have not applied yet."""
+    with mysql_connect(mysql_url) as db, db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM summary_backlog")
+        return cur.fetchone()[0]
+
+
+def wait_for_summaries(mysql_url: str, seconds: float = 120) -> float:
+    """Seconds until the summarizers have cleared the backlog a load left (the CPU a
+    record costs includes its summaries); exits if they take longer than `seconds`."""
+    start = time.time()
+    while summaries_owed(mysql_url) and time.time() - start < seconds:
+        time.sleep(0.05)
+    if summaries_owed(mysql_url):
+        sys.exit(f"the report summaries did not catch up within {seconds:.0f} s")
+    return time.time() - start
+
+
+def prometheus_query(prometheus: str, expr: str) -> list[dict]:
+    """An instant query's result (`metric`, `value` per series); raises OSError (an
+    HTTPError carries Prometheus' JSON explanation) when Prometheus refuses or is away."""
+    url = f"{prometheus.rstrip('/')}/api/v1/query?" + urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)["data"]["result"]
