@@ -110,7 +110,7 @@ test("grades posted through both routes fill every panel", async (t) => {
     const both = async (key) => (await routeChart(key)).lines.length === 2;
     await waitFor(() => both("created"), 30_000, "201/s of both routes");
     const first = { routes: await routeChart("created"), host: await waitFor(async () => (await chart(hostChart)).points, 10_000, "host samples") };
-    for (const key of ["errors", "p95", "p99"]) await waitFor(() => both(key), 15_000, `${key} of both routes`);
+    for (const key of ["errors", "p50", "p95", "p99"]) await waitFor(() => both(key), 15_000, `${key} of both routes`);
     await waitFor(async () => (await routeChart("created")).points > first.routes.points, 20_000, "the route chart to move");
     await waitFor(async () => (await chart(hostChart)).points > first.host, 10_000, "the host chart to move");
   } finally {

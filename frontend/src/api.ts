@@ -82,7 +82,7 @@ export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> 
 }
 
 /** The series of the route comparison, as Prometheus computed them. */
-export const ROUTE_SERIES = ["created_per_second", "errors_per_second", "p95_ms", "p99_ms"] as const;
+export const ROUTE_SERIES = ["created_per_second", "errors_per_second", "p50_ms", "p95_ms", "p99_ms"] as const;
 export type RouteSeries = (typeof ROUTE_SERIES)[number];
 
 /** A point of a Prometheus series: [unix seconds, value]. */

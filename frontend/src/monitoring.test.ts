@@ -62,20 +62,22 @@ describe("route points", () => {
       { t: 15, grpc: 0.5, redis: 0 },
     ]);
   });
-  it("fill the four charts of the comparison", () => {
+  it("fill the five charts of the comparison", () => {
     const charts = comparisonCharts({
       window_seconds: 300,
       step_seconds: 5,
       series: {
         created_per_second: { grpc: [[10, 50]], redis: [[10, 40]] },
         errors_per_second: {},
+        p50_ms: { grpc: [[10, 1.8]], redis: [[10, 1.2]] },
         p95_ms: { grpc: [[10, 3.5]] },
         p99_ms: { redis: [[10, 9]] },
       },
     });
-    expect(charts.map((c) => c.key)).toEqual(["created", "errors", "p95", "p99"]);
+    expect(charts.map((c) => c.key)).toEqual(["created", "errors", "p50", "p95", "p99"]);
     expect(charts[1].points).toEqual([{ t: 10, grpc: 0, redis: 0 }]);
-    expect(charts[2].points).toEqual([{ t: 10, grpc: 3.5, redis: null }]);
+    expect(charts[2].points).toEqual([{ t: 10, grpc: 1.8, redis: 1.2 }]);
+    expect(charts[3].points).toEqual([{ t: 10, grpc: 3.5, redis: null }]);
     expect(comparisonCharts(null).every((c) => c.points.length === 0)).toBe(true);
   });
   it("name and color the routes the same everywhere", () => {

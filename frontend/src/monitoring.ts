@@ -39,12 +39,13 @@ export function routesWithData(points: RoutePoint[]): Route[] {
   return ROUTES.map((r) => r.route).filter((route) => points.some((p) => p[route] !== null));
 }
 
-/** The four charts of the comparison, each a title and its points. */
+/** The five charts of the comparison, each a title and its points. */
 export function comparisonCharts(comparison: RouteComparison | null): { key: string; title: string; points: RoutePoint[] }[] {
   const series = comparison?.series ?? {};
   return [
     { key: "created", title: "Notas guardadas por segundo (201/s)", points: routePoints(series.created_per_second) },
     { key: "errors", title: "Errores por segundo", points: routePoints(series.errors_per_second, series.created_per_second) },
+    { key: "p50", title: "Latencia p50 (ms)", points: routePoints(series.p50_ms) },
     { key: "p95", title: "Latencia p95 (ms)", points: routePoints(series.p95_ms) },
     { key: "p99", title: "Latencia p99 (ms)", points: routePoints(series.p99_ms) },
   ];

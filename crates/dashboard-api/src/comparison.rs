@@ -1,5 +1,5 @@
-//! The route-comparison panel: each route's 201/s, errors/s and p95/p99 latency over the
-//! last minutes, asked of Prometheus (`PROMETHEUS_URL`) through its HTTP query API. The
+//! The route-comparison panel: each route's 201/s, errors/s and p50/p95/p99 latency over
+//! the last minutes, asked of Prometheus (`PROMETHEUS_URL`) through its HTTP query API. The
 //! numbers are the services' own `http_requests_total` and `http_request_duration_seconds`
 //! for `POST /notas`, by their `route` label. Prometheus is optional: without it
 //! `GET /api/routes` answers a JSON 503 saying so within PROMETHEUS_TIMEOUT_MS, and the rest
@@ -20,7 +20,7 @@ const STEP: Duration = Duration::from_secs(5);
 
 /// The panel's series, each one PromQL expression with one result per `route`. Rates over
 /// 30 s: several scrapes locally (every 2 s) and in a cluster (every 10 s).
-pub const SERIES: [(&str, &str); 4] = [
+pub const SERIES: [(&str, &str); 5] = [
     (
         "created_per_second",
         r#"sum by (route) (rate(http_requests_total{path="/notas", method="POST", status="201"}[30s]))"#,
@@ -28,6 +28,10 @@ pub const SERIES: [(&str, &str); 4] = [
     (
         "errors_per_second",
         r#"sum by (route) (rate(http_requests_total{path="/notas", method="POST", status!="201"}[30s]))"#,
+    ),
+    (
+        "p50_ms",
+        r#"1000 * histogram_quantile(0.50, sum by (route, le) (rate(http_request_duration_seconds_bucket{path="/notas", method="POST"}[30s])))"#,
     ),
     (
         "p95_ms",

@@ -9,7 +9,7 @@ import { TimeChart } from "./TimeChart";
 const REFRESH_MS = 5000;
 const LINES = ROUTES.map((r) => ({ key: r.route, name: r.label, color: r.color }));
 
-/** Both routes side by side, from Prometheus: 201/s, errors/s, p95 and p99 latency. */
+/** Both routes side by side, from Prometheus: 201/s, errors/s, p50, p95 and p99 latency at the services. */
 export function RouteComparison({ apiOrigin }: { apiOrigin: string }) {
   const report = useReport<Comparison>(apiUrl(apiOrigin, "/api/routes"), REFRESH_MS);
   const charts = useMemo(() => comparisonCharts(report.data), [report.data]);
@@ -49,7 +49,7 @@ export function RouteComparison({ apiOrigin }: { apiOrigin: string }) {
                 lines={LINES}
                 end={end}
                 windowSeconds={windowSeconds}
-                unit={c.key.startsWith("p9") ? "ms" : "/s"}
+                unit={c.key.startsWith("p") ? "ms" : "/s"}
               />
             ))}
           </div>

@@ -161,6 +161,12 @@ async fn the_route_comparison_reads_each_routes_rate_errors_and_latency_from_pro
     let errors = last("errors_per_second", "grpc") / grpc;
     assert!((errors - 0.1).abs() < 1e-9, "grpc: {errors} errors per 201");
     for route in ["grpc", "redis"] {
+        // Half the requests within 2.5 ms, none within 1 ms: the median is the 1-2.5 ms bucket's top.
+        let p50 = last("p50_ms", route);
+        assert!(
+            (p50 - 2.5).abs() < 1e-6,
+            "{route}: p50 {p50} ms, the top of the 1-2.5 ms bucket"
+        );
         let p95 = last("p95_ms", route);
         assert!(
             (2.5..=5.0).contains(&p95),
