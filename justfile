@@ -153,6 +153,9 @@ chaos: _venv
 ingress_nginx_url := "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"
 ingress_nginx_sha256 := "2a3ae008c8786431115502644e77ab398fdebfb721a5d1195ed3089cde3299df"
 metrics_server_url := "https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.9.0/components.yaml"
+# Upstream publishes no checksum for it: the value several public repositories pin for this
+# file, not recomputed here (no download); `just up` stops if the file differs.
+metrics_server_sha256 := "1cec29a5267809306a2c6ec74a3e449abbb705b4a8beed0c8a1963910f72c79b"
 # sha256 of a file, the same on Linux and macOS.
 sha256 := "python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest())'"
 
@@ -177,10 +180,13 @@ up:
     # metrics-server v0.9 serves Kubernetes 1.34 and later (kind v0.30's default node).
     minor=$(kubectl version -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["serverVersion"]["minor"].rstrip("+"))')
     [ "$minor" -ge 34 ] || { echo "just up: the cluster runs Kubernetes 1.$minor; metrics-server v0.9 needs 1.34+ (a newer kind, or 'just down' first)" >&2; exit 1; }
-    curl -fsSL {{ingress_nginx_url}} -o .dev/ingress-nginx.yaml
-    [ "$({{sha256}} .dev/ingress-nginx.yaml)" = "{{ingress_nginx_sha256}}" ] || { echo "ingress-nginx manifest: unexpected sha256" >&2; exit 1; }
-    kubectl apply -f .dev/ingress-nginx.yaml
-    kubectl apply -f {{metrics_server_url}}
+    pinned() { # URL FILE SHA256: the upstream manifest, applied only if it is the pinned one
+        curl -fsSL "$1" -o "$2"
+        [ "$({{sha256}} "$2")" = "$3" ] || { echo "$1: unexpected sha256 (want $3)" >&2; exit 1; }
+        kubectl apply -f "$2"
+    }
+    pinned {{ingress_nginx_url}} .dev/ingress-nginx.yaml {{ingress_nginx_sha256}}
+    pinned {{metrics_server_url}} .dev/metrics-server.yaml {{metrics_server_sha256}}
     # kind's kubelets serve self-signed certificates.
     kubectl -n kube-system patch deployment metrics-server --type=json \
         -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--kubelet-insecure-tls"}]' || true

@@ -55,12 +55,16 @@ for name in grpc-server grpc-client redis-api dashboard-api monitor frontend; do
 done
 (IFS=,; echo "{${pushed[*]}}") > "$work/images.json"
 
-# The cluster's workloads act as the Google service account that may use Cloud SQL.
-for ksa in grpc-server redis-api dashboard-api notas-migrate; do
+# The cluster's workloads act as the Google service account that may use Cloud SQL; GMP's
+# query frontend (the route comparison's Prometheus) reads metrics as it too, which takes
+# roles/monitoring.viewer (k8s/components/managed-prometheus/query-frontend.yaml).
+for ksa in grpc-server redis-api dashboard-api notas-migrate gmp-frontend; do
     gcloud iam service-accounts add-iam-policy-binding "$GCP_SERVICE_ACCOUNT" "${project[@]}" --quiet \
         --role=roles/iam.workloadIdentityUser --member="serviceAccount:$GCP_PROJECT.svc.id.goog[so1p2/$ksa]" >/dev/null
 done
 
+gcloud projects add-iam-policy-binding "$GCP_PROJECT" --quiet \
+    --member="serviceAccount:$GCP_SERVICE_ACCOUNT" --role=roles/monitoring.viewer >/dev/null
 # The HTTPS entry point: a static address and a Google-managed certificate, made once.
 gcloud compute addresses describe notas-ip --global "${project[@]}" >/dev/null 2>&1 ||
     gcloud compute addresses create notas-ip --global "${project[@]}"
@@ -82,8 +86,18 @@ python3 scripts/overlay.py cloudrun --images "$work/images.json" > "$work/cloudr
 gcloud run services replace "$work/cloudrun-frontend.yaml" "${project[@]}" --region "$GCP_REGION"
 gcloud run services add-iam-policy-binding notas-frontend "${project[@]}" --region "$GCP_REGION" --quiet \
     --member=allUsers --role=roles/run.invoker >/dev/null
-FRONTEND_ORIGIN=$(gcloud run services describe notas-frontend "${project[@]}" --region "$GCP_REGION" --format='value(status.url)')
-export FRONTEND_ORIGIN
+# Cloud Run serves the page at two URLs, the deterministic https://SERVICE-NUMBER.REGION.run.app
+# and a hashed one, and `status.url` names only one (cloud.google.com/run/docs/triggering/
+# https-request, "Service URL"): CORS admits every URL of the annotation run.googleapis.com/urls
+# (the Admin API v1 form of v2's Service.urls, "all URLs serving traffic"), status.url and the
+# deterministic URL, in case the annotation is missing.
+FRONTEND_ORIGINS=$(gcloud run services describe notas-frontend "${project[@]}" --region "$GCP_REGION" --format=json |
+    python3 -c 'import json, sys
+service = json.load(sys.stdin)
+urls = json.loads(service["metadata"].get("annotations", {}).get("run.googleapis.com/urls", "[]"))
+urls += [service["status"]["url"], sys.argv[1]]
+print(",".join(dict.fromkeys(u.rstrip("/") for u in urls)))' "https://notas-frontend-$number.$GCP_REGION.run.app")
+export FRONTEND_ORIGINS
 
 # The cluster: the GKE overlay with the pushed digests and this environment's values.
 python3 scripts/overlay.py gke --images "$work/images.json" > "$work/gke.yaml"
@@ -95,7 +109,7 @@ kubectl apply -f "$work/gke.yaml"
 kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s
 for d in $(kubectl -n so1p2 get deploy -o name); do kubectl -n so1p2 rollout status "$d" --timeout=300s; done
 
-echo "dashboard: $FRONTEND_ORIGIN"
+echo "dashboard: ${FRONTEND_ORIGINS//,/ or }"
 echo "API:       https://$NOTAS_DOMAIN (its DNS A record must point at $address; the certificate"
 echo "           becomes active some minutes after that: gcloud compute ssl-certificates describe notas-cert --global)"
 echo "load test: just loadtest brief https://$NOTAS_DOMAIN   (LT_MYSQL / LT_REDIS to reconcile)"

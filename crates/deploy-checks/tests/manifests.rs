@@ -10,7 +10,7 @@
 
 mod common;
 
-use clap::CommandFactory;
+use common::cluster::*;
 use common::{
     CLUSTERS, IMAGES, NAMESPACE, RENDERINGS, flake, name, objects, of_kind, render, repo, strings,
 };
@@ -382,49 +382,6 @@ fn ingress_nginx_admits_every_ingress() {
 
 // --- Workloads -------------------------------------------------------------------------
 
-fn workloads(objects: &[Value]) -> Vec<&Value> {
-    objects
-        .iter()
-        .filter(|o| {
-            ["Deployment", "DaemonSet", "Job", "StatefulSet"].contains(&o["kind"].as_str().unwrap())
-        })
-        .collect()
-}
-
-/// The containers of a workload's pod template, sidecars (init containers) included.
-fn containers(workload: &Value) -> Vec<&Value> {
-    let spec = &workload["spec"]["template"]["spec"];
-    [&spec["initContainers"], &spec["containers"]]
-        .into_iter()
-        .filter_map(Value::as_array)
-        .flatten()
-        .collect()
-}
-
-/// `registry/path/NAME:tag` or `...NAME@sha256:...` → `NAME`.
-fn image_name(image: &str) -> &str {
-    let last = image.rsplit('/').next().unwrap();
-    last.split(['@', ':']).next().unwrap()
-}
-
-/// The containers that run a notas image (not the stores' or the proxy's), with the name
-/// of their workload.
-fn notas_containers(objects: &[Value]) -> Vec<(String, &Value)> {
-    workloads(objects)
-        .into_iter()
-        .flat_map(|o| {
-            containers(o)
-                .into_iter()
-                .map(move |c| (name(o).to_owned(), c))
-        })
-        .filter(|(_, c)| IMAGES.contains(&image_name(c["image"].as_str().unwrap())))
-        .collect()
-}
-
-fn is_notas(o: &Value) -> bool {
-    o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "notas"
-}
-
 #[test]
 fn every_deployment_has_its_hpa_and_cpu_requests() {
     for rendering in CLUSTERS {
@@ -444,7 +401,8 @@ fn every_deployment_has_its_hpa_and_cpu_requests() {
             };
             // The observability stack (kind) runs one replica each: a second Prometheus or
             // kube-state-metrics would scrape or export everything again on its own, and a
-            // second Grafana would have its own database.
+            // second Grafana would have its own database. GMP's query frontend (GKE) only
+            // relays the route panel's few queries (k8s/components/managed-prometheus).
             if !is_notas(deployment) {
                 assert!(
                     !hpas.iter().any(|h| scaled_by(h)),
@@ -570,39 +528,23 @@ fn cloud_sql_private_ip_is_a_setting() {
 /// The environment variables each binary reads: its clap arguments' `env`, plus the
 /// logging variables of `notas_core::telemetry`.
 fn variables_read() -> BTreeMap<&'static str, BTreeSet<String>> {
-    fn envs(command: clap::Command) -> BTreeSet<String> {
-        let mut names: BTreeSet<String> = command
-            .get_arguments()
-            .filter_map(|a| a.get_env())
-            .map(|e| e.to_string_lossy().into_owned())
-            .collect();
-        names.extend(["RUST_LOG".to_owned(), "LOG_FORMAT".to_owned()]);
-        names
-    }
-    BTreeMap::from([
-        ("grpc-server", envs(grpc_server::config::Config::command())),
-        ("grpc-client", envs(grpc_client::config::Config::command())),
-        ("redis-api", envs(redis_api::config::Config::command())),
-        (
-            "dashboard-api",
-            envs(dashboard_api::config::Config::command()),
-        ),
-        ("monitor", envs(monitor::config::Config::command())),
-    ])
+    commands()
+        .into_iter()
+        .map(|(binary, command)| {
+            let mut names: BTreeSet<String> = command
+                .get_arguments()
+                .filter_map(|a| a.get_env())
+                .map(|e| e.to_string_lossy().into_owned())
+                .collect();
+            names.extend(["RUST_LOG".to_owned(), "LOG_FORMAT".to_owned()]);
+            (binary, names)
+        })
+        .collect()
 }
 
-/// What each binary cannot run without in a cluster.
-const REQUIRED: [(&str, &[&str]); 5] = [
-    ("grpc-server", &["LISTEN_ADDR", "ADMIN_ADDR", "MYSQL_URL"]),
-    ("grpc-client", &["LISTEN_ADDR", "GRPC_SERVER_URL"]),
-    ("redis-api", &["LISTEN_ADDR", "MYSQL_URL", "REDIS_URL"]),
-    ("dashboard-api", &["LISTEN_ADDR", "MYSQL_URL", "REDIS_URL"]),
-    // The node's name and its /proc, not the container's.
-    (
-        "monitor",
-        &["LISTEN_ADDR", "REDIS_URL", "NODE_NAME", "PROC_ROOT"],
-    ),
-];
+/// What a binary cannot run without in a cluster although its default is not local-only
+/// (those are tests/settings.rs'): the monitor's node, not the pod's host name.
+const REQUIRED: [(&str, &str); 1] = [("monitor", "NODE_NAME")];
 
 fn variables_set(container: &Value) -> BTreeSet<String> {
     container["env"]
@@ -633,10 +575,7 @@ fn containers_set_only_variables_their_binary_reads_and_every_required_one() {
                 unknown.is_empty(),
                 "{rendering}: {workload} sets {unknown:?}, which {binary} does not read"
             );
-            if workload == "notas-migrate" {
-                continue; // --migrate-only needs MySQL alone
-            }
-            for variable in REQUIRED.iter().find(|(b, _)| b == binary).unwrap().1 {
+            for (_, variable) in REQUIRED.iter().filter(|(b, _)| b == binary) {
                 assert!(
                     set.contains(*variable),
                     "{rendering}: {workload} does not set {variable}"
@@ -646,296 +585,7 @@ fn containers_set_only_variables_their_binary_reads_and_every_required_one() {
     }
 }
 
-#[test]
-fn services_listen_on_every_interface_in_the_cluster() {
-    for (workload, container) in notas_containers(&objects("kind")) {
-        for e in container["env"].as_array().into_iter().flatten() {
-            if e["name"].as_str().unwrap().ends_with("_ADDR") {
-                assert!(
-                    e["value"].as_str().unwrap().starts_with("0.0.0.0:"),
-                    "{workload}: {e}"
-                );
-            }
-        }
-    }
-}
-
 // --- Reachability: every real sender is admitted by the NetworkPolicies ------------------
-
-/// One end of a connection as NetworkPolicies see it.
-#[derive(Debug, Clone)]
-enum Peer {
-    /// A pod: its namespace, the namespace's labels and its own labels.
-    Pod {
-        namespace: String,
-        namespace_labels: Value,
-        labels: Value,
-        name: String,
-    },
-    /// Addresses outside the cluster: an IPv4 range, admitted only if a rule covers it all.
-    Addresses(u32, u32),
-}
-
-fn cidr(text: &str) -> (u32, u32) {
-    let (ip, bits) = text.split_once('/').unwrap_or((text, "32"));
-    let ip: std::net::Ipv4Addr = ip.parse().unwrap();
-    let bits: u32 = bits.parse().unwrap();
-    let mask = if bits == 0 {
-        0
-    } else {
-        u32::MAX << (32 - bits)
-    };
-    let start = u32::from(ip) & mask;
-    (start, start | !mask)
-}
-
-/// matchLabels and matchExpressions of a label selector.
-fn selects(selector: &Value, labels: &Value) -> bool {
-    let label = |k: &str| labels[k].as_str();
-    let by_labels = selector["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .all(|(k, v)| label(k) == v.as_str());
-    let by_expressions = selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .all(|e| {
-            let value = label(e["key"].as_str().unwrap());
-            let values: Vec<&str> = strings(&e["values"]).collect();
-            match e["operator"].as_str().unwrap() {
-                "In" => value.is_some_and(|v| values.contains(&v)),
-                "NotIn" => !value.is_some_and(|v| values.contains(&v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                other => panic!("operator {other}"),
-            }
-        });
-    by_labels && by_expressions
-}
-
-/// Does a rule's peer (`from` / `to` entry) match this end, for a policy in NAMESPACE?
-fn peer_matches(entry: &Value, peer: &Peer) -> bool {
-    match peer {
-        Peer::Addresses(start, end) => {
-            let Some(block) = entry["ipBlock"].as_object() else {
-                return false;
-            };
-            let (s, e) = cidr(block["cidr"].as_str().unwrap());
-            let excepted = strings(&block.get("except").cloned().unwrap_or_default()).any(|x| {
-                let (xs, xe) = cidr(x);
-                xs <= *end && *start <= xe
-            });
-            s <= *start && *end <= e && !excepted
-        }
-        Peer::Pod {
-            namespace,
-            namespace_labels,
-            labels,
-            ..
-        } => {
-            if entry.get("ipBlock").is_some() {
-                return false;
-            }
-            let namespace_ok = match entry.get("namespaceSelector") {
-                Some(selector) => selects(selector, namespace_labels),
-                None => namespace == NAMESPACE,
-            };
-            let pod_ok = entry.get("podSelector").is_none_or(|s| selects(s, labels));
-            namespace_ok && pod_ok
-        }
-    }
-}
-
-/// Whether the policies let `from` open a connection to `to` on `port` (its number and,
-/// on a pod, its name) over `protocol`.
-fn admitted(
-    policies: &[&Value],
-    from: &Peer,
-    to: &Peer,
-    port: (u64, Option<&str>),
-    protocol: &str,
-) -> bool {
-    let port_ok = |rule: &Value| {
-        rule["ports"].as_array().is_none_or(|ports| {
-            ports.iter().any(|p| {
-                p["protocol"].as_str().unwrap_or("TCP") == protocol
-                    && (p["port"].is_null()
-                        || p["port"].as_u64() == Some(port.0)
-                        || (p["port"].as_str().is_some() && p["port"].as_str() == port.1))
-            })
-        })
-    };
-    let side = |direction: &str, own: &Peer, other: &Peer| -> bool {
-        let Peer::Pod {
-            namespace, labels, ..
-        } = own
-        else {
-            return true;
-        };
-        if namespace != NAMESPACE {
-            return true; // not ours: its own namespace's policies, if any
-        }
-        let governing: Vec<_> = policies
-            .iter()
-            .filter(|p| {
-                selects(&p["spec"]["podSelector"], labels)
-                    && strings(&p["spec"]["policyTypes"]).any(|t| t == direction)
-            })
-            .collect();
-        let (rules, peers) = if direction == "Ingress" {
-            ("ingress", "from")
-        } else {
-            ("egress", "to")
-        };
-        governing.is_empty()
-            || governing.iter().any(|p| {
-                p["spec"][rules]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|rule| {
-                        port_ok(rule)
-                            && rule[peers].as_array().is_none_or(|entries| {
-                                entries.iter().any(|e| peer_matches(e, other))
-                            })
-                    })
-            })
-    };
-    side("Egress", from, to) && side("Ingress", to, from)
-}
-
-/// The pods of each workload, as peers, with their container ports (number, name).
-fn pods(objects: &[Value]) -> Vec<(Peer, Vec<(u64, String)>)> {
-    let namespace_labels = serde_json::json!({ "kubernetes.io/metadata.name": NAMESPACE });
-    workloads(objects)
-        .into_iter()
-        .map(|w| {
-            let ports = containers(w)
-                .into_iter()
-                .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-                .map(|p| {
-                    (
-                        p["containerPort"].as_u64().unwrap(),
-                        p["name"].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect();
-            let peer = Peer::Pod {
-                namespace: NAMESPACE.into(),
-                namespace_labels: namespace_labels.clone(),
-                labels: w["spec"]["template"]["metadata"]["labels"].clone(),
-                name: name(w).into(),
-            };
-            (peer, ports)
-        })
-        .collect()
-}
-
-/// The pods behind a Service port, each with the container port it reaches.
-fn endpoints(objects: &[Value], service: &str, port: u64) -> Vec<(Peer, (u64, String))> {
-    let service = of_kind(objects, "Service")
-        .into_iter()
-        .find(|s| name(s) == service)
-        .unwrap_or_else(|| panic!("no Service {service}"));
-    let spec_port = service["spec"]["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["port"] == port)
-        .unwrap_or_else(|| panic!("{}: no port {port}", name(service)));
-    let target = &spec_port["targetPort"];
-    let selector = serde_json::json!({ "matchLabels": service["spec"]["selector"] });
-    let found: Vec<_> = pods(objects)
-        .into_iter()
-        .filter(|(peer, _)| matches!(peer, Peer::Pod { labels, .. } if selects(&selector, labels)))
-        .map(|(peer, ports)| {
-            let container_port = ports
-                .into_iter()
-                .find(|(number, port_name)| {
-                    target.as_str() == Some(port_name)
-                        || target.as_u64() == Some(*number)
-                        || (target.is_null() && *number == port)
-                })
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{}: targetPort {target} matches no container port",
-                        name(service)
-                    )
-                });
-            (peer, container_port)
-        })
-        .collect();
-    assert!(
-        !found.is_empty(),
-        "Service {} selects no pod",
-        name(service)
-    );
-    found
-}
-
-fn pod_named<'a>(pods: &'a [(Peer, Vec<(u64, String)>)], workload: &str) -> &'a Peer {
-    &pods
-        .iter()
-        .find(|(p, _)| matches!(p, Peer::Pod { name, .. } if name == workload))
-        .unwrap()
-        .0
-}
-
-/// `scheme://user@host:port/...` → (host, port).
-fn host_port(url: &str) -> (String, u64) {
-    let rest = url.split_once("://").unwrap().1;
-    let authority = rest.split('/').next().unwrap();
-    let authority = authority.rsplit('@').next().unwrap();
-    let (host, port) = authority.rsplit_once(':').unwrap();
-    (host.to_owned(), port.parse().unwrap())
-}
-
-/// A pod of another namespace, e.g. the ingress controller.
-fn pod_of(namespace: &str, labels: Value) -> Peer {
-    Peer::Pod {
-        namespace: namespace.into(),
-        namespace_labels: serde_json::json!({ "kubernetes.io/metadata.name": namespace }),
-        labels,
-        name: format!("a pod of {namespace}"),
-    }
-}
-
-fn addresses(range: &str) -> Peer {
-    let (start, end) = cidr(range);
-    Peer::Addresses(start, end)
-}
-
-/// A connection a workload really needs, as NetworkPolicies see it.
-struct Flow {
-    what: String,
-    from: Peer,
-    to: Peer,
-    /// The destination port's number and, on a pod, its name.
-    port: (u64, String),
-    protocol: &'static str,
-}
-
-/// The flows from `from` to the pods behind a Service port.
-fn service_flows(
-    objects: &[Value],
-    what: String,
-    from: &Peer,
-    service: &str,
-    port: u64,
-) -> Vec<Flow> {
-    endpoints(objects, service, port)
-        .into_iter()
-        .map(|(to, port)| Flow {
-            what: what.clone(),
-            from: from.clone(),
-            to,
-            port,
-            protocol: "TCP",
-        })
-        .collect()
-}
 
 /// Every connection the rendering's workloads need, derived from what names them: the
 /// entry point's backends, the addresses the containers are given, DNS and Cloud SQL.
@@ -1017,41 +667,14 @@ fn flows(objects: &[Value], rendering: &str) -> Vec<Flow> {
         ));
     }
 
-    // Between the workloads, from the addresses they are given: GRPC_SERVER_URL as set,
-    // REDIS_URL from the ConfigMap, MYSQL_URL from the Secret (kind: the in-cluster
-    // Service `just up` names; GKE: the proxy sidecar in the same pod, no flow).
-    let config = of_kind(objects, "ConfigMap")
-        .into_iter()
-        .find(|c| name(c) == "notas-config")
-        .unwrap();
+    // Between the workloads, from the servers their settings name (`connections`: MySQL,
+    // Redis, grpc-server, Prometheus; on GKE MySQL is the proxy sidecar in the same pod).
+    for connection in connections(objects, rendering) {
+        flows.extend(connection_flows(objects, &connection));
+    }
     let mut outside = vec![];
     for w in workloads(objects) {
         let from = pod_named(&pods, name(w));
-        for c in containers(w) {
-            for e in c["env"].as_array().into_iter().flatten() {
-                let url = match e["name"].as_str().unwrap() {
-                    "GRPC_SERVER_URL" => e["value"].as_str().unwrap(),
-                    "REDIS_URL" => config["data"]["REDIS_URL"].as_str().unwrap(),
-                    "MYSQL_URL" if rendering == "kind" => "mysql://root@mysql:3306/notas",
-                    _ => continue,
-                };
-                let (host, port) = host_port(url);
-                match host.parse::<std::net::Ipv4Addr>() {
-                    Ok(ip) => outside.push((
-                        format!("{} -> {host}:{port}", name(w)),
-                        from.clone(),
-                        addresses(&format!("{ip}/32")),
-                        port,
-                    )),
-                    Err(_) => flows.extend(to_service(
-                        format!("{} -> {host}:{port}", name(w)),
-                        from,
-                        &host,
-                        port,
-                    )),
-                }
-            }
-        }
         // Every pod resolves names, and the Cloud SQL Auth Proxy dials the instance.
         if containers(w).iter().any(|c| c["name"] == "cloud-sql-proxy") {
             outside.push((

@@ -25,6 +25,11 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
             "iam service-accounts add-iam-policy-binding",
             "--role=roles/iam.workloadIdentityUser",
         ),
+        // GMP's query frontend reads metrics as that account (the route comparison).
+        (
+            "projects add-iam-policy-binding \"$GCP_PROJECT\"",
+            "--member=\"serviceAccount:$GCP_SERVICE_ACCOUNT\" --role=roles/monitoring.viewer",
+        ),
         // The https entry point the Cloud Run page calls.
         (
             "compute ssl-certificates create notas-cert",
@@ -43,6 +48,10 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
             assert!(line.contains(argument), "gcloud {command}: {argument}");
         }
     }
+    // Its query frontend acts as that account too.
+    assert!(joined.contains("notas-migrate gmp-frontend; do"));
+    // CORS admits both of the Cloud Run service's URLs, not only status.url's.
+    assert!(joined.contains("run.googleapis.com/urls") && joined.contains("export FRONTEND_ORIGINS"));
     // An https page may only call an https API (mixed content).
     assert!(joined.contains(r#"apiOrigin: "https://%s""#));
     // GKE's nodes and Cloud Run are x86_64 Linux, whatever machine deploys.

@@ -2,6 +2,8 @@
 //! and `just deploy-gke` apply, rendered by the same script with dummy values.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod cluster;
+
 use serde::Deserialize;
 use serde_json::Value;
 use std::{
@@ -91,7 +93,8 @@ pub const RENDERINGS: [&str; 4] = ["kind", "gke", "gke-private-ip", "cloudrun"];
 pub const CLUSTERS: [&str; 3] = ["kind", "gke", "gke-private-ip"];
 
 /// Dummy values of the variables `just deploy-gke` reads, shaped like real ones.
-pub const GKE_ENVIRONMENT: [(&str, &str); 5] = [
+pub const GKE_ENVIRONMENT: [(&str, &str); 6] = [
+    ("GCP_PROJECT", "notas-project"),
     (
         "INSTANCE_CONNECTION_NAME",
         "notas-project:europe-west1:notas",
@@ -101,9 +104,10 @@ pub const GKE_ENVIRONMENT: [(&str, &str); 5] = [
         "notas-sql@notas-project.iam.gserviceaccount.com",
     ),
     ("MEMORYSTORE_HOST", "10.20.0.3"),
+    // Both URLs of the Cloud Run service: deterministic and hashed.
     (
-        "FRONTEND_ORIGIN",
-        "https://notas-frontend-123456789.europe-west1.run.app",
+        "FRONTEND_ORIGINS",
+        "https://notas-frontend-123456789.europe-west1.run.app,https://notas-frontend-abcdefghij-ew.a.run.app",
     ),
     (
         "FRONTEND_SERVICE_ACCOUNT",
