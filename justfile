@@ -144,9 +144,9 @@ smoke: _venv _npm
     grep -q "devstack: the stack stopped because mariadb exited (killed by signal 9)" .dev/smoke-stack.log ||
         { tail -30 .dev/smoke-stack.log >&2; exit 1; }
 
-# The fault suite (scripts/chaos.py): release builds, two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
+# The fault suite (scripts/chaos.py): the debug build the other tests use (NOTAS_PROFILE=release: release builds), two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
 chaos: _venv
-    cargo build --release --locked --bins
+    cargo build --locked --bins {{ if env("NOTAS_PROFILE", "debug") == "release" { "--release" } else { "" } }}
     {{python}} -m scripts.chaos
 
 # Pinned upstream manifests that `just up` installs (version and sha256).
@@ -222,8 +222,21 @@ bench: _venv _npm
     cd frontend && npm run build
     {{python}} -m scripts.bench
 
-# Run every test: Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets.
-test: test-rust test-frontend e2e smoke chaos fuzz
+# Run every test: Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets; prints how long each stage took.
+test:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    timings=()
+    trap 'printf "\nstage timings (s):\n"; printf "  %s\n" "${timings[@]}"' EXIT
+    for stage in test-rust test-frontend e2e smoke chaos fuzz; do
+        start=$SECONDS
+        if ! {{just_executable()}} $stage; then
+            timings+=("$(printf '%-14s %5d  FAILED' $stage $((SECONDS - start)))")
+            exit 1
+        fi
+        timings+=("$(printf '%-14s %5d' $stage $((SECONDS - start)))")
+    done
+    timings+=("$(printf '%-14s %5d' total $SECONDS)")
 
 # The request decoder and the gRPC message conversion under libFuzzer, for a bounded time each (any panic, or a refusal other than 400/422 or INVALID_ARGUMENT, fails). Without sanitizers, so the stable toolchain builds it; new inputs go to a temporary folder, crates/fuzz/corpus keeps its seeds.
 fuzz seconds="20":

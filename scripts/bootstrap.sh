@@ -44,7 +44,16 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_packages[@]}"
 fi
 
-command -v just >/dev/null || cargo install --locked just@1.59.0
-export PATH="$HOME/.cargo/bin:$PATH"
+# `just` from PyPI's prebuilt wheel (rust-just, pinned in scripts/requirements.txt) into the
+# tools' venv: seconds, where `cargo install just` compiled for minutes. Appended to PATH, so
+# the recipes' own `just` calls find it and python3 stays the system's.
+if ! command -v just >/dev/null; then
+    [ -x .dev/venv/bin/just ] || {
+        python3 -m venv .dev/venv
+        .dev/venv/bin/pip install -q --disable-pip-version-check "$(grep '^rust-just==' scripts/requirements.txt)"
+    }
+    export PATH="$PATH:$PWD/.dev/venv/bin"
+fi
+echo "bootstrap: $SECONDS s"
 
 exec just "$@"

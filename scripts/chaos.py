@@ -1,5 +1,6 @@
-"""`just chaos`: the fault suite. Runs the local stack from release builds with two replicas
-of each route behind nginx's 50/50 split, sends an open-model load of grades through it
+"""`just chaos`: the fault suite. Runs the local stack (the debug build the other tests use, or
+release builds with NOTAS_PROFILE=release) with two replicas of each route behind nginx's
+50/50 split, sends an open-model load of grades through it
 (each with an Idempotency-Key, retried after 502/503/504 or a lost answer, as a careful
 client does), and injects one fault after another:
 
@@ -115,7 +116,7 @@ class Stack:
         }
 
         def service(name: str, port: int, **env: str) -> str:
-            return devstack.service_command(name, "release", LISTEN_ADDR=f"127.0.0.1:{port}", **env)
+            return devstack.service_command(name, LISTEN_ADDR=f"127.0.0.1:{port}", **env)
 
         grpc_servers = ",".join(f"http://127.0.0.1:{port}" for port in replicas["grpc-server"])
         procs = [
@@ -489,7 +490,7 @@ def write_report(folder: Path, load: Load, outcomes: list[Outcome], t0: float) -
 
     lines = [
         "# Fault suite (`just chaos`)", "",
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; release builds, {REPLICAS} replicas of each route "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {devstack.PROFILE} builds, {REPLICAS} replicas of each route "
         f"behind nginx's 50/50 split; open-model load of {RATE:.0f} grades/s, each with an Idempotency-Key and "
         f"retried after 502/503/504 or a lost answer. Timeouts: STORE_TIMEOUT_MS {STORE_TIMEOUT_MS}, "
         f"REDIS_TIMEOUT_MS {REDIS_TIMEOUT_MS}, REQUEST_TIMEOUT_MS {REQUEST_TIMEOUT_MS}.", "",

@@ -12,6 +12,7 @@ done
 for tool in nix skopeo gcloud kubectl python3; do
     command -v $tool >/dev/null || { echo "deploy-gke needs $tool (nix develop has them all)" >&2; exit 1; }
 done
+
 # GKE's nodes and Cloud Run run x86_64 Linux. Nix builds it here if it is the `system` or in
 # `extra-platforms`, else on a machine of `builders` that lists it: `@file` or machines one per
 # line or `;`, the second field their comma-separated systems (Nix's
@@ -62,9 +63,9 @@ for ksa in grpc-server redis-api dashboard-api notas-migrate gmp-frontend; do
     gcloud iam service-accounts add-iam-policy-binding "$GCP_SERVICE_ACCOUNT" "${project[@]}" --quiet \
         --role=roles/iam.workloadIdentityUser --member="serviceAccount:$GCP_PROJECT.svc.id.goog[so1p2/$ksa]" >/dev/null
 done
-
 gcloud projects add-iam-policy-binding "$GCP_PROJECT" --quiet \
     --member="serviceAccount:$GCP_SERVICE_ACCOUNT" --role=roles/monitoring.viewer >/dev/null
+
 # The HTTPS entry point: a static address and a Google-managed certificate, made once.
 gcloud compute addresses describe notas-ip --global "${project[@]}" >/dev/null 2>&1 ||
     gcloud compute addresses create notas-ip --global "${project[@]}"
