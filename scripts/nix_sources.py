@@ -3,9 +3,9 @@
 The file lists come from the declarations `nix build` reads: flake.nix evaluated against
 nix/upstream.nix over the repository's git-tracked files (a flake's source holds only those),
 as crates/deploy-checks/tests/flake-model.nix gives them (`sources`). Each list is copied into
-an empty folder and built there: the Rust workspace with `cargo check` (build scripts run and
-every `include_str!` is read), on this repository's target/ so that the dependencies `just
-lint` checked are reused; the frontend with `npm ci --offline` from npm's cache (the `_npm`
+an empty folder and built there: the Rust workspace with `cargo build`, as crane's
+buildPackage does (in the dev profile, on this repository's target/, so that the dependencies
+the other tests built are reused and only the workspace's own crates compile); the frontend with `npm ci --offline` from npm's cache (the `_npm`
 recipe fills it) and `npm run build`. Exits 1 naming each build that failed.
 """
 
@@ -22,7 +22,7 @@ from scripts.stack import ROOT
 
 # name: the file that declares its source set, and the commands that build it.
 BUILDS = {
-    "rust": ("nix/rust.nix", [["cargo", "check", "--workspace", "--all-targets", "--locked", "--offline"]]),
+    "rust": ("nix/rust.nix", [["cargo", "build", "--workspace", "--locked", "--offline"]]),
     "frontend": ("nix/frontend.nix", [["npm", "ci", "--offline", "--no-audit", "--no-fund"], ["npm", "run", "build"]]),
 }
 
@@ -60,7 +60,7 @@ def build(name: str, root: Path, files: list[str]) -> bool:
 
 
 def main() -> None:
-    # The workspace's own target/ (or the one the caller chose): its checked dependencies.
+    # The workspace's own target/ (or the one the caller chose): its built dependencies.
     os.environ.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
     failed = [name for name, source in sources().items()
               if not build(name, Path(source["root"]), source["files"])]
