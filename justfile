@@ -34,8 +34,8 @@ dev-clean: dev-down
 loadtest preset="smoke" target="": _venv
     #!/usr/bin/env bash
     set -euo pipefail
-    # p: Locust processes. One FastHttpUser process sends the brief's ~400 requests/s with a
-    # fifth of a core; forked workers cost more CPU per request, so only stress has one per core.
+    # p: Locust processes. One FastHttpUser process sends the brief's ~575 requests/s with a
+    # third of a core; forked workers cost more CPU per request, so only stress has one per core.
     case "{{preset}}" in
         smoke)  u=20;   r=10;  t=20s; p=1;  strict=--strict ;;
         brief)  u=200;  r=20;  t=2m;  p=1;  strict= ;;

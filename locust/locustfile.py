@@ -13,12 +13,13 @@ measures the routes rather than itself. With `--processes` the workers are forke
 this module is imported: whatever a process writes goes to a file of its own.
 
 When NOTAS_RUN_DIR is set, each process writes there, for report.py:
-- `ids-<pid>.csv`: `sent,KEY` before a grade's first attempt, `201,KEY,ROUTE,ID` when it is
-  acknowledged, `given-up,KEY` after its last attempt; a key with only `sent` was cut at the
-  stop (Locust ends users with requests in flight);
-- `cpu-<pid>.json`: its CPU seconds and wall seconds from the test's start to its stop;
-- `stats.json` (the master, or the only process): the final statistics per route, when
-  Locust quits (its CSVs are written on a timer and can miss the last second).
+- `ids-<pid>.csv`: `sent,KEY` before a grade's first attempt; `try,KEY,ROUTE,ok|fail,MS,UNIX`
+  after each attempt (its answer, its latency and when it ended); `201,KEY,ROUTE,ID` when it
+  is acknowledged; `given-up,KEY` after its last attempt. A key with only `sent` was cut at
+  the stop (Locust ends users with requests in flight). The report's client-side figures
+  come from these lines, not from Locust's statistics, whose master misses the workers'
+  last reports (it quits 0.5 s after telling them to, and they stop first);
+- `cpu-<pid>.json`: its CPU seconds and wall seconds from the test's start to its stop.
 """
 
 import json
@@ -30,7 +31,6 @@ import psutil
 from grades import random_grade
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
-from locust.runners import WorkerRunner
 
 # Attempts per grade, and the first pause between them (doubled each time).
 ATTEMPTS = 5
@@ -71,15 +71,19 @@ class Teacher(FastHttpUser):
             route = (response.headers or {}).get("x-notas-route", "none")
             # Renaming before the block ends files the request under the route that answered.
             response.request_meta["name"] = f"POST /notas [{route}]"
+            latency = f"{response.request_meta['response_time']:.1f}"
             if response.status_code != 201:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
+                record("try", key, route, "fail", latency, f"{time.time():.3f}")
                 return "retry" if response.status_code in (0, 503) else "failed"
             try:
                 record_id = int(response.json()["id"])
             except (ValueError, KeyError, TypeError):
                 response.failure("201 without a numeric id")
+                record("try", key, route, "fail", latency, f"{time.time():.3f}")
                 return "failed"
             response.success()
+            record("try", key, route, "ok", latency, f"{time.time():.3f}")
             record("201", key, route, str(record_id))
             return "done"
 
@@ -106,25 +110,3 @@ def cpu_at_stop(environment, **_kwargs) -> None:
     role = type(environment.runner).__name__.removesuffix("Runner").lower()
     with open(os.path.join(RUN_DIR, f"cpu-{os.getpid()}.json"), "w", encoding="utf-8") as f:
         json.dump({"pid": os.getpid(), "role": role, "cpu_seconds": cpu, "seconds": wall}, f)
-
-
-@events.quitting.add_listener
-def write_final_stats(environment, **_kwargs) -> None:
-    # A worker's statistics are the master's, sent on and reset: the master writes them all.
-    if not RUN_DIR or isinstance(environment.runner, WorkerRunner):
-        return
-    entries = {name: entry for (name, _method), entry in environment.stats.entries.items()}
-    entries["Aggregated"] = environment.stats.total
-    summary = {}
-    for name, entry in entries.items():
-        route = name[name.find("[") + 1 : name.find("]")] if "[" in name else name
-        summary[route] = {
-            "requests": entry.num_requests,
-            "failures": entry.num_failures,
-            "rps": entry.total_rps,
-            "p50": entry.get_response_time_percentile(0.50),
-            "p95": entry.get_response_time_percentile(0.95),
-            "p99": entry.get_response_time_percentile(0.99),
-        }
-    with open(os.path.join(RUN_DIR, "stats.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)

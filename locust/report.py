@@ -4,10 +4,11 @@ comparison report. Run from the repository root:
     python -m locust.report snapshot --mysql URL --redis URL --prefix P [--prometheus URL --cpu local|cadvisor] > before.json
     python -m locust.report write RUN_DIR --before before.json --mysql URL --redis URL --prefix P [...] [--strict]
 
-`write` reads what locustfile.py wrote to RUN_DIR (the final statistics, every process's
-ids and CPU) and Locust's history CSV, and writes RUN_DIR/report.md and RUN_DIR/routes.png:
-- client side (Locust): per route, requests, failures, throughput, p50/p95/p99 latency, and
-  a chart over time;
+`write` reads what locustfile.py's processes wrote to RUN_DIR (every key and attempt, and
+each process's CPU) and Locust's history CSV, and writes RUN_DIR/report.md and
+RUN_DIR/routes.png:
+- client side (Locust): per route, requests, failures, throughput, p50/p95/p99 latency, from
+  every attempt each process recorded, and a chart over time;
 - the load generator: each Locust process's CPU, with a warning when one was saturated (then
   the client-side latencies measure Locust's queueing more than the routes);
 - server side, between the snapshots: each route's latency p50/p95/p99 from the services'
@@ -144,11 +145,6 @@ def snapshot(args) -> dict:
     }
 
 
-def read_stats(run: Path) -> dict[str, dict]:
-    """Locust's final statistics per route (written by locustfile.py as Locust quits)."""
-    return json.loads((run / "stats.json").read_text())
-
-
 def draw_chart(run: Path) -> bool:
     """Throughput and p95 latency per route over the run, from the full-history CSV."""
     import matplotlib
@@ -190,26 +186,45 @@ def draw_chart(run: Path) -> bool:
     return True
 
 
-def read_keys(run: Path) -> tuple[set[str], dict[str, tuple[str, int]], set[str]]:
+def read_ids(run: Path) -> tuple[set[str], dict[str, tuple[str, int]], set[str], list[tuple[str, bool, float, float]]]:
     """From every Locust process's ids file: the keys sent, each acknowledged key's route and
-    id, and the keys given up after their last attempt."""
-    sent, acked, given_up = set(), {}, set()
+    id, the keys given up after their last attempt, and every attempt's route, success,
+    latency (ms) and end (unix seconds)."""
+    sent, acked, given_up, tries = set(), {}, set(), []
     for path in run.glob("ids-*.csv"):
         for line in path.read_text().splitlines():
             event, key, *rest = line.split(",")
             if event == "sent":
                 sent.add(key)
+            elif event == "try":
+                tries.append((rest[0], rest[1] == "ok", float(rest[2]), float(rest[3])))
             elif event == "201":
                 acked[key] = (rest[0], int(rest[1]))
             elif event == "given-up":
                 given_up.add(key)
-    return sent, acked, given_up
+    return sent, acked, given_up, tries
 
 
-def reconcile(run: Path, before: dict, args) -> tuple[list[str], list[str], Counter]:
-    """Table lines, the problems found comparing every key sent with the stores, and the
-    rows MySQL gained per route."""
-    sent, acked, given_up = read_keys(run)
+def client_stats(tries: list[tuple[str, bool, float, float]]) -> dict[str, dict]:
+    """Per route and for both: requests, failures, throughput over the run's span, and
+    latency percentiles (ms) of every attempt."""
+    if not tries:
+        return {}
+    span = max(t for *_, t in tries) - min(t for *_, t in tries) or 1.0
+    stats = {}
+    for route in sorted({r for r, *_ in tries}) + ["Aggregated"]:
+        mine = [(ok, ms) for r, ok, ms, _ in tries if route in (r, "Aggregated")]
+        times = sorted(ms for _, ms in mine)
+        pick = lambda q: times[max(math.ceil(q * len(times)) - 1, 0)]
+        stats[route] = {"requests": len(mine), "failures": sum(not ok for ok, _ in mine),
+                        "rps": len(mine) / span, "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
+    return stats
+
+
+def reconcile(sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[str], before: dict,
+              args) -> tuple[list[str], list[str], Counter]:
+    """Table lines, the problems found comparing every key sent (`read_ids`) with the
+    stores, and the rows MySQL gained per route."""
     cut = sent - acked.keys() - given_up  # sent, never answered: Locust ended its user
     answered_routes = {record_id: route for route, record_id in acked.values()}
     per_route = Counter(answered_routes.values())
@@ -388,11 +403,12 @@ def server_lines(before: dict, after: dict, rows: Counter) -> list[str]:
 def write(args) -> int:
     run = Path(args.run)
     before = json.loads(Path(args.before).read_text()) if args.before else {"max_id": 0, "rows": {}, "redis_total": 0}
-    stats = read_stats(run)
+    sent, acked, given_up, tries = read_ids(run)
+    stats = client_stats(tries)
     meta = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
     charted = draw_chart(run)
     failures = sum(s["failures"] for r, s in stats.items() if r != "Aggregated")
-    recon_lines, problems, rows = reconcile(run, before, args)
+    recon_lines, problems, rows = reconcile(sent, acked, given_up, before, args)
     if args.strict and failures:
         problems.append(f"{failures} requests failed")
     if args.mysql:
