@@ -51,7 +51,9 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
     // Its query frontend acts as that account too.
     assert!(joined.contains("notas-migrate gmp-frontend; do"));
     // CORS admits both of the Cloud Run service's URLs, not only status.url's.
-    assert!(joined.contains("run.googleapis.com/urls") && joined.contains("export FRONTEND_ORIGINS"));
+    assert!(
+        joined.contains("run.googleapis.com/urls") && joined.contains("export FRONTEND_ORIGINS")
+    );
     // An https page may only call an https API (mixed content).
     assert!(joined.contains(r#"apiOrigin: "https://%s""#));
     // GKE's nodes and Cloud Run are x86_64 Linux, whatever machine deploys.
