@@ -6,7 +6,8 @@
 //! - `notas_batch_size`: grades per MySQL insert
 //! - `notas_store_errors_total`: `store` (`mysql`, `redis` or `grpc`), counted where each
 //!   failure becomes a [`StoreError`](crate::store::StoreError)
-//! - `notas_live_pending`: route 2 records committed to MySQL still owed to Redis
+//! - `notas_live_pending`: route 2 records committed to MySQL still owed to Redis past the
+//!   outbox's grace period
 //! - `notas_summarized_total`: grades added to the report summaries by this replica's summarizer
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};

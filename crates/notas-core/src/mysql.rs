@@ -186,8 +186,9 @@ impl GradeStore {
         &self.pool
     }
 
-    /// Stores a batch in one transaction: the new grades with one statement, their keys, and
-    /// the row that owes their report summaries ([`crate::summaries::owe`]); a submission
+    /// Stores a batch in one transaction: the new grades with one statement, their keys, the
+    /// row that owes their report summaries ([`crate::summaries::owe`]) and, on route 2, the
+    /// row that owes them to the live view (`live_backlog`, redis-api's outbox); a submission
     /// whose key was committed before (or comes earlier in the batch) with the same grade is
     /// answered with that grade's id and stores nothing. Either the whole batch is committed
     /// or none of it is.
@@ -295,7 +296,17 @@ impl GradeStore {
                 });
                 keys.build().execute(&mut *tx).await?;
             }
-            crate::summaries::owe(&mut tx, first, *ids.last().expect("not empty")).await?;
+            let last = *ids.last().expect("not empty");
+            crate::summaries::owe(&mut tx, first, last).await?;
+            if route == Route::Redis {
+                // Route 2's live view is owed the batch too, committed with it: redis-api's
+                // outbox applies it even if the Redis update after the commit never happens.
+                sqlx::query("INSERT INTO live_backlog (first_id, last_id) VALUES (?, ?)")
+                    .bind(first)
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             ids
         };
         tx.commit().await?;

@@ -35,7 +35,11 @@ impl Application {
         Store::count_errors_from_zero(&[Store::MySql, Store::Redis]);
         let store = GradeStore::connect(&config.mysql, &config.batch).await?;
         let live_view = LiveView::connect(&config.redis, config.live_recent_limit).await?;
-        let outbox = Arc::new(Outbox::new(store.clone(), live_view.clone()));
+        let outbox_interval = Duration::from_millis(config.outbox_interval_ms);
+        // A batch's writer applies it within the Redis timeout, and its row is deleted on
+        // that replica's next round: past three rounds, a row was missed.
+        let grace = 3 * outbox_interval + config.redis.timeout();
+        let outbox = Arc::new(Outbox::new(store.clone(), live_view.clone(), grace));
         let writer = Writer::new(store.clone(), live_view.clone(), Arc::clone(&outbox));
         let (submissions, writer_task) = Batcher::start(config.batch.config(), writer);
 
@@ -68,7 +72,7 @@ impl Application {
             router,
             writer_task,
             outbox,
-            outbox_interval: Duration::from_millis(config.outbox_interval_ms),
+            outbox_interval,
             store,
         })
     }
@@ -79,7 +83,8 @@ impl Application {
 
     /// Serves (and replays the outbox, and keeps the store's upkeep: summaries and old
     /// keys) until `shutdown` is cancelled, then stops accepting, answers the requests in
-    /// flight, and waits for the last batch to reach MySQL (and Redis, or the outbox).
+    /// flight, and waits for the last batch to reach MySQL (and Redis, or else the outbox
+    /// applies it later).
     pub async fn run_until_stopped(
         self,
         shutdown: CancellationToken,

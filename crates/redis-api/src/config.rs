@@ -22,7 +22,8 @@ pub struct Config {
     /// Newest records kept in the live list.
     #[arg(long, env = "LIVE_RECENT_LIMIT", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub live_recent_limit: u64,
-    /// How often records owed to Redis are replayed from the outbox, in milliseconds.
+    /// How often the outbox clears the batches applied to Redis and replays those still owed
+    /// (owed three rounds plus REDIS_TIMEOUT_MS after their commit), in milliseconds.
     #[arg(long, env = "OUTBOX_INTERVAL_MS", default_value_t = 1000)]
     pub outbox_interval_ms: u64,
     #[command(flatten)]

@@ -1,30 +1,35 @@
-//! What happens when Redis fails after MySQL has committed a batch.
+//! The live view's transactional outbox: what reaches Redis when the update after a commit
+//! does not.
 //!
-//! MySQL is the record of truth, and its commit is what the client's `201` promises: the
-//! grade is stored and must not be submitted again (a retry would store it twice). So a
-//! failed live update does not fail the request. Instead the batch's ids go into the
-//! `live_outbox` table, and [`Outbox::run`] replays them into Redis once it answers again,
-//! then deletes them. The live view lags during a Redis outage and catches up after it;
-//! replayed records enter the recent list as its newest entries.
+//! MySQL is the record of truth, and its commit is what the client's `201` promises; Redis
+//! is updated after it, so the two can part: Redis fails or stalls after the commit, the
+//! writer's process dies between the two, or the commit went through while its answer was
+//! lost (the store timeout elapsed: the client's retry is then answered from the stored key,
+//! perhaps by route 1, and stores nothing). So every route 2 batch commits, with its grades,
+//! a `live_backlog` row (its first and last id, written by `GradeStore::insert`) saying that
+//! the live view owes it. The writer that applied a batch has its row deleted on the next
+//! round ([`Outbox::applied`]); each round then applies the rows nobody deleted within the
+//! grace period, and deletes them. The live view's script skips the records it has already
+//! applied, so a batch applied twice (by its writer and by a replay) counts once.
 //!
-//! Replays lock the rows they take (`FOR UPDATE SKIP LOCKED`), so several replicas never
-//! replay the same record. If MySQL is also gone when the ids are deferred, they are kept
-//! in memory and written to the outbox on the next round; only a crash in that window loses
-//! them, and then only from the live view, never from MySQL.
+//! Replays lock the rows they take (`FOR UPDATE SKIP LOCKED`, under READ COMMITTED so that
+//! the locking read takes no gap lock that would block the writers adding rows), so several
+//! replicas never replay the same batch at once.
 
 use crate::{rebuild::rebuild_if_lost, writer::LiveView};
 use notas_core::{
-    grade::StoredGrade,
     mysql::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row},
     shutdown::{self, CancellationToken},
 };
-use sqlx::{MySql, QueryBuilder};
+use sqlx::{Acquire, MySql, QueryBuilder};
 use std::{sync::Mutex, time::Duration};
 
-/// Records replayed per round.
-const REPLAY_BATCH: i64 = 500;
+/// Batches replayed per round.
+const REPLAY_BATCHES: i64 = 20;
+/// Records per live view script when replaying (a batch holds up to `BATCH_MAX_SIZE`).
+const REPLAY_CHUNK: usize = 500;
 
-/// Why a replay round was postponed: a store still does not answer.
+/// Why a round was postponed: a store still does not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("mysql: {0}")]
@@ -36,40 +41,32 @@ pub enum ReplayError {
 pub struct Outbox {
     store: GradeStore,
     live_view: LiveView,
-    /// Ids that could not be written to the outbox table yet.
-    unsaved: Mutex<Vec<u64>>,
+    /// How long a batch's writer has to apply it and have its row deleted before a replay
+    /// takes it.
+    grace: Duration,
+    /// First ids of the batches this replica applied whose rows are not deleted yet.
+    applied: Mutex<Vec<u64>>,
 }
 
 impl Outbox {
-    pub fn new(store: GradeStore, live_view: LiveView) -> Outbox {
+    pub fn new(store: GradeStore, live_view: LiveView, grace: Duration) -> Outbox {
         Outbox {
             store,
             live_view,
-            unsaved: Mutex::new(Vec::new()),
+            grace,
+            applied: Mutex::new(Vec::new()),
         }
     }
 
-    /// Remembers that the live view still owes these records.
-    pub async fn defer(&self, ids: &[u64]) {
-        if let Err(e) = self.save(ids).await {
-            tracing::error!(error = %e, count = ids.len(), "cannot write the live outbox; keeping the ids in memory");
-            self.unsaved.lock().unwrap().extend_from_slice(ids);
-        }
-    }
-
-    async fn save(&self, ids: &[u64]) -> Result<(), sqlx::Error> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut insert = QueryBuilder::<MySql>::new("INSERT IGNORE INTO live_outbox (grade_id) ");
-        insert.push_values(ids, |mut row, id| {
-            row.push_bind(id);
-        });
-        insert.build().execute(self.store.pool()).await.map(drop)
+    /// Notes that the batch whose first id is `first_id` reached the live view: its row is
+    /// deleted on the next round, in one statement with the others.
+    pub fn applied(&self, first_id: u64) {
+        self.applied.lock().unwrap().push(first_id);
     }
 
     /// Every `interval` until `shutdown` is cancelled: rebuilds the live view if Redis lost
-    /// it ([`rebuild_if_lost`]), then replays owed records.
+    /// it ([`rebuild_if_lost`]), then deletes the applied batches' rows and replays the
+    /// batches still owed after the grace period.
     pub async fn run(&self, interval: Duration, shutdown: CancellationToken) {
         shutdown::every(interval, &shutdown, || async {
             if let Err(e) = rebuild_if_lost(&self.store, &self.live_view).await {
@@ -85,45 +82,91 @@ impl Outbox {
         .await
     }
 
-    /// One round: persist in-memory ids, then replay up to `REPLAY_BATCH` records.
-    /// Returns how many records were replayed.
+    /// One round: deletes the rows of the batches this replica applied, then applies the
+    /// batches owed for longer than the grace period (at most `REPLAY_BATCHES`) and deletes
+    /// their rows. Returns how many records were replayed.
     pub async fn replay_once(&self) -> Result<usize, ReplayError> {
-        let unsaved = std::mem::take(&mut *self.unsaved.lock().unwrap());
-        if let Err(e) = self.save(&unsaved).await {
-            self.unsaved.lock().unwrap().extend(unsaved);
-            return Err(e.into());
-        }
+        self.delete_applied().await?;
 
-        let mut tx = self.store.pool().begin().await?;
-        let rows: Vec<GradeRow> = sqlx::query_as(&format!(
-            "SELECT {GRADE_COLUMNS} FROM live_outbox o JOIN grades g ON g.id = o.grade_id
-             ORDER BY o.grade_id LIMIT ? FOR UPDATE SKIP LOCKED"
-        ))
-        .bind(REPLAY_BATCH)
+        let mut conn = self.store.pool().acquire().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut *conn)
+            .await?;
+        let mut tx = conn.begin().await?;
+        let owed: Vec<(u64, u64)> = sqlx::query_as(
+            "SELECT first_id, last_id FROM live_backlog
+             WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND
+             ORDER BY first_id LIMIT ? FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.grace.as_micros() as u64)
+        .bind(REPLAY_BATCHES)
         .fetch_all(&mut *tx)
         .await?;
-        if rows.is_empty() {
+        if owed.is_empty() {
+            tx.commit().await?;
             return Ok(0);
         }
-        let ids: Vec<u64> = rows.iter().map(|row| row.0).collect();
-        let records: Vec<StoredGrade> = rows.into_iter().filter_map(stored_from_row).collect();
-        self.live_view.apply(&records).await?;
-
-        let mut delete = QueryBuilder::<MySql>::new("DELETE FROM live_outbox WHERE grade_id IN ");
-        delete.push_tuples(&ids, |mut t, id| {
-            t.push_bind(id);
-        });
-        delete.build().execute(&mut *tx).await?;
+        let mut records = Vec::new();
+        for &(first, last) in &owed {
+            let rows: Vec<GradeRow> = sqlx::query_as(&format!(
+                "SELECT {GRADE_COLUMNS} FROM grades g
+                 WHERE g.id BETWEEN ? AND ? AND g.route = 'redis' ORDER BY g.id"
+            ))
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *tx)
+            .await?;
+            records.extend(rows.into_iter().filter_map(stored_from_row));
+        }
+        for chunk in records.chunks(REPLAY_CHUNK) {
+            self.live_view.apply(chunk).await?;
+        }
+        let firsts: Vec<u64> = owed.iter().map(|&(first, _)| first).collect();
+        delete_rows(&firsts).build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(records.len())
     }
 
-    async fn report_pending(&self) {
-        let in_memory = self.unsaved.lock().unwrap().len() as f64;
-        let in_table: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM live_outbox")
-            .fetch_one(self.store.pool())
+    /// Deletes the rows of the batches [`Outbox::applied`] noted; kept for the next round
+    /// if MySQL does not answer.
+    async fn delete_applied(&self) -> Result<(), sqlx::Error> {
+        let applied = std::mem::take(&mut *self.applied.lock().unwrap());
+        if applied.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = delete_rows(&applied)
+            .build()
+            .execute(self.store.pool())
             .await
-            .ok();
-        metrics::gauge!("notas_live_pending").set(in_memory + in_table.unwrap_or(0) as f64);
+        {
+            self.applied.lock().unwrap().extend(applied);
+            return Err(e);
+        }
+        Ok(())
     }
+
+    /// `notas_live_pending`: the records owed to the live view past the grace period.
+    async fn report_pending(&self) {
+        let pending: Option<i64> = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM live_backlog b
+             JOIN grades g ON g.id BETWEEN b.first_id AND b.last_id AND g.route = 'redis'
+             WHERE b.created_at < NOW(6) - INTERVAL ? MICROSECOND",
+        )
+        .bind(self.grace.as_micros() as u64)
+        .fetch_one(self.store.pool())
+        .await
+        .ok();
+        if let Some(pending) = pending {
+            metrics::gauge!("notas_live_pending").set(pending as f64);
+        }
+    }
+}
+
+/// `DELETE` of the backlog rows of the batches whose first ids are `firsts`.
+fn delete_rows(firsts: &[u64]) -> QueryBuilder<'_, MySql> {
+    let mut delete = QueryBuilder::<MySql>::new("DELETE FROM live_backlog WHERE first_id IN ");
+    delete.push_tuples(firsts, |mut t, id| {
+        t.push_bind(*id);
+    });
+    delete
 }

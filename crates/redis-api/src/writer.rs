@@ -1,6 +1,6 @@
-//! Route 2's write of a batch: commit it to MySQL (the `201` promise), then apply it to the
-//! Redis live view in one round trip; if Redis fails, the live update is deferred to the
-//! [`Outbox`] instead of failing the requests.
+//! Route 2's write of a batch: commit it to MySQL (the `201` promise; the commit also records
+//! that the live view owes the batch), then apply it to the Redis live view in one round
+//! trip; if Redis fails, the [`Outbox`] applies it later instead of the requests failing.
 //!
 //! Live view layout in [`notas_core::live`]. A whole batch goes in one Lua script, one
 //! round trip and atomic, so the dashboard never sees a total that disagrees with the
@@ -40,8 +40,8 @@ impl Flush for Writer {
     type Output = Outcome;
     type Error = StoreError;
 
-    /// Stores one batch: MySQL, then the grades it stored now to the live view, or else to
-    /// the outbox.
+    /// Stores one batch: MySQL, then the grades it stored now to the live view (noted as
+    /// applied in the outbox; if Redis fails, the outbox replays them).
     ///
     /// # Errors
     /// [`StoreError`] when MySQL did not commit; a Redis failure is not an error here.
@@ -58,11 +58,17 @@ impl Flush for Writer {
                 Outcome::Retried(_) | Outcome::KeyReused => None,
             })
             .collect();
-        if let Err(e) = self.live_view.apply(&stored).await {
-            let e = StoreError::from(e);
-            tracing::warn!(error = %e, count = stored.len(), "live view update failed; deferred to the outbox");
-            let ids: Vec<u64> = stored.iter().map(|s| s.id).collect();
-            self.outbox.defer(&ids).await;
+        match self.live_view.apply(&stored).await {
+            // The batch's first id names its backlog row.
+            Ok(_) => {
+                if let Some(first) = stored.first() {
+                    self.outbox.applied(first.id);
+                }
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                tracing::warn!(error = %e, count = stored.len(), "live view update failed; the outbox will apply it");
+            }
         }
         Ok(outcomes)
     }

@@ -236,7 +236,7 @@ fn migrate_only_applies_the_schema_and_exits() {
             "courses",
             "grades",
             "idempotency_keys",
-            "live_outbox",
+            "live_backlog",
             "student_stats",
             "summary_backlog"
         ]
