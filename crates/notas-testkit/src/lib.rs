@@ -5,7 +5,9 @@
 //! Where the servers come from, in order:
 //! 1. `TEST_MYSQL_URL` / `TEST_REDIS_URL` (server URLs; `just test` sets them to the
 //!    machine's MariaDB and Redis);
-//! 2. otherwise a MariaDB / Redis container started with testcontainers for the test;
+//! 2. otherwise, with the `containers` feature (`cargo test --features
+//!    notas-testkit/containers`, off by default: testcontainers and its Docker client are a
+//!    third of the tests' dependency tree), a MariaDB / Redis container started for the test;
 //! 3. otherwise the test fails and says how to provide one. Never a silent skip.
 //!
 //! Each [`TestDb`] is a uuid-named database, dropped when the value is; each
@@ -24,41 +26,70 @@ pub use service::{
 
 use notas_core::shutdown::CancellationToken;
 use sqlx::{Connection, Executor, MySqlConnection};
-use std::{net::SocketAddr, sync::Mutex};
-use testcontainers_modules::{
-    mariadb::Mariadb,
-    redis::Redis,
-    testcontainers::{ContainerAsync, Image, runners::AsyncRunner},
-};
+use std::{any::Any, net::SocketAddr, sync::Mutex};
 use tokio::{
     net::{TcpListener, TcpStream},
     task::JoinHandle,
 };
 
 const HOW_TO: &str = "set TEST_MYSQL_URL (e.g. mysql://root@127.0.0.1:3306) and TEST_REDIS_URL \
-(e.g. redis://127.0.0.1:6379), or run `just test`, or start a Docker engine for testcontainers";
+(e.g. redis://127.0.0.1:6379), or run `just test`, or start a Docker engine and test with \
+`--features notas-testkit/containers`";
 
-/// The URL of the server `var` points at or, when it is unset, of a container of `image`
-/// started for the test (`scheme` followed by the address its `port` is mapped to), with the
-/// container to keep for as long as the server is used.
-async fn find_server<I: Image>(
-    var: &str,
-    image: I,
-    scheme: &str,
-    port: u16,
-) -> (String, Option<ContainerAsync<I>>) {
-    if let Ok(url) = std::env::var(var) {
-        return (url, None);
+/// A container started for a test's server, kept for as long as the server is used.
+type Container = Box<dyn Any + Send + Sync>;
+
+/// The test servers a test can ask for.
+#[derive(Clone, Copy)]
+enum Server {
+    MySql,
+    Redis,
+}
+
+/// The URL of the server `var` points at or, when it is unset, of a container started for
+/// the test, with the container to keep.
+async fn find_server(var: &str, server: Server) -> (String, Option<Container>) {
+    match std::env::var(var) {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let (url, container) = start_container(var, server).await;
+            (url, Some(container))
+        }
     }
-    let name = image.name().to_owned();
-    let container = image.start().await.unwrap_or_else(|e| {
-        panic!("no {name} for tests: {var} is unset and testcontainers failed ({e}); {HOW_TO}")
-    });
-    let port = container
-        .get_host_port_ipv4(port)
-        .await
-        .unwrap_or_else(|e| panic!("{name} container: no mapped port ({e})"));
-    (format!("{scheme}127.0.0.1:{port}"), Some(container))
+}
+
+#[cfg(feature = "containers")]
+async fn start_container(var: &str, server: Server) -> (String, Container) {
+    use testcontainers_modules::{
+        mariadb::Mariadb,
+        redis::Redis,
+        testcontainers::{Image, runners::AsyncRunner},
+    };
+    async fn start<I: Image + 'static>(
+        var: &str,
+        image: I,
+        scheme: &str,
+        port: u16,
+    ) -> (String, Container) {
+        let name = image.name().to_owned();
+        let container = image.start().await.unwrap_or_else(|e| {
+            panic!("no {name} for tests: {var} is unset and testcontainers failed ({e}); {HOW_TO}")
+        });
+        let port = container
+            .get_host_port_ipv4(port)
+            .await
+            .unwrap_or_else(|e| panic!("{name} container: no mapped port ({e})"));
+        (format!("{scheme}127.0.0.1:{port}"), Box::new(container))
+    }
+    match server {
+        Server::MySql => start(var, Mariadb::default(), "mysql://root@", 3306).await,
+        Server::Redis => start(var, Redis::default(), "redis://", 6379).await,
+    }
+}
+
+#[cfg(not(feature = "containers"))]
+async fn start_container(var: &str, _: Server) -> (String, Container) {
+    panic!("no server for tests: {var} is unset; {HOW_TO}")
 }
 
 /// `notas_test_<uuid>`: a name no other test uses.
@@ -74,13 +105,12 @@ pub struct TestDb {
     pub server_url: String,
     /// Database name.
     pub name: String,
-    _container: Option<ContainerAsync<Mariadb>>,
+    _container: Option<Container>,
 }
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        let (url, container) =
-            find_server("TEST_MYSQL_URL", Mariadb::default(), "mysql://root@", 3306).await;
+        let (url, container) = find_server("TEST_MYSQL_URL", Server::MySql).await;
         let server_url = server_part(&url);
         let name = unique_name();
         let mut conn = MySqlConnection::connect(&server_url)
@@ -153,13 +183,12 @@ fn server_part(url: &str) -> String {
 pub struct TestRedis {
     pub url: String,
     pub prefix: String,
-    _container: Option<ContainerAsync<Redis>>,
+    _container: Option<Container>,
 }
 
 impl TestRedis {
     pub async fn new() -> TestRedis {
-        let (url, container) =
-            find_server("TEST_REDIS_URL", Redis::default(), "redis://", 6379).await;
+        let (url, container) = find_server("TEST_REDIS_URL", Server::Redis).await;
         TestRedis {
             url,
             prefix: format!("{}:", unique_name()),
