@@ -43,7 +43,8 @@ loadtest preset="smoke" target="": _venv
         *) echo "unknown preset '{{preset}}': smoke, brief or stress" >&2; exit 2 ;;
     esac
     u=${LT_USERS:-$u} r=${LT_SPAWN:-$r} t=${LT_DURATION:-$t} p=${LT_PROCESSES:-$p}
-    [ "$p" = -1 ] && p=$(nproc)
+    # -1: one per core, counted as Locust counts them (os.cpu_count), on Linux and macOS.
+    [ "$p" = -1 ] && p=$(python3 -c 'import os; print(os.cpu_count())')
     target="{{target}}" mysql=${LT_MYSQL:-} redis=${LT_REDIS:-} prefix=${LT_PREFIX:-notas:}
     prometheus=${LT_PROMETHEUS:-} cpu=$( [ -n "${LT_PROMETHEUS:-}" ] && echo cadvisor || true )
     kind="kubectl --context kind-notas -n so1p2"
@@ -237,8 +238,10 @@ test:
     }
     # The fuzz build shares no artifact with the others (its own flags and target/): it runs
     # meanwhile at the lowest priority, on what the other stages leave of the cores.
-    # Its own process group (setsid), so that a failed run stops all of it.
-    setsid nice -n 19 {{just_executable()}} fuzz-build > .dev/fuzz-build.log 2>&1 & fuzz_build=$!
+    # Its own process group (job control on while it starts), so that a failed run stops all of it.
+    set -m
+    nice -n 19 {{just_executable()}} fuzz-build > .dev/fuzz-build.log 2>&1 & fuzz_build=$!
+    set +m
     fuzz_built() { wait $fuzz_build || { cat .dev/fuzz-build.log; return 1; }; }
     trap 'kill -- -$fuzz_build 2>/dev/null || true; printf "\nstage timings (s):\n"; printf "  %s\n" "${timings[@]}"' EXIT
     for name in test-rust test-frontend e2e nix-sources smoke chaos; do

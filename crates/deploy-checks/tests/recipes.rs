@@ -177,6 +177,8 @@ fn recipes_run_on_macos_too() {
         "stat -c",
         "grep -P",
         "xargs -r",
+        "$(nproc)",
+        "setsid",
     ];
     let mut files = vec![repo().join("justfile")];
     for entry in std::fs::read_dir(repo().join("scripts")).unwrap() {
