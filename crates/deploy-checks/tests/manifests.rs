@@ -525,23 +525,6 @@ fn cloud_sql_private_ip_is_a_setting() {
     assert_eq!(proxies("gke-private-ip"), [true; 4]);
 }
 
-/// The environment variables each binary reads: its clap arguments' `env`, plus the
-/// logging variables of `notas_core::telemetry`.
-fn variables_read() -> BTreeMap<&'static str, BTreeSet<String>> {
-    commands()
-        .into_iter()
-        .map(|(binary, command)| {
-            let mut names: BTreeSet<String> = command
-                .get_arguments()
-                .filter_map(|a| a.get_env())
-                .map(|e| e.to_string_lossy().into_owned())
-                .collect();
-            names.extend(["RUST_LOG".to_owned(), "LOG_FORMAT".to_owned()]);
-            (binary, names)
-        })
-        .collect()
-}
-
 /// What a binary cannot run without in a cluster although its default is not local-only
 /// (those are tests/settings.rs'): the monitor's node, not the pod's host name.
 const REQUIRED: [(&str, &str); 1] = [("monitor", "NODE_NAME")];

@@ -5,13 +5,16 @@
 //! NetworkPolicy that lets the flow in), an address outside the cluster, a port the container
 //! declares, a mounted path. A loopback server is legitimate only where a sidecar of the same
 //! pod serves it: the Cloud SQL Auth Proxy's `--port` on GKE.
+//!
+//! And the local settings' list, `.env.example`, names every variable the binaries read with
+//! each binary's default, and nothing else.
 
 mod common;
 
 use common::cluster::*;
-use common::{CLUSTERS, name, objects, of_kind, strings};
+use common::{CLUSTERS, name, objects, of_kind, repo, strings};
 use serde_json::Value;
-use std::net::SocketAddr;
+use std::{collections::BTreeSet, net::SocketAddr};
 
 #[test]
 fn the_binaries_have_local_only_defaults_to_check() {
@@ -123,6 +126,57 @@ fn cluster_settings_are_complete() {
                         f.what
                     ));
                 }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// What the test suite reads (`notas-testkit`), listed in `.env.example` under "tests only".
+const TEST_VARIABLES: [&str; 2] = ["TEST_MYSQL_URL", "TEST_REDIS_URL"];
+
+#[test]
+fn env_example_lists_every_variable_with_its_default_and_nothing_else() {
+    let text = std::fs::read_to_string(repo().join(".env.example")).unwrap();
+    // `NAME=value  # note`, or commented out (`# LISTEN_ADDR=...`) where each binary has its own.
+    let listed: BTreeSet<(&str, &str)> = text
+        .lines()
+        .filter_map(|line| {
+            let line = line.strip_prefix('#').unwrap_or(line).trim_start();
+            let (name, rest) = line.split_once('=')?;
+            let is_name = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            is_name.then(|| (name, rest.split('#').next().unwrap().trim()))
+        })
+        .collect();
+    let names: BTreeSet<&str> = listed.iter().map(|(name, _)| *name).collect();
+
+    let mut problems = vec![];
+    let testkit = std::fs::read_to_string(repo().join("crates/notas-testkit/src/lib.rs")).unwrap();
+    let read: BTreeSet<String> = variables_read().into_values().flatten().collect();
+    for name in &names {
+        let of_tests = TEST_VARIABLES.contains(name) && testkit.contains(name);
+        if !read.contains(*name) && !of_tests {
+            problems.push(format!("{name} is listed, but nothing reads it"));
+        }
+    }
+    for name in read.iter().filter(|n| !names.contains(n.as_str())) {
+        problems.push(format!("{name} is read, but not listed"));
+    }
+    for (binary, command) in commands() {
+        for argument in command.get_arguments() {
+            let (Some(name), Some(default)) =
+                (argument.get_env(), argument.get_default_values().first())
+            else {
+                continue;
+            };
+            let (name, default) = (name.to_str().unwrap(), default.to_str().unwrap());
+            if names.contains(name) && !listed.contains(&(name, default)) {
+                problems.push(format!(
+                    "{name}: {binary}'s default {default:?} is not listed"
+                ));
             }
         }
     }

@@ -5,7 +5,10 @@
 use super::{IMAGES, NAMESPACE, name, of_kind, repo, strings};
 use clap::CommandFactory;
 use serde_json::Value;
-use std::{collections::BTreeMap, net::SocketAddr};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::SocketAddr,
+};
 
 pub fn workloads(objects: &[Value]) -> Vec<&Value> {
     objects
@@ -333,6 +336,23 @@ pub fn commands() -> BTreeMap<&'static str, clap::Command> {
         ("dashboard-api", dashboard_api::config::Config::command()),
         ("monitor", monitor::config::Config::command()),
     ])
+}
+
+/// The environment variables each binary reads: its clap arguments' `env`, plus the
+/// logging variables of `notas_core::telemetry`.
+pub fn variables_read() -> BTreeMap<&'static str, BTreeSet<String>> {
+    commands()
+        .into_iter()
+        .map(|(binary, command)| {
+            let mut names: BTreeSet<String> = command
+                .get_arguments()
+                .filter_map(|a| a.get_env())
+                .map(|e| e.to_string_lossy().into_owned())
+                .collect();
+            names.extend(["RUST_LOG".to_owned(), "LOG_FORMAT".to_owned()]);
+            (binary, names)
+        })
+        .collect()
 }
 
 /// How a default works only on the machine the binary runs on.
