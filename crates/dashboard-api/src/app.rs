@@ -46,7 +46,7 @@ impl AppState {
         &self,
         query: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, StoreError> {
-        Ok(tokio::time::timeout(self.store_timeout, query).await??)
+        Ok(Store::MySql.within(self.store_timeout, query).await??)
     }
 }
 

@@ -36,10 +36,10 @@ async fn register(
         idempotency_key: key.map(|k| k.to_string()).unwrap_or_default(),
     });
     request.set_timeout(state.timeout);
-    let call = tokio::time::timeout(state.timeout, client.register_grade(request));
-    let response = call
-        .await
-        .map_err(|_| ApiError::unavailable("the grade store"))?
+    let call = client.register_grade(request);
+    let response = Store::GrpcServer
+        .within(state.timeout, call)
+        .await?
         .map_err(from_status)?;
     let id = response.into_inner().id;
     Ok((StatusCode::CREATED, Json(StoredGrade { id, grade })))

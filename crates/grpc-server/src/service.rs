@@ -6,6 +6,7 @@ use notas_core::{
     grade::{Grade, GradeInput, InvalidField},
     idempotency::{self, IdempotencyKey},
     mysql::{Outcome, Submission, Submissions},
+    store::Store,
 };
 use notas_proto::v1::{
     RegisterGradeRequest, RegisterGradeResponse, grade_service_server::GradeService,
@@ -46,10 +47,11 @@ impl GradeRpc {
         request: RegisterGradeRequest,
     ) -> Result<Response<RegisterGradeResponse>, Status> {
         let submission = to_submission(request)?;
-        let outcome = tokio::time::timeout(self.store_timeout, self.submissions.submit(submission))
+        let outcome = Store::MySql
+            .within(self.store_timeout, self.submissions.submit(submission))
             .await
-            .map_err(|_| unavailable("timed out"))?
-            .map_err(|e| unavailable(&e.to_string()))?;
+            .map_err(unavailable)?
+            .map_err(unavailable)?;
         match outcome {
             Outcome::Stored(id) | Outcome::Retried(id) => {
                 Ok(Response::new(RegisterGradeResponse { id }))
@@ -108,8 +110,8 @@ pub fn invalid(e: InvalidField) -> Status {
     Status::with_error_details(Code::InvalidArgument, e.to_string(), details)
 }
 
-fn unavailable(why: &str) -> Status {
-    tracing::warn!(why, "answering UNAVAILABLE");
+fn unavailable(why: impl std::fmt::Display) -> Status {
+    tracing::warn!(%why, "answering UNAVAILABLE");
     Status::unavailable(format!(
         "the grade store is unavailable ({why}); retry later"
     ))

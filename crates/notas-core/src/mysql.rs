@@ -13,7 +13,7 @@ use crate::{
     idempotency::IdempotencyKey,
     route::Route,
     shutdown::CancellationToken,
-    store::StoreError,
+    store::{Store, StoreError},
 };
 use sqlx::{
     MySql, MySqlConnection, MySqlPool, QueryBuilder,
@@ -221,7 +221,7 @@ impl GradeStore {
                 }
             }
         };
-        Ok(tokio::time::timeout(self.timeout, attempt).await??)
+        Ok(Store::MySql.within(self.timeout, attempt).await??)
     }
 
     /// One transaction: the keys already committed, the new grades and their keys, then
@@ -334,7 +334,8 @@ impl GradeStore {
         .bind(KEY_LIFETIME.as_secs())
         .bind(PURGE_BATCH)
         .execute(&self.pool);
-        Ok(tokio::time::timeout(self.timeout, purge)
+        Ok(Store::MySql
+            .within(self.timeout, purge)
             .await??
             .rows_affected())
     }
@@ -368,7 +369,7 @@ impl GradeStore {
                 }
             }
         };
-        Ok(tokio::time::timeout(self.timeout, attempt).await??)
+        Ok(Store::MySql.within(self.timeout, attempt).await??)
     }
 
     /// The writers' upkeep until `shutdown`: the report summaries catch up every
@@ -387,7 +388,9 @@ impl GradeStore {
 
     /// Answers whether MySQL can run a query within the store timeout (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        tokio::time::timeout(self.timeout, sqlx::query("SELECT 1").execute(&self.pool)).await??;
+        Store::MySql
+            .within(self.timeout, sqlx::query("SELECT 1").execute(&self.pool))
+            .await??;
         Ok(())
     }
 }

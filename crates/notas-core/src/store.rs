@@ -1,8 +1,9 @@
 //! What a store failure is, wherever it happens: MySQL or Redis failing or not answering in
 //! time, or grpc-server not storing a grade. Every failure becomes a [`StoreError`] through
-//! [`StoreError::new`], which is the one place `notas_store_errors_total` is counted.
+//! [`StoreError::new`], which is the one place `notas_store_errors_total` is counted; a wait
+//! that runs out does through [`Store::within`], which names the store that did not answer.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, future::Future, sync::Arc, time::Duration};
 
 /// The store that failed: the `store` label of `notas_store_errors_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,19 @@ impl Store {
         for store in stores {
             metrics::counter!("notas_store_errors_total", "store" => store.as_str()).increment(0);
         }
+    }
+
+    /// Waits at most `limit` for `work`, which asks this store; past it, this store did not
+    /// answer in time: a [`StoreError`] of this store. A timeout has no store of its own (a
+    /// `From` conversion would have to guess one), so every store timeout is taken here.
+    pub async fn within<F: Future>(
+        self,
+        limit: Duration,
+        work: F,
+    ) -> Result<F::Output, StoreError> {
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| StoreError::new(self, "timed out"))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -65,14 +79,37 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-impl From<tokio::time::error::Elapsed> for StoreError {
-    fn from(_: tokio::time::error::Elapsed) -> Self {
-        StoreError::new(Store::MySql, "timed out")
-    }
-}
-
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
         StoreError::new(Store::Redis, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `notas_store_errors_total` of `store` in this process.
+    fn errors(store: Store) -> u64 {
+        let series = format!("notas_store_errors_total{{store=\"{store}\"}} ");
+        let text = crate::metrics::render();
+        let count = text.lines().find_map(|line| line.strip_prefix(&series));
+        count.expect("counted from zero").parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_counted_once_for_the_store_that_did_not_answer() {
+        Store::count_errors_from_zero(&[Store::MySql, Store::Redis]);
+        let (mysql, redis) = (errors(Store::MySql), errors(Store::Redis));
+        let hung = std::future::pending::<()>();
+        let e = Store::Redis
+            .within(Duration::from_millis(1), hung)
+            .await
+            .unwrap_err();
+        assert_eq!(e.store, Store::Redis);
+        assert_eq!(
+            (errors(Store::MySql), errors(Store::Redis)),
+            (mysql, redis + 1)
+        );
     }
 }
