@@ -428,10 +428,6 @@ pub async fn courses_match_the_domain(app: &IngestApp) {
     assert_eq!(stored, domain);
 }
 
-/// Generates the contract tests for an ingestion service. Expects in scope `async fn
-/// spawn_app()` and `async fn spawn_app_with(writer: impl FnOnce(&mut Config))`, where
-/// `Config` is the configuration of the service that writes to MySQL (it has a `batch:
-/// BatchArgs`), whose results dereference to an [`IngestApp`].
 /// A retry with the same key and body is answered as the first time and stores nothing;
 /// the same key with another grade is a 422 naming the header; a malformed key a 400.
 pub async fn retries_with_a_key_store_once(app: &IngestApp) {
@@ -481,6 +477,10 @@ pub async fn concurrent_retries_store_once(app: &IngestApp, n: usize) {
     assert_eq!(count_rows(&app.stores.pool).await, 1);
 }
 
+/// Generates the contract tests for an ingestion service. Expects in scope `async fn
+/// spawn_app()` and `async fn spawn_app_with(writer: impl FnOnce(&mut Config))`, where
+/// `Config` is the configuration of the service that writes to MySQL (it has a `batch:
+/// BatchArgs`), whose results dereference to an [`IngestApp`].
 #[macro_export]
 macro_rules! ingest_contract_tests {
     () => {

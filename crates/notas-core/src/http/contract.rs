@@ -15,15 +15,25 @@ use axum::{
 use metrics::{Counter, Histogram};
 use std::{
     collections::HashMap,
+    fmt,
     future::Future,
     pin::Pin,
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 use tower_http::{
-    catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, timeout::TimeoutLayer,
+    catch_panic::CatchPanicLayer,
+    classify::{
+        ClassifiedResponse, ClassifyResponse, MakeClassifier, NeverClassifyEos,
+        ServerErrorsAsFailures, ServerErrorsFailureClass,
+    },
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
+
+/// The readiness endpoint's path.
+const READYZ: &str = "/readyz";
 
 /// Header naming the ingestion route that answered.
 pub const ROUTE_HEADER: &str = "x-notas-route";
@@ -96,7 +106,7 @@ pub fn with_contract(
             "/healthz",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
-        .route("/readyz", get(readyz).with_state(ready))
+        .route(READYZ, get(readyz).with_state(ready))
         .route("/metrics", get(|| async { crate::metrics::render() }))
         .fallback(|| async { ApiError::not_found() });
 
@@ -118,7 +128,51 @@ pub fn with_contract(
             axum::http::HeaderName::from_static(ROUTE_HEADER),
             route.map(|r| HeaderValue::from_static(r.as_str())),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new(NotReadyIsNoFailure))
+}
+
+/// tower-http's classification for HTTP (a 5xx is a failure, logged at ERROR), except for
+/// `/readyz` answering 503: "not ready" is what a readiness check is for (the monitor before
+/// its first sample, a store that does not answer, itself counted as a store error), not a
+/// failure of the service, and probes ask every few seconds.
+#[derive(Clone, Copy)]
+struct NotReadyIsNoFailure;
+
+impl MakeClassifier for NotReadyIsNoFailure {
+    type Classifier = ReadinessClassifier;
+    type FailureClass = ServerErrorsFailureClass;
+    type ClassifyEos = NeverClassifyEos<ServerErrorsFailureClass>;
+
+    fn make_classifier<B>(&self, req: &Request<B>) -> ReadinessClassifier {
+        ReadinessClassifier {
+            readyz: req.uri().path() == READYZ,
+        }
+    }
+}
+
+/// The classifier of one request: [`ServerErrorsAsFailures`], but a 503 of `/readyz` is a success.
+#[derive(Clone)]
+struct ReadinessClassifier {
+    readyz: bool,
+}
+
+impl ClassifyResponse for ReadinessClassifier {
+    type FailureClass = ServerErrorsFailureClass;
+    type ClassifyEos = NeverClassifyEos<ServerErrorsFailureClass>;
+
+    fn classify_response<B>(
+        self,
+        res: &axum::http::Response<B>,
+    ) -> ClassifiedResponse<Self::FailureClass, Self::ClassifyEos> {
+        if self.readyz && res.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return ClassifiedResponse::Ready(Ok(()));
+        }
+        ServerErrorsAsFailures::new().classify_response(res)
+    }
+
+    fn classify_error<E: fmt::Display + 'static>(self, error: &E) -> Self::FailureClass {
+        ServerErrorsAsFailures::new().classify_error(error)
+    }
 }
 
 async fn readyz(State(ready): State<ReadyCheck>) -> Response {
@@ -237,4 +291,29 @@ async fn json_errors(response: Response) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(replacement.headers().clone());
     Response::from_parts(parts, replacement.into_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_failure(path: &str, status: StatusCode) -> bool {
+        let request = axum::http::Request::get(path).body(()).unwrap();
+        let response = axum::http::Response::builder()
+            .status(status)
+            .body(())
+            .unwrap();
+        let classifier = NotReadyIsNoFailure.make_classifier(&request);
+        matches!(
+            classifier.classify_response(&response),
+            ClassifiedResponse::Ready(Err(_))
+        )
+    }
+
+    #[test]
+    fn only_not_ready_is_a_5xx_that_is_no_failure() {
+        assert!(!is_failure(READYZ, StatusCode::SERVICE_UNAVAILABLE));
+        assert!(is_failure(READYZ, StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(is_failure("/notas", StatusCode::SERVICE_UNAVAILABLE));
+    }
 }
