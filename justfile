@@ -285,9 +285,15 @@ e2e: _npm
     cargo build --locked --bins
     cd frontend && npm run build && npm run e2e
 
-# Formatting, clippy and the GitHub workflow's schema, as CI runs them.
+# The Python tools' linter and formatter, lines up to 120 characters. Its checks: pyflakes'
+# (F), pycodestyle's errors (E4, E7, E9) and the order of imports (I).
+ruff := ".dev/venv/bin/ruff"
+
+# Formatting, clippy, the Python tools' lint (ruff) and the GitHub workflow's schema, as CI runs them.
 lint: _venv
     cargo fmt --all -- --check
+    {{ruff}} check --line-length 120 --select E4,E7,E9,F,I scripts locust
+    {{ruff}} format --check --line-length 120 scripts locust
     {{python}} -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
     cargo clippy --workspace --all-targets --locked -- -D warnings
 

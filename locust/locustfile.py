@@ -29,6 +29,7 @@ import uuid
 
 import psutil
 from grades import random_grade
+
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -66,7 +67,9 @@ class Teacher(FastHttpUser):
     def attempt(self, grade: dict, key: str) -> str:
         """One POST: `done`, `failed` (not worth retrying) or `retry` (503, no answer)."""
         headers = {"Idempotency-Key": key}
-        with self.client.post("/notas", json=grade, headers=headers, name="POST /notas", catch_response=True) as response:
+        with self.client.post(
+            "/notas", json=grade, headers=headers, name="POST /notas", catch_response=True
+        ) as response:
             # A connection error's response has no headers.
             route = (response.headers or {}).get("x-notas-route", "none")
             # Renaming before the block ends files the request under the route that answered.

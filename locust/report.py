@@ -34,7 +34,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from scripts.stack import (
-    cpu_seconds, mysql_connect, prometheus_query, running_pid, stack_processes, wait_for_summaries,
+    cpu_seconds,
+    mysql_connect,
+    prometheus_query,
+    running_pid,
+    stack_processes,
+    wait_for_summaries,
 )
 
 ROUTES = ("grpc", "redis")
@@ -44,11 +49,19 @@ LABELS = {"grpc": "route 1 (grpc)", "redis": "route 2 (redis)", "Aggregated": "b
 # in the local stack (ingress-nginx is outside so1p2, so cAdvisor's series here skip it).
 PROCESSES = {"grpc": ("grpc-client", "grpc-server"), "redis": ("redis-api", "redis"), "shared": ("mysql", "nginx")}
 # The same processes in the local stack, by program name.
-LOCAL_NAMES = {"grpc-client": "grpc-client", "grpc-server": "grpc-server", "redis-api": "redis-api",
-               "redis-server": "redis", "mariadbd": "mysql", "nginx": "nginx"}
+LOCAL_NAMES = {
+    "grpc-client": "grpc-client",
+    "grpc-server": "grpc-server",
+    "redis-api": "redis-api",
+    "redis-server": "redis",
+    "mariadbd": "mysql",
+    "nginx": "nginx",
+}
 LATENCY_BUCKETS = 'sum by (route, le) (http_request_duration_seconds_bucket{path="/notas", method="POST"})'
 # The services do not export process_cpu_seconds_total; the kubelets' cAdvisor counts each container.
-CONTAINER_CPU = 'sum by (container) (container_cpu_usage_seconds_total{namespace="so1p2", container!="", container!="POD"})'
+CONTAINER_CPU = (
+    'sum by (container) (container_cpu_usage_seconds_total{namespace="so1p2", container!="", container!="POD"})'
+)
 # Past this share of a core a Locust process delays its own requests.
 GENERATOR_LIMIT = 0.8
 
@@ -90,8 +103,9 @@ def server_counters(args) -> dict:
             procs = stack_processes(honcho, tuple(LOCAL_NAMES))
             found["cpu"] = {LOCAL_NAMES[name]: s for name, s in cpu_seconds(procs).items() if procs[name]}
             debug = any("/target/debug/" in executable(pid) for pid in procs["grpc-client"])
-            found["cpu_source"] = ("psutil on the processes `just dev` started"
-                                   + (" (debug builds; `just bench` measures release builds)" if debug else ""))
+            found["cpu_source"] = "psutil on the processes `just dev` started" + (
+                " (debug builds; `just bench` measures release builds)" if debug else ""
+            )
         else:
             found["cpu_problem"] = "no local stack is running"
     if not args.prometheus:
@@ -164,7 +178,11 @@ def draw_chart(run: Path) -> bool:
             route = name[name.find("[") + 1 : name.find("]")]
             p95 = row.get("95%", "N/A")
             series.setdefault(route, []).append(
-                (float(row["Timestamp"]), float(row["Requests/s"]), float(p95) if p95 not in ("N/A", "") else float("nan"))
+                (
+                    float(row["Timestamp"]),
+                    float(row["Requests/s"]),
+                    float(p95) if p95 not in ("N/A", "") else float("nan"),
+                )
             )
     if not series:
         return False
@@ -215,14 +233,24 @@ def client_stats(tries: list[tuple[str, bool, float, float]]) -> dict[str, dict]
     for route in sorted({r for r, *_ in tries}) + ["Aggregated"]:
         mine = [(ok, ms) for r, ok, ms, _ in tries if route in (r, "Aggregated")]
         times = sorted(ms for _, ms in mine)
-        pick = lambda q: times[max(math.ceil(q * len(times)) - 1, 0)]
-        stats[route] = {"requests": len(mine), "failures": sum(not ok for ok, _ in mine),
-                        "rps": len(mine) / span, "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
+
+        def pick(q: float) -> float:
+            return times[max(math.ceil(q * len(times)) - 1, 0)]
+
+        stats[route] = {
+            "requests": len(mine),
+            "failures": sum(not ok for ok, _ in mine),
+            "rps": len(mine) / span,
+            "p50": pick(0.50),
+            "p95": pick(0.95),
+            "p99": pick(0.99),
+        }
     return stats
 
 
-def reconcile(sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[str], before: dict,
-              args) -> tuple[list[str], list[str], Counter]:
+def reconcile(
+    sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[str], before: dict, args
+) -> tuple[list[str], list[str], Counter]:
     """Table lines, the problems found comparing every key sent (`read_ids`) with the
     stores, and the rows MySQL gained per route."""
     cut = sent - acked.keys() - given_up  # sent, never answered: Locust ended its user
@@ -237,11 +265,13 @@ def reconcile(sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[s
 
     # What the run stored: each new row's route and course term, and the keys committed.
     with mysql_connect(args.mysql) as db, db.cursor() as cur:
-        cur.execute("SELECT id, route, CONCAT(curso, ':', semestre, ':', year) FROM grades WHERE id > %s",
-                    (before["max_id"],))
+        cur.execute(
+            "SELECT id, route, CONCAT(curso, ':', semestre, ':', year) FROM grades WHERE id > %s", (before["max_id"],)
+        )
         new_rows = cur.fetchall()
-        cur.execute("SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s",
-                    (before["max_id"],))
+        cur.execute(
+            "SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s", (before["max_id"],)
+        )
         stored_keys = {k: int(i) for k, i in cur.fetchall()}
     stored = {int(i): r for i, r, _ in new_rows}
     # Every grade sent is stored exactly once at most: a key has at most one row (its primary
@@ -260,8 +290,10 @@ def reconcile(sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[s
     if wrong_key:
         problems.append(f"{len(wrong_key)} keys were answered with an id that is not their stored grade")
     if keyless:
-        problems.append(f"{len(keyless)} rows were stored without the key their grade was sent with "
-                        f"(a grade stored twice), e.g. {sorted(keyless)[:5]}")
+        problems.append(
+            f"{len(keyless)} rows were stored without the key their grade was sent with "
+            f"(a grade stored twice), e.g. {sorted(keyless)[:5]}"
+        )
     if never_sent:
         problems.append(f"{len(never_sent)} rows carry a key this run never sent, e.g. {never_sent[:3]}")
 
@@ -283,7 +315,9 @@ def reconcile(sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[s
     counted = {f: n for f, n in counted.items() if n}
     if counted != mysql_counts:
         differ = sorted(f for f in counted.keys() | mysql_counts.keys() if counted.get(f) != mysql_counts.get(f))
-        problems.append(f"Redis counts differ from route 2's MySQL rows for {len(differ)} course terms, e.g. {differ[:3]}")
+        problems.append(
+            f"Redis counts differ from route 2's MySQL rows for {len(differ)} course terms, e.g. {differ[:3]}"
+        )
     lines = [
         "| | route 1 (grpc) | route 2 (redis) |",
         "|---|---:|---:|",
@@ -300,8 +334,10 @@ def reconcile(sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[s
         f"Locust ends its users with requests in flight), {cut_stored} of them stored, once.",
     ]
     if wrong_route:
-        lines.append(f"\n{len(wrong_route)} retries were answered by the other route than the one that had "
-                     f"stored their grade (its first answer was lost); each is counted under the route that stored it.")
+        lines.append(
+            f"\n{len(wrong_route)} retries were answered by the other route than the one that had "
+            f"stored their grade (its first answer was lost); each is counted under the route that stored it."
+        )
     return lines, problems, rows
 
 
@@ -334,12 +370,16 @@ def generator_lines(run: Path) -> tuple[list[str], list[str]]:
         lines.append(f"| {p['role']} (pid {p['pid']}) | {p['cpu_seconds']:.1f} | {p['seconds']:.0f} | {share:.0%} |")
         if share > GENERATOR_LIMIT:
             busy.append(f"{p['role']} pid {p['pid']} at {share:.0%}")
-    warnings = [
-        f"**WARNING: the load generator was saturated** ({', '.join(busy)} of a core, past {GENERATOR_LIMIT:.0%}): "
-        "the client-side latencies include Locust's own queueing and the rate is what Locust could send. "
-        "Compare the routes by the server-side latency and CPU per record; use fewer users or more "
-        "`LT_PROCESSES`, or run Locust on another machine."
-    ] if busy else []
+    warnings = (
+        [
+            f"**WARNING: the load generator was saturated** ({', '.join(busy)} of a core, past {GENERATOR_LIMIT:.0%}): "
+            "the client-side latencies include Locust's own queueing and the rate is what Locust could send. "
+            "Compare the routes by the server-side latency and CPU per record; use fewer users or more "
+            "`LT_PROCESSES`, or run Locust on another machine."
+        ]
+        if busy
+        else []
+    )
     return lines, warnings
 
 
@@ -348,10 +388,14 @@ def server_lines(before: dict, after: dict, rows: Counter) -> list[str]:
     CPU per stored record of its processes, between the snapshots `before` and `after`."""
     lines, p95 = ["### Latency at the services (Prometheus)", ""], {}
     if "latency" in after and "latency" in before:
-        lines += ["From each route's own `http_request_duration_seconds` histogram for `POST /notas` (every answer; "
-                  "route 1's includes its gRPC call), the counts gained during the run; quantiles interpolated "
-                  "within the buckets (1, 2.5, 5, 10, 25, 50, 100, 250 ms, ...) as `histogram_quantile` does.", "",
-                  "| route | POSTs answered | p50 (ms) | p95 (ms) | p99 (ms) |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "From each route's own `http_request_duration_seconds` histogram for `POST /notas` (every answer; "
+            "route 1's includes its gRPC call), the counts gained during the run; quantiles interpolated "
+            "within the buckets (1, 2.5, 5, 10, 25, 50, 100, 250 ms, ...) as `histogram_quantile` does.",
+            "",
+            "| route | POSTs answered | p50 (ms) | p95 (ms) | p99 (ms) |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for route in ROUTES:
             start = before["latency"].get(route, {})
             gained = {le: n - start.get(le, 0.0) for le, n in after["latency"].get(route, {}).items()}
@@ -360,7 +404,9 @@ def server_lines(before: dict, after: dict, rows: Counter) -> list[str]:
                 lines.append(f"| {LABELS[route]} | 0 | n/a | n/a | n/a |")
                 continue
             p95[route] = q[1]
-            lines.append(f"| {LABELS[route]} | {gained.get('+Inf', 0):.0f} | " + " | ".join(f"{1000 * v:.1f}" for v in q) + " |")
+            lines.append(
+                f"| {LABELS[route]} | {gained.get('+Inf', 0):.0f} | " + " | ".join(f"{1000 * v:.1f}" for v in q) + " |"
+            )
         if len(p95) == 2:
             faster = min(p95, key=p95.get) if p95["grpc"] != p95["redis"] else None
             lines += ["", f"**Faster at p95 at the services: {LABELS[faster] if faster else 'neither route'}.**"]
@@ -371,14 +417,20 @@ def server_lines(before: dict, after: dict, rows: Counter) -> list[str]:
 
     lines += ["", "### CPU per stored record", ""]
     if "cpu" not in after or "cpu" not in before:
-        lines.append(f"Not measured: {after.get('cpu_problem') or before.get('cpu_problem') or 'no `--cpu` source given'}.")
+        lines.append(
+            f"Not measured: {after.get('cpu_problem') or before.get('cpu_problem') or 'no `--cpu` source given'}."
+        )
         return lines
     used = {name: after["cpu"][name] - before["cpu"].get(name, 0.0) for name in after["cpu"]}
     total = rows["grpc"] + rows["redis"]
-    lines += [f"CPU seconds each process used during the run (until the report summaries had caught up), from "
-              f"{after['cpu_source']}, per row MySQL gained: each route's own processes per record of that route; "
-              "the shared ones per record of either.", "",
-              "| | records | processes (µs per record) | total (µs per record) |", "|---|---:|---|---:|"]
+    lines += [
+        f"CPU seconds each process used during the run (until the report summaries had caught up), from "
+        f"{after['cpu_source']}, per row MySQL gained: each route's own processes per record of that route; "
+        "the shared ones per record of either.",
+        "",
+        "| | records | processes (µs per record) | total (µs per record) |",
+        "|---|---:|---|---:|",
+    ]
     own = {}
     for part in (*ROUTES, "shared"):
         records = total if part == "shared" else rows[part]
@@ -388,12 +440,18 @@ def server_lines(before: dict, after: dict, rows: Counter) -> list[str]:
             continue
         each = {name: used[name] * 1e6 / records for name in measured}
         own[part] = sum(each.values())
-        lines.append(f"| {LABELS.get(part, part)} | {records} | "
-                     + ", ".join(f"{name} {v:,.0f}" for name, v in each.items()) + f" | {own[part]:,.0f} |")
+        lines.append(
+            f"| {LABELS.get(part, part)} | {records} | "
+            + ", ".join(f"{name} {v:,.0f}" for name, v in each.items())
+            + f" | {own[part]:,.0f} |"
+        )
     if "grpc" in own and "redis" in own:
         cheaper = min(("grpc", "redis"), key=own.get)
-        lines += ["", f"**Cheaper per record: {LABELS[cheaper]}** (its own processes' CPU: route 1 {own['grpc']:,.0f} µs, "
-                  f"route 2 {own['redis']:,.0f} µs)."]
+        lines += [
+            "",
+            f"**Cheaper per record: {LABELS[cheaper]}** (its own processes' CPU: route 1 {own['grpc']:,.0f} µs, "
+            f"route 2 {own['redis']:,.0f} µs).",
+        ]
     missing = [name for part in PROCESSES.values() for name in part if name not in used]
     if missing:
         lines += ["", f"Not counted (not among the measured processes): {', '.join(missing)}."]
@@ -433,11 +491,18 @@ def write(args) -> int:
     for route in [*ROUTES, *sorted(set(stats) - {*ROUTES, "Aggregated"}), "Aggregated"]:
         if route in stats:
             s = stats[route]
-            out.append(f"| {LABELS.get(route, route)} | {s['requests']} | {s['failures']} | {s['rps']:.1f} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} |")
+            out.append(
+                f"| {LABELS.get(route, route)} | {s['requests']} | {s['failures']} | {s['rps']:.1f} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} |"
+            )
     if all(r in stats for r in ROUTES):
         g, r = stats["grpc"], stats["redis"]
-        faster = "route 1 (grpc)" if g["p95"] < r["p95"] else "route 2 (redis)" if r["p95"] < g["p95"] else "neither route"
-        out += ["", f"**Faster at p95 at the client: {faster}** (grpc {g['p50']:.0f}/{g['p95']:.0f} ms, redis {r['p50']:.0f}/{r['p95']:.0f} ms at p50/p95)."]
+        faster = (
+            "route 1 (grpc)" if g["p95"] < r["p95"] else "route 2 (redis)" if r["p95"] < g["p95"] else "neither route"
+        )
+        out += [
+            "",
+            f"**Faster at p95 at the client: {faster}** (grpc {g['p50']:.0f}/{g['p95']:.0f} ms, redis {r['p50']:.0f}/{r['p95']:.0f} ms at p50/p95).",
+        ]
     if charted:
         out += ["", "![Throughput and p95 latency per route](routes.png)"]
     out += ["", "## Load generator", "", *generator, "", "## Server side", "", *server]
@@ -445,7 +510,8 @@ def write(args) -> int:
     out += [f"**FAIL**: {p}" for p in problems] or [
         "**PASS**: every 201 is one row in MySQL, none twice; every row is a grade this run sent, under its key, "
         "stored once whether it was acknowledged, given up or cut at the stop; and Redis counted every route 2 row "
-        "exactly once, in its total and per course."]
+        "exactly once, in its total and per course."
+    ]
     out += ["", "Locust's own report: [locust.html](locust.html); CSVs: `locust_*.csv`."]
     (run / "report.md").write_text("\n".join(out) + "\n")
     print("\n".join(out))
@@ -461,8 +527,12 @@ def main() -> int:
     parser.add_argument("--redis", default="", help="Redis URL of the target's live view")
     parser.add_argument("--prefix", default="notas:", help="REDIS_KEY_PREFIX of the target")
     parser.add_argument("--prometheus", default="", help="Prometheus URL that scrapes the target's services")
-    parser.add_argument("--cpu", choices=["local", "cadvisor"], help="where the processes' CPU is read: the local "
-                        "stack's processes, or cAdvisor's container counters in --prometheus")
+    parser.add_argument(
+        "--cpu",
+        choices=["local", "cadvisor"],
+        help="where the processes' CPU is read: the local "
+        "stack's processes, or cAdvisor's container counters in --prometheus",
+    )
     parser.add_argument("--strict", action="store_true", help="fail on any failed request too")
     args = parser.parse_args()
     if args.command == "snapshot":

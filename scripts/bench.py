@@ -37,8 +37,17 @@ from pymysql.constants import CLIENT
 
 from locust.grades import random_grade
 from scripts.stack import (
-    ROOT, cpu_seconds, free_port, mysql_connect, read_env, read_ports, stack_processes, start, wait_for,
-    wait_for_summaries, wait_until_ready,
+    ROOT,
+    cpu_seconds,
+    free_port,
+    mysql_connect,
+    read_env,
+    read_ports,
+    stack_processes,
+    start,
+    wait_for,
+    wait_for_summaries,
+    wait_until_ready,
 )
 
 STATE = ROOT / ".dev" / "bench"
@@ -102,8 +111,13 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str) -> dict:
     time.sleep(0.5)
     rows_after, cpu_after = count_rows(mysql_url), cpu_seconds(procs)
     per_thousand = {p: (cpu_after[p] - cpu_before[p]) * 1000 / max(top["ok"], 1) for p in procs}
-    return {"top": top, "rows": rows_after - rows_before, "cpu": per_thousand, "catch_up_s": catch_up,
-            "oha_cpu": oha_cpu * 1000 / max(top["ok"], 1)}  # CPU seconds per 1,000 records, as "cpu"
+    return {
+        "top": top,
+        "rows": rows_after - rows_before,
+        "cpu": per_thousand,
+        "catch_up_s": catch_up,
+        "oha_cpu": oha_cpu * 1000 / max(top["ok"], 1),
+    }  # CPU seconds per 1,000 records, as "cpu"
 
 
 def children_cpu() -> float:
@@ -115,11 +129,19 @@ def children_cpu() -> float:
 def naive_baseline(env: dict[str, str], procs: dict[str, list[int]]) -> dict:
     """Another redis-api on the same stores, one grade per transaction."""
     port = free_port()
-    naive_env = {**os.environ, "LISTEN_ADDR": f"127.0.0.1:{port}", "MYSQL_URL": env["MYSQL_URL"],
-                 "REDIS_URL": env["REDIS_URL"], "RUST_LOG": "warn", "TOKIO_WORKER_THREADS": "1",
-                 "BATCH_MAX_SIZE": "1", "BATCH_CONCURRENCY": "16"}
-    naive = subprocess.Popen([str(ROOT / "target/release/redis-api")], env=naive_env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    naive_env = {
+        **os.environ,
+        "LISTEN_ADDR": f"127.0.0.1:{port}",
+        "MYSQL_URL": env["MYSQL_URL"],
+        "REDIS_URL": env["REDIS_URL"],
+        "RUST_LOG": "warn",
+        "TOKIO_WORKER_THREADS": "1",
+        "BATCH_MAX_SIZE": "1",
+        "BATCH_CONCURRENCY": "16",
+    }
+    naive = subprocess.Popen(
+        [str(ROOT / "target/release/redis-api")], env=naive_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         if wait_for({"naive": f"http://127.0.0.1:{port}/readyz"}, 60, alive=lambda: naive.poll() is None):
             sys.exit("bench: the naive redis-api did not become ready")
@@ -163,8 +185,12 @@ def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 
 
 
 def redis_ceiling(port: int) -> float:
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", "200000", "-P", "16", "-t", "incr"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-q", "-n", "200000", "-P", "16", "-t", "incr"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     # The last of its progress lines: "INCR: 512820.53 requests per second, p50=..."
     final = [line for line in out.replace("\r", "\n").splitlines() if "requests per second" in line][-1]
     return float(final.split(":")[1].split("requests")[0].strip())
@@ -314,7 +340,7 @@ def write(ceilings: dict, results: dict, naive: dict, large: dict) -> None:
         "## Highest sustained rate (closed model, 128 connections, 10 s)",
         "",
         "Durable: a 201 only after InnoDB's commit. The naive baseline is another redis-api writing one",
-        "grade per transaction (`BATCH_MAX_SIZE=1`, 16 transactions at a time). \"summaries\" is how long",
+        'grade per transaction (`BATCH_MAX_SIZE=1`, 16 transactions at a time). "summaries" is how long',
         "after the load the writers' summarizers had caught the report summaries up.",
         "",
         "| target | 201/s | errors | rows MySQL gained | / nginx 204 | / MariaDB rows/s | summaries |",
@@ -322,25 +348,51 @@ def write(ceilings: dict, results: dict, naive: dict, large: dict) -> None:
     ]
     for name, r in sustained_runs.items():
         rate = rate_of(r)
-        lines.append(f"| {name} | {rate:,.0f} | {r['top']['errors']} | {rows_check(r)} | {rate / nginx:.2f} "
-                     f"| {rate / mariadb:.2f} | {r['catch_up_s']:.1f} s |")
-    lines += ["", "## Latency at fixed arrival rates (open model, 5 s each)", "",
-              "| target | rate/s | achieved/s | p50 (ms) | p99 (ms) | errors |", "|---|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {name} | {rate:,.0f} | {r['top']['errors']} | {rows_check(r)} | {rate / nginx:.2f} "
+            f"| {rate / mariadb:.2f} | {r['catch_up_s']:.1f} s |"
+        )
+    lines += [
+        "",
+        "## Latency at fixed arrival rates (open model, 5 s each)",
+        "",
+        "| target | rate/s | achieved/s | p50 (ms) | p99 (ms) | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, r in results.items():
         for rate, m in r["rates"].items():
-            lines.append(f"| {name} | {rate:,} | {m['ok'] / m['seconds']:,.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {m['errors']} |")
+            lines.append(
+                f"| {name} | {rate:,} | {m['ok'] / m['seconds']:,.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {m['errors']} |"
+            )
     procs = sorted({p for r in sustained_runs.values() for p in r["cpu"]})
-    lines += ["", "## CPU µs per record (during the highest-rate run, until the summaries caught up)", "",
-              "\"stack\" is every process of the stack; oha, the load generator, shares the same cores.", "",
-              "| target | " + " | ".join(procs) + " | stack | oha |", "|---|" + "---:|" * (len(procs) + 2)]
+    lines += [
+        "",
+        "## CPU µs per record (during the highest-rate run, until the summaries caught up)",
+        "",
+        '"stack" is every process of the stack; oha, the load generator, shares the same cores.',
+        "",
+        "| target | " + " | ".join(procs) + " | stack | oha |",
+        "|---|" + "---:|" * (len(procs) + 2),
+    ]
     for name, r in sustained_runs.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r['cpu'][p] * 1000:.0f}" for p in procs)
-                     + f" | **{sum(r['cpu'].values()) * 1000:.0f}** | {r['oha_cpu'] * 1000:.0f} |")
-    lines += ["", f"## Dashboard reports with {LARGE:,} grades seeded (median of 5, over HTTP)", "",
-              f"Seeding them and rebuilding the summaries took {large['seconds']:.0f} s.", "",
-              "| report | ms |", "|---|---:|",
-              *[f"| {k} | {v:.1f} |" for k, v in large["reports"].items()], "",
-              "![Throughput against the ceilings](benchmarks.png)", ""]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{r['cpu'][p] * 1000:.0f}" for p in procs)
+            + f" | **{sum(r['cpu'].values()) * 1000:.0f}** | {r['oha_cpu'] * 1000:.0f} |"
+        )
+    lines += [
+        "",
+        f"## Dashboard reports with {LARGE:,} grades seeded (median of 5, over HTTP)",
+        "",
+        f"Seeding them and rebuilding the summaries took {large['seconds']:.0f} s.",
+        "",
+        "| report | ms |",
+        "|---|---:|",
+        *[f"| {k} | {v:.1f} |" for k, v in large["reports"].items()],
+        "",
+        "![Throughput against the ceilings](benchmarks.png)",
+        "",
+    ]
     lines += targets(ceilings, results, naive, large)
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
     chart(ceilings, sustained_runs, results)
@@ -386,13 +438,18 @@ def targets(ceilings: dict, results: dict, naive: dict, large: dict) -> list[str
     reports = large["reports"]
     slowest = max(reports, key=reports.get)
     every_201_a_row = split["top"]["ok"] <= split["rows"] <= split["top"]["ok"] + split["top"]["in_flight"]
-    mark = lambda ok: "met" if ok else "**missed**"
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
     cores = os.cpu_count()
     with_oha = per_record + split["oha_cpu"]
     cpu_bound = cores / with_oha * 1000  # records/s the cores allow, stack and load generator
     lines = [
-        f"## Targets ({cores} cores)", "",
-        "| target | this run | |", "|---|---:|---|",
+        f"## Targets ({cores} cores)",
+        "",
+        "| target | this run | |",
+        "|---|---:|---|",
         f"| ≥ 15,000 durable records/s through the split, no errors, every 201 a row | {rate:,.0f} "
         f"| {mark(rate >= 15000 and split['top']['errors'] == 0 and every_201_a_row)} |",
         f"| ≥ 0.15 of nginx's static 204 rate | {ratio:.2f} | {mark(ratio >= 0.15)} |",
@@ -405,7 +462,9 @@ def targets(ceilings: dict, results: dict, naive: dict, large: dict) -> list[str
         f"| {mark(reports[slowest] < 5)} |",
         f"| naive baseline (one grade per transaction), route 2 | {rate_of(naive):,.0f} "
         f"| batching: {rate_of(results['route 2 (redis), direct']) / max(rate_of(naive), 1):.0f}× |",
-        "", "## Where the time goes", "",
+        "",
+        "## Where the time goes",
+        "",
         f"Through the split a record costs {per_record * 1000:.0f} µs of CPU across the stack ("
         + ", ".join(f"{p} {v * 1000:.0f} µs" for p, v in sorted(split["cpu"].items(), key=lambda kv: -kv[1]) if v > 0)
         + f"), and oha takes {split['oha_cpu'] * 1000:.0f} µs to send each request and read its answer: at"
@@ -426,7 +485,11 @@ def targets(ceilings: dict, results: dict, naive: dict, large: dict) -> list[str
         " read those summaries (passed and failed and distinct students per course and term, each student's"
         " sum and count with the average indexed in ranking order), a handful of rows however large the"
         " grades table; the stored records are read newest first off an index.",
-        "", "## What was tried", "", *[f"- {t}" for t in TRIED], "",
+        "",
+        "## What was tried",
+        "",
+        *[f"- {t}" for t in TRIED],
+        "",
     ]
     return lines
 
@@ -438,8 +501,11 @@ def chart(ceilings: dict, sustained_runs: dict, results: dict) -> None:
     import matplotlib.pyplot as plt
 
     names = ["nginx 204", "MariaDB rows", *sustained_runs]
-    values = [ceilings["nginx static 204 (req/s)"], ceilings["MariaDB durable batched INSERT (rows/s)"],
-              *[rate_of(r) for r in sustained_runs.values()]]
+    values = [
+        ceilings["nginx static 204 (req/s)"],
+        ceilings["MariaDB durable batched INSERT (rows/s)"],
+        *[rate_of(r) for r in sustained_runs.values()],
+    ]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
     left.barh(names, values, color=["#999", "#999", "#1565c0", "#6a1b9a", "#2e7d32", "#bf360c", "#558b2f"])
     left.set_xscale("log")

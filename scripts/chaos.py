@@ -26,7 +26,8 @@ names from the list above) runs some of the faults only.
 """
 
 # gevent first: the faults' sleeps, subprocess waits and store connections must yield to
-# the load's greenlets instead of pausing the arrivals.
+# the load's greenlets instead of pausing the arrivals. (So the imports below come after code.)
+# ruff: noqa: E402
 from gevent import monkey
 
 monkey.patch_all()
@@ -128,14 +129,25 @@ class Stack:
             server, admin = replicas["grpc-server"][i], replicas["grpc-server-admin"][i]
             client, route2 = replicas["grpc-client"][i], replicas["redis-api"][i]
             procs += [
-                Process(f"grpc-server-{i + 1}", service("grpc-server", server, ADMIN_ADDR=f"127.0.0.1:{admin}"),
-                        f"http://127.0.0.1:{admin}/readyz"),
-                Process(f"grpc-client-{i + 1}", service("grpc-client", client, GRPC_SERVER_URL=grpc_servers),
-                        f"http://127.0.0.1:{client}/readyz"),
+                Process(
+                    f"grpc-server-{i + 1}",
+                    service("grpc-server", server, ADMIN_ADDR=f"127.0.0.1:{admin}"),
+                    f"http://127.0.0.1:{admin}/readyz",
+                ),
+                Process(
+                    f"grpc-client-{i + 1}",
+                    service("grpc-client", client, GRPC_SERVER_URL=grpc_servers),
+                    f"http://127.0.0.1:{client}/readyz",
+                ),
                 Process(f"redis-api-{i + 1}", service("redis-api", route2), f"http://127.0.0.1:{route2}/readyz"),
             ]
-        procs.append(Process("dashboard-api", service("dashboard-api", ports["dashboard-api"]),
-                             f"http://127.0.0.1:{ports['dashboard-api']}/readyz"))
+        procs.append(
+            Process(
+                "dashboard-api",
+                service("dashboard-api", ports["dashboard-api"]),
+                f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
+            )
+        )
         self.procs = {p.name: p for p in procs}
 
     def up(self) -> None:
@@ -196,6 +208,7 @@ class Stack:
 # The faults: each injects, waits for the recovery, and returns when the store (or, for
 # the rolling restart, the last replica) answered again.
 
+
 def kill_and_restart(store: str):
     def fault(stack: Stack) -> float:
         stack.procs[store].signal(signal.SIGKILL)
@@ -203,6 +216,7 @@ def kill_and_restart(store: str):
         time.sleep(2)
         stack.restart(store)
         return stack.wait_ready(store, 120)
+
     return fault
 
 
@@ -272,7 +286,9 @@ class Load:
 
     def __post_init__(self):
         self.client = HTTPClient.from_url(
-            self.url, concurrency=4096, connection_timeout=REQUEST_TIMEOUT_MS / 1000,
+            self.url,
+            concurrency=4096,
+            connection_timeout=REQUEST_TIMEOUT_MS / 1000,
             network_timeout=REQUEST_TIMEOUT_MS / 1000 + 5,
         )
 
@@ -307,14 +323,16 @@ class Load:
             if time.time() - first > GIVE_UP_AFTER:
                 grade.refused = f"still {status or 'no answer'} after {GIVE_UP_AFTER:.0f} s"
                 return
-            gevent.sleep(min(1.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.5))
+            gevent.sleep(min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
 
 
 def live_view_errors(stack: Stack) -> list[str]:
     """How Redis' live view differs from route 2's rows in MySQL (empty: exact)."""
     with mysql_connect(stack.mysql_url) as db, db.cursor() as cur:
-        cur.execute("SELECT curso, CAST(semestre AS CHAR), year, COUNT(*) FROM grades "
-                    "WHERE route = 'redis' GROUP BY curso, semestre, year")
+        cur.execute(
+            "SELECT curso, CAST(semestre AS CHAR), year, COUNT(*) FROM grades "
+            "WHERE route = 'redis' GROUP BY curso, semestre, year"
+        )
         mysql_counts = {f"{c}:{s}:{y}": n for c, s, y, n in cur.fetchall()}
     r = redis.Redis.from_url(stack.redis_url, decode_responses=True, socket_timeout=2)
     try:
@@ -371,16 +389,20 @@ def summary_errors(stack: Stack) -> list[str]:
             wrong = sorted(k for k in figures[0].keys() | figures[1].keys() if figures[0].get(k) != figures[1].get(k))
             if wrong:
                 k = wrong[0]
-                errors.append(f"{table}: {len(wrong)} rows differ from the grades, e.g. {k}: "
-                              f"{figures[0].get(k)} summarized, {figures[1].get(k)} counted")
+                errors.append(
+                    f"{table}: {len(wrong)} rows differ from the grades, e.g. {k}: "
+                    f"{figures[0].get(k)} summarized, {figures[1].get(k)} counted"
+                )
         return errors
 
 
 def stored_errors(stack: Stack, load: Load) -> list[str]:
     """Acknowledged grades missing, grades stored twice, rows without a key, grades given up."""
     with mysql_connect(stack.mysql_url) as db, db.cursor() as cur:
-        cur.execute("SELECT g.id, g.nombre, k.grade_id IS NOT NULL FROM grades g "
-                    "LEFT JOIN idempotency_keys k ON k.grade_id = g.id")
+        cur.execute(
+            "SELECT g.id, g.nombre, k.grade_id IS NOT NULL FROM grades g "
+            "LEFT JOIN idempotency_keys k ON k.grade_id = g.id"
+        )
         rows = cur.fetchall()
     by_name: dict[str, list[int]] = {}
     for id_, nombre, _ in rows:
@@ -391,7 +413,9 @@ def stored_errors(stack: Stack, load: Load) -> list[str]:
     keyless = sum(1 for *_, keyed in rows if not keyed)
     given_up = [g for g in load.grades if g.refused]
     if missing:
-        errors.append(f"{len(missing)} acknowledged grades missing, e.g. {missing[0].body['nombre']} id {missing[0].id}")
+        errors.append(
+            f"{len(missing)} acknowledged grades missing, e.g. {missing[0].body['nombre']} id {missing[0].id}"
+        )
     if twice:
         name, ids = next(iter(twice.items()))
         errors.append(f"{len(twice)} grades stored more than once, e.g. {name!r} as ids {ids}")
@@ -448,8 +472,9 @@ def run_fault(stack: Stack, load: Load, name: str) -> Outcome:
     stop.set()
     greenlets = sender.get()
     gevent.joinall(greenlets, timeout=GIVE_UP_AFTER + 30)
-    violations = [] if all(g.dead for g in greenlets) else [
-        f"{sum(not g.dead for g in greenlets)} grades still unanswered"]
+    violations = (
+        [] if all(g.dead for g in greenlets) else [f"{sum(not g.dead for g in greenlets)} grades still unanswered"]
+    )
     live_caught_up = catching_up.get()
     if live_caught_up is None:
         violations.append("the live view did not catch up within a minute of the recovery")
@@ -489,14 +514,17 @@ def write_report(folder: Path, load: Load, outcomes: list[Outcome], t0: float) -
         return "never" if value is None else f"{max(value, 0.0):.2f} s"
 
     lines = [
-        "# Fault suite (`just chaos`)", "",
+        "# Fault suite (`just chaos`)",
+        "",
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {devstack.PROFILE} builds, {REPLICAS} replicas of each route "
         f"behind nginx's 50/50 split; open-model load of {RATE:.0f} grades/s, each with an Idempotency-Key and "
         f"retried after 502/503/504 or a lost answer. Timeouts: STORE_TIMEOUT_MS {STORE_TIMEOUT_MS}, "
-        f"REDIS_TIMEOUT_MS {REDIS_TIMEOUT_MS}, REQUEST_TIMEOUT_MS {REQUEST_TIMEOUT_MS}.", "",
+        f"REDIS_TIMEOUT_MS {REDIS_TIMEOUT_MS}, REQUEST_TIMEOUT_MS {REQUEST_TIMEOUT_MS}.",
+        "",
         "Checked after each fault, over every grade sent so far: no acknowledged grade missing, none stored "
         "twice, none given up, the live view equal to route 2's rows in MySQL, the report summaries equal to the "
-        "figures counted from the grades, every attempt answered within REQUEST_TIMEOUT_MS.", "",
+        "figures counted from the grades, every attempt answered within REQUEST_TIMEOUT_MS.",
+        "",
         "| fault | grades | 201 | answers retried | slowest attempt | first 201 after recovery (grpc / redis) "
         "| live view caught up after | violations |",
         "|---|--:|--:|--:|--:|--:|--:|---|",

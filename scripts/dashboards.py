@@ -40,8 +40,11 @@ def problems(prometheus: str, expr: str, legend: str) -> list[str]:
     if not result:
         return ["no series"]
     labels = set().union(*(series["metric"] for series in result))
-    return [f"no series has the label {label!r} its legend names" for label in LEGEND_LABEL.findall(legend)
-            if label not in labels]
+    return [
+        f"no series has the label {label!r} its legend names"
+        for label in LEGEND_LABEL.findall(legend)
+        if label not in labels
+    ]
 
 
 def main() -> None:
@@ -60,7 +63,11 @@ def main() -> None:
         sys.exit(f"dashboards: no queries found in {DASHBOARDS}")
     if failures:
         sys.exit("dashboards: panels without data:\n" + "\n".join(failures))
-    skipped = f" ({', '.join(offline)} {'is' if len(offline) == 1 else 'are'} checked offline by crates/deploy-checks)" if offline else ""
+    skipped = (
+        f" ({', '.join(offline)} {'is' if len(offline) == 1 else 'are'} checked offline by crates/deploy-checks)"
+        if offline
+        else ""
+    )
     print(f"dashboards: all {count} queries of {ran} dashboard{'s' * (ran != 1)} returned data{skipped}")
 
 

@@ -32,7 +32,15 @@ from pathlib import Path
 import yaml
 
 from scripts.stack import (
-    ROOT, STATE, choose_ports, read_env, read_ports, run_honcho, running_pid, wait_until_ready, write_env,
+    ROOT,
+    STATE,
+    choose_ports,
+    read_env,
+    read_ports,
+    run_honcho,
+    running_pid,
+    wait_until_ready,
+    write_env,
 )
 
 PROFILE = os.environ.get("NOTAS_PROFILE", "debug")
@@ -92,13 +100,17 @@ def render_nginx(servers: dict[str, list[int]], state: Path = STATE, static_204:
     for i, (path, parts) in enumerate(splits.items()):
         var = f"$split_{i}"
         shares = "".join(f"        {weight}% {svc};\n" for svc, weight in parts[:-1])
-        split_blocks.append(f'    split_clients "${{request_id}}" {var} {{\n{shares}        * {parts[-1][0]};\n    }}\n')
+        split_blocks.append(
+            f'    split_clients "${{request_id}}" {var} {{\n{shares}        * {parts[-1][0]};\n    }}\n'
+        )
         locations.append(f"        location = {path} {{\n            proxy_pass http://{var};\n        }}")
     for entry in main:
         if entry["path"] in splits:
             continue
         match = "= " if entry["type"] == "Exact" else ""
-        locations.append(f"        location {match}{entry['path']} {{\n            proxy_pass http://{entry['service']};\n        }}")
+        locations.append(
+            f"        location {match}{entry['path']} {{\n            proxy_pass http://{entry['service']};\n        }}"
+        )
     text = TEMPLATE.read_text()
     for key, value in {
         "USER": "user root;" if os.geteuid() == 0 else "",
@@ -127,14 +139,22 @@ def init_mariadb(state: Path = STATE) -> None:
     data.mkdir(parents=True, exist_ok=True)
     user = ["--user=root"] if os.geteuid() == 0 else []
     subprocess.run(
-        [find("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal",
-         "--skip-test-db", *user],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            find("mariadb-install-db"),
+            "--no-defaults",
+            f"--datadir={data}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *user,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 
 # The command line of each process (`exec` so that the process honcho, or the fault suite,
 # signals is the server itself).
+
 
 def mariadb_command(port: int, state: Path = STATE) -> str:
     user = " --user=root" if os.geteuid() == 0 else ""
@@ -221,10 +241,14 @@ def prepare() -> None:
     )
     procs["monitor"] = service_command("monitor", LISTEN_ADDR=f"127.0.0.1:{ports['monitor']}")
     procs["prometheus"] = prometheus_command(ports["prometheus"])
-    (STATE / "prometheus" / "prometheus.yml").write_text(render_prometheus({
-        name: f"127.0.0.1:{ports['grpc-server-admin' if name == 'grpc-server' else name]}"
-        for name in ("grpc-server", "grpc-client", "redis-api", "dashboard-api", "monitor")
-    }))
+    (STATE / "prometheus" / "prometheus.yml").write_text(
+        render_prometheus(
+            {
+                name: f"127.0.0.1:{ports['grpc-server-admin' if name == 'grpc-server' else name]}"
+                for name in ("grpc-server", "grpc-client", "redis-api", "dashboard-api", "monitor")
+            }
+        )
+    )
     procs["ready"] = f"cd {ROOT} && exec {sys.executable} -m scripts.devstack wait"
     (STATE / "Procfile").write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs.items()))
 

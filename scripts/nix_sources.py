@@ -32,10 +32,27 @@ def sources() -> dict[str, dict]:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     with tempfile.TemporaryDirectory() as ifd:
         evaluation = subprocess.run(
-            ["nix-instantiate", "--eval", "--strict", "--json", "-A", "sources",
-             str(ROOT / "crates/deploy-checks/tests/flake-model.nix"),
-             "--arg", "repo", str(ROOT), "--argstr", "ifd", ifd, "--argstr", "tracked", tracked],
-            capture_output=True, text=True)
+            [
+                "nix-instantiate",
+                "--eval",
+                "--strict",
+                "--json",
+                "-A",
+                "sources",
+                str(ROOT / "crates/deploy-checks/tests/flake-model.nix"),
+                "--arg",
+                "repo",
+                str(ROOT),
+                "--argstr",
+                "ifd",
+                ifd,
+                "--argstr",
+                "tracked",
+                tracked,
+            ],
+            capture_output=True,
+            text=True,
+        )
     if evaluation.returncode != 0:
         sys.exit(f"nix-sources: evaluating flake.nix against nix/upstream.nix failed:\n{evaluation.stderr}")
     return json.loads(evaluation.stdout)
@@ -51,9 +68,12 @@ def build(name: str, root: Path, files: list[str]) -> bool:
             start = time.monotonic()
             print(f"nix-sources: {name} ({len(files)} files): {' '.join(command)}", flush=True)
             if subprocess.run(command, cwd=folder).returncode != 0:
-                print(f"nix-sources: FAILED: `{' '.join(command)}` on the {len(files)} files that {declaration} "
-                      f"gives the {name} build (a file missing from that set, or not tracked by git, fails "
-                      "here and in `nix build`, not in the repository)", file=sys.stderr)
+                print(
+                    f"nix-sources: FAILED: `{' '.join(command)}` on the {len(files)} files that {declaration} "
+                    f"gives the {name} build (a file missing from that set, or not tracked by git, fails "
+                    "here and in `nix build`, not in the repository)",
+                    file=sys.stderr,
+                )
                 return False
             print(f"nix-sources: {name}: {' '.join(command[:2])} took {time.monotonic() - start:.0f} s", flush=True)
     return True
@@ -62,8 +82,7 @@ def build(name: str, root: Path, files: list[str]) -> bool:
 def main() -> None:
     # The workspace's own target/ (or the one the caller chose): its built dependencies.
     os.environ.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
-    failed = [name for name, source in sources().items()
-              if not build(name, Path(source["root"]), source["files"])]
+    failed = [name for name, source in sources().items() if not build(name, Path(source["root"]), source["files"])]
     if failed:
         sys.exit(f"nix-sources: the {' and '.join(failed)} build failed from the files Nix would hand it")
     print("nix-sources: every build passes from exactly the files Nix hands it")

@@ -102,7 +102,9 @@ def run_honcho(state: Path = STATE, **popen) -> subprocess.Popen:
     honcho = Path(sys.executable).parent / "honcho"
     stack = subprocess.Popen(
         [str(honcho), "-e", str(state / "stack.env"), "-f", str(state / "Procfile"), "-d", str(ROOT), "start"],
-        cwd=ROOT, stderr=subprocess.STDOUT, **popen,
+        cwd=ROOT,
+        stderr=subprocess.STDOUT,
+        **popen,
     )
     (state / "honcho.pid").write_text(str(stack.pid))
     return stack
@@ -122,15 +124,19 @@ def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: Tr
     """Poll every service's readiness (and nginx's health) until all answer 200, `seconds`
     pass or `alive()` turns false; returns the processes that never answered."""
     ports, env = read_ports(state), read_env(state)
-    return wait_for({
-        "grpc-server": f"http://127.0.0.1:{ports['grpc-server-admin']}/readyz",
-        "grpc-client": f"http://127.0.0.1:{ports['grpc-client']}/readyz",
-        "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
-        "dashboard-api": f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
-        "monitor": f"http://127.0.0.1:{ports['monitor']}/readyz",
-        "prometheus": f"http://127.0.0.1:{ports['prometheus']}/-/ready",
-        "nginx": f"{env['NOTAS_URL']}/healthz",
-    }, seconds, alive)
+    return wait_for(
+        {
+            "grpc-server": f"http://127.0.0.1:{ports['grpc-server-admin']}/readyz",
+            "grpc-client": f"http://127.0.0.1:{ports['grpc-client']}/readyz",
+            "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
+            "dashboard-api": f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
+            "monitor": f"http://127.0.0.1:{ports['monitor']}/readyz",
+            "prometheus": f"http://127.0.0.1:{ports['prometheus']}/-/ready",
+            "nginx": f"{env['NOTAS_URL']}/healthz",
+        },
+        seconds,
+        alive,
+    )
 
 
 def wait_for(urls: dict[str, str], seconds: float, alive=lambda: True) -> list[str]:
