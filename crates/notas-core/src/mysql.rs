@@ -16,7 +16,7 @@ use crate::{
     store::{Store, StoreError},
 };
 use sqlx::{
-    MySql, MySqlConnection, MySqlPool, QueryBuilder,
+    Connection, MySql, MySqlConnection, MySqlPool, QueryBuilder,
     migrate::MigrateDatabase,
     mysql::{MySqlConnectOptions, MySqlPoolOptions},
 };
@@ -452,6 +452,18 @@ pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub const PURGE_BATCH: u64 = 1000;
 /// How often the writers purge old keys.
 pub const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Begins a READ COMMITTED transaction on `conn`, for taking the oldest rows of a backlog
+/// (`summary_backlog`, `live_backlog`) with `FOR UPDATE SKIP LOCKED`: under READ COMMITTED
+/// that locking read takes no gap locks that would block the writers adding rows to it.
+pub async fn begin_read_committed(
+    conn: &mut MySqlConnection,
+) -> sqlx::Result<sqlx::Transaction<'_, MySql>> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut *conn)
+        .await?;
+    conn.begin().await
+}
 
 /// A `grades` row as [`GRADE_COLUMNS`] reads it.
 pub type GradeRow = (u64, u32, String, String, u8, String, u16);

@@ -16,9 +16,9 @@
 
 use crate::{
     grade::{Grade, PASS_THRESHOLD},
-    mysql::{GRADE_COLUMNS, GradeRow, stored_from_row},
+    mysql::{GRADE_COLUMNS, GradeRow, begin_read_committed, stored_from_row},
 };
-use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder};
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use std::collections::{BTreeMap, BTreeSet};
 
 type Term = (&'static str, u16); // (semestre, year)
@@ -169,14 +169,11 @@ pub const CATCH_UP_BATCHES: u64 = 200;
 /// transaction; how many batches it cleared. `id_step` is the server's
 /// `auto_increment_increment`, the step between a batch's ids.
 ///
-/// READ COMMITTED, so the locking read of the backlog takes no gap locks that would block
-/// the writers adding rows to it; `SKIP LOCKED`, so summarizers of other replicas take other
-/// rows instead of waiting.
+/// READ COMMITTED ([`begin_read_committed`]), so the locking read of the backlog does not
+/// block the writers adding rows to it; `SKIP LOCKED`, so summarizers of other replicas take
+/// other rows instead of waiting.
 pub async fn catch_up(conn: &mut MySqlConnection, id_step: u64) -> sqlx::Result<u64> {
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        .execute(&mut *conn)
-        .await?;
-    let mut tx = conn.begin().await?;
+    let mut tx = begin_read_committed(conn).await?;
     let owed: Vec<(u64, u64)> = sqlx::query_as(
         "SELECT first_id, last_id FROM summary_backlog ORDER BY first_id LIMIT ? \
          FOR UPDATE SKIP LOCKED",

@@ -12,16 +12,16 @@
 //! grace period, and deletes them. The live view's script skips the records it has already
 //! applied, so a batch applied twice (by its writer and by a replay) counts once.
 //!
-//! Replays lock the rows they take (`FOR UPDATE SKIP LOCKED`, under READ COMMITTED so that
-//! the locking read takes no gap lock that would block the writers adding rows), so several
-//! replicas never replay the same batch at once.
+//! Replays lock the rows they take (`FOR UPDATE SKIP LOCKED`, in a READ COMMITTED
+//! transaction that does not block the writers adding rows), so several replicas never
+//! replay the same batch at once.
 
 use crate::{rebuild::rebuild_if_lost, writer::LiveView};
 use notas_core::{
-    mysql::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row},
+    mysql::{GRADE_COLUMNS, GradeRow, GradeStore, begin_read_committed, stored_from_row},
     shutdown::{self, CancellationToken},
 };
-use sqlx::{Acquire, MySql, QueryBuilder};
+use sqlx::{MySql, QueryBuilder};
 use std::{sync::Mutex, time::Duration};
 
 /// Batches replayed per round.
@@ -89,10 +89,7 @@ impl Outbox {
         self.delete_applied().await?;
 
         let mut conn = self.store.pool().acquire().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .execute(&mut *conn)
-            .await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = begin_read_committed(&mut conn).await?;
         let owed: Vec<(u64, u64)> = sqlx::query_as(
             "SELECT first_id, last_id FROM live_backlog
              WHERE created_at < NOW(6) - INTERVAL ? MICROSECOND
