@@ -114,14 +114,8 @@ async fn a_redis_outage_keeps_the_record_and_the_live_view_catches_up() {
     assert_eq!(total, None, "nothing reached Redis during the outage");
 
     app.stores.redis_proxy().restore().await;
-    let caught_up = eventually(Duration::from_secs(10), || {
-        let mut redis = redis.clone();
-        let key = app.keys.total();
-        async move { redis.get::<_, Option<u64>>(key).await.unwrap() == Some(1) }
-    })
-    .await;
     assert!(
-        caught_up,
+        total_reaches(&app, 1).await,
         "the live view did not catch up after Redis returned"
     );
     let recent: Vec<String> = redis.lrange(app.keys.recent(), 0, -1).await.unwrap();
@@ -145,13 +139,10 @@ async fn a_batch_committed_without_its_live_update_is_applied_by_the_outbox() {
     let mut redis = app.redis().await;
     // The view is built (so no rebuild from MySQL will catch what follows), and the batch
     // its writer applied is cleared without a replay.
-    let built = eventually(Duration::from_secs(10), || {
-        let mut redis = redis.clone();
-        let key = app.keys.built();
-        async move { redis.exists::<_, bool>(key).await.unwrap() }
-    })
-    .await;
-    assert!(built, "the live view was never marked built");
+    assert!(
+        marked_built(&app).await,
+        "the live view was never marked built"
+    );
     assert!(backlog_clears(&app).await, "the applied batch stays owed");
 
     let (store, _) = stores_of(&app).await;
@@ -164,16 +155,35 @@ async fn a_batch_committed_without_its_live_update_is_applied_by_the_outbox() {
         .collect();
     store.insert(Route::Redis, &grades).await.unwrap();
 
-    let caught_up = eventually(Duration::from_secs(10), || {
-        let mut redis = redis.clone();
-        let key = app.keys.total();
-        async move { redis.get::<_, Option<u64>>(key).await.unwrap() == Some(4) }
-    })
-    .await;
-    assert!(caught_up, "the outbox did not apply the committed batch");
+    assert!(
+        total_reaches(&app, 4).await,
+        "the outbox did not apply the committed batch"
+    );
     let counted: u64 = redis.hget(app.keys.counts(), "SO1:2S:2023").await.unwrap();
     assert_eq!(counted, 4);
     assert!(backlog_clears(&app).await, "the replayed batch stays owed");
+}
+
+/// Whether the live view's total reaches `n` within a few outbox rounds.
+async fn total_reaches(app: &TestApp, n: u64) -> bool {
+    let redis = app.redis().await;
+    eventually(Duration::from_secs(10), || {
+        let mut redis = redis.clone();
+        let key = app.keys.total();
+        async move { redis.get::<_, Option<u64>>(key).await.unwrap() == Some(n) }
+    })
+    .await
+}
+
+/// Whether the live view is marked built within a few outbox rounds.
+async fn marked_built(app: &TestApp) -> bool {
+    let redis = app.redis().await;
+    eventually(Duration::from_secs(10), || {
+        let mut redis = redis.clone();
+        let key = app.keys.built();
+        async move { redis.exists::<_, bool>(key).await.unwrap() }
+    })
+    .await
 }
 
 /// Whether the live view's backlog empties within a few outbox rounds.
@@ -233,13 +243,10 @@ async fn a_live_view_lost_with_redis_is_rebuilt_from_mysql() {
     // itself, at the worst one: after grades written since the loss reached the view.
     let app = spawn_app_with(|c| c.outbox_interval_ms = 3_600_000).await;
     let mut redis = app.redis().await;
-    let built_at_start = eventually(Duration::from_secs(10), || {
-        let mut redis = redis.clone();
-        let key = app.keys.built();
-        async move { redis.exists::<_, bool>(key).await.unwrap() }
-    })
-    .await;
-    assert!(built_at_start, "a new live view is marked built at start");
+    assert!(
+        marked_built(&app).await,
+        "a new live view is marked built at start"
+    );
     for carnet in 1..=30 {
         let mut grade = payload(carnet);
         grade["curso"] = json!(if carnet % 3 == 0 { "BD1" } else { "SO1" });
