@@ -54,7 +54,7 @@ from geventhttpclient import HTTPClient
 
 from locust.grades import random_grade
 from scripts import devstack
-from scripts.stack import ROOT, free_port, mysql_connect
+from scripts.stack import ROOT, free_port, mysql_connect, summaries_owed
 
 RATE = float(os.environ.get("CHAOS_RATE", "150"))
 # Load before each fault, and after the store is back.
@@ -371,15 +371,11 @@ def summary_errors(stack: Stack) -> list[str]:
     """How the report summaries differ from the grades, once the writers' summarizers have
     cleared the backlog (empty: exact, every grade summarized once)."""
     deadline = time.time() + 30
+    while (owed := summaries_owed(stack.mysql_url)) and time.time() < deadline:
+        time.sleep(0.2)
+    if owed:
+        return [f"{owed} batches still owed to the report summaries after 30 s"]
     with mysql_connect(stack.mysql_url, autocommit=True) as db, db.cursor() as cur:
-        while True:
-            cur.execute("SELECT COUNT(*) FROM summary_backlog")
-            (owed,) = cur.fetchone()
-            if not owed or time.time() > deadline:
-                break
-            time.sleep(0.2)
-        if owed:
-            return [f"{owed} batches still owed to the report summaries after 30 s"]
         errors = []
         for table, (summary, recount) in SUMMARY_RECOUNTS.items():
             figures = []
