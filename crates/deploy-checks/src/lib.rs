@@ -13,3 +13,4 @@
 //!   against `nix/upstream.nix`, the model of nixpkgs and crane.
 //! - `tests/recipes.rs`: what `scripts/deploy-gke.sh` must grant and build, and recipes
 //!   that run on macOS too.
+//! - `tests/walkthrough.rs`: README's "How a grade flows", followed through the code.

@@ -7,7 +7,7 @@ use axum::Router;
 use notas_core::{
     batch::Batcher,
     http::{ready_check, with_contract},
-    mysql::{GradeStore, RouteWriter},
+    mysql::grades::{GradeStore, RouteWriter},
     route::Route,
     shutdown::CancellationToken,
     store::Store,

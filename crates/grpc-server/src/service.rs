@@ -3,9 +3,10 @@
 
 use metrics::{Counter, Histogram};
 use notas_core::{
+    batch::Batcher,
     grade::{Grade, GradeInput, InvalidField},
     idempotency::{self, IdempotencyKey},
-    mysql::{Outcome, Submission, Submissions},
+    mysql::grades::{Outcome, RouteWriter, Submission},
     store::Store,
 };
 use notas_proto::v1::{
@@ -19,8 +20,8 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 pub struct GradeRpc {
-    /// The batcher in front of MySQL ([`notas_core::mysql::RouteWriter`]).
-    pub submissions: Submissions,
+    /// The batcher in front of MySQL.
+    pub submissions: Batcher<RouteWriter>,
     pub store_timeout: Duration,
 }
 

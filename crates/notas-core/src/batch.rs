@@ -42,12 +42,9 @@ pub enum BatchError<E> {
     Stopped,
 }
 
-struct Job<T, R, E> {
-    item: T,
-    reply: oneshot::Sender<Result<R, BatchError<E>>>,
-}
-
-/// A writer a [`Batcher`] hands each batch to: one result per item, in order.
+/// A writer a [`Batcher`] hands each batch to: one result per item, in order. Its
+/// implementations are the routes' writers: `mysql::grades::RouteWriter` (route 1) and
+/// redis-api's `Writer` (route 2).
 pub trait Flush: Send + Sync + 'static {
     type Item: Send + 'static;
     type Output: Send + 'static;
@@ -59,12 +56,20 @@ pub trait Flush: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Self::Output>, Self::Error>> + Send;
 }
 
-/// A handle to submit items; cheap to clone.
-pub struct Batcher<T, R, E> {
-    jobs: mpsc::Sender<Job<T, R, E>>,
+/// What a submitter gets: its item's result, or why it has none.
+pub type Reply<W> = Result<<W as Flush>::Output, BatchError<<W as Flush>::Error>>;
+
+struct Job<W: Flush> {
+    item: W::Item,
+    reply: oneshot::Sender<Reply<W>>,
 }
 
-impl<T, R, E> Clone for Batcher<T, R, E> {
+/// A handle to submit items to the writer `W`; cheap to clone.
+pub struct Batcher<W: Flush> {
+    jobs: mpsc::Sender<Job<W>>,
+}
+
+impl<W: Flush> Clone for Batcher<W> {
     fn clone(&self) -> Self {
         Batcher {
             jobs: self.jobs.clone(),
@@ -72,33 +77,12 @@ impl<T, R, E> Clone for Batcher<T, R, E> {
     }
 }
 
-impl<T, R, E> Batcher<T, R, E>
-where
-    T: Send + 'static,
-    R: Send + 'static,
-    E: Clone + Send + 'static,
-{
-    /// Starts the batching task. `flush` must return one result per item, in order.
-    pub fn spawn<F, Fut>(config: BatchConfig, flush: F) -> (Self, JoinHandle<()>)
-    where
-        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<R>, E>> + Send + 'static,
-    {
-        let (jobs, queue) = mpsc::channel(config.queue.max(1));
-        let task = tokio::spawn(run(config, queue, Arc::new(flush)));
-        (Batcher { jobs }, task)
-    }
-
+impl<W: Flush> Batcher<W> {
     /// Starts the batching task in front of `writer`.
-    pub fn start<W>(config: BatchConfig, writer: W) -> (Self, JoinHandle<()>)
-    where
-        W: Flush<Item = T, Output = R, Error = E>,
-    {
-        let writer = Arc::new(writer);
-        Batcher::spawn(config, move |items| {
-            let writer = Arc::clone(&writer);
-            async move { writer.flush(items).await }
-        })
+    pub fn start(config: BatchConfig, writer: W) -> (Self, JoinHandle<()>) {
+        let (jobs, queue) = mpsc::channel(config.queue.max(1));
+        let task = tokio::spawn(run(config, queue, Arc::new(writer)));
+        (Batcher { jobs }, task)
     }
 
     /// Queues `item` and waits until its batch is flushed.
@@ -108,7 +92,7 @@ where
     ///
     /// # Errors
     /// The flush's error, or [`BatchError::Stopped`] once the batcher has shut down.
-    pub async fn submit(&self, item: T) -> Result<R, BatchError<E>> {
+    pub async fn submit(&self, item: W::Item) -> Reply<W> {
         let (reply, result) = oneshot::channel();
         self.jobs
             .send(Job { item, reply })
@@ -118,17 +102,8 @@ where
     }
 }
 
-async fn run<T, R, E, F, Fut>(
-    config: BatchConfig,
-    mut queue: mpsc::Receiver<Job<T, R, E>>,
-    flush: Arc<F>,
-) where
-    T: Send + 'static,
-    R: Send + 'static,
-    E: Clone + Send + 'static,
-    F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<R>, E>> + Send + 'static,
-{
+/// The batching task: forms each batch and hands it to `writer` in a flush slot of its own.
+async fn run<W: Flush>(config: BatchConfig, mut queue: mpsc::Receiver<Job<W>>, writer: Arc<W>) {
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut in_flight = JoinSet::new();
     loop {
@@ -156,11 +131,11 @@ async fn run<T, R, E, F, Fut>(
         }
         metrics::histogram!("notas_batch_size").record(jobs.len() as f64);
 
-        let flush = Arc::clone(&flush);
+        let writer = Arc::clone(&writer);
         in_flight.spawn(async move {
-            let (items, replies): (Vec<T>, Vec<_>) =
+            let (items, replies): (Vec<W::Item>, Vec<_>) =
                 jobs.into_iter().map(|j| (j.item, j.reply)).unzip();
-            match flush(items).await {
+            match writer.flush(items).await {
                 Ok(results) => {
                     debug_assert_eq!(results.len(), replies.len(), "flush must answer every item");
                     for (reply, result) in replies.into_iter().zip(results) {
@@ -194,14 +169,43 @@ mod tests {
         }
     }
 
+    /// Doubles each item after `pause`, and records the size of every batch it is handed.
+    #[derive(Default)]
+    struct Doubler {
+        sizes: Arc<Mutex<Vec<usize>>>,
+        pause: Duration,
+    }
+
+    impl Flush for Doubler {
+        type Item = u32;
+        type Output = u32;
+        type Error = ();
+
+        async fn flush(&self, items: Vec<u32>) -> Result<Vec<u32>, ()> {
+            self.sizes.lock().unwrap().push(items.len());
+            tokio::time::sleep(self.pause).await;
+            Ok(items.into_iter().map(|i| i * 2).collect())
+        }
+    }
+
+    /// Fails every batch.
+    struct Down;
+
+    impl Flush for Down {
+        type Item = u32;
+        type Output = u32;
+        type Error = String;
+
+        async fn flush(&self, _: Vec<u32>) -> Result<Vec<u32>, String> {
+            Err("down".to_string())
+        }
+    }
+
     #[tokio::test]
     async fn concurrent_items_share_batches_and_get_their_own_results() {
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&sizes);
-        let (batcher, task) = Batcher::<u32, u32, ()>::spawn(config(10), move |items: Vec<u32>| {
-            seen.lock().unwrap().push(items.len());
-            async move { Ok(items.into_iter().map(|i| i * 2).collect()) }
-        });
+        let doubler = Doubler::default();
+        let sizes = Arc::clone(&doubler.sizes);
+        let (batcher, task) = Batcher::start(config(10), doubler);
         let submits: Vec<_> = (0..25)
             .map(|i| {
                 let b = batcher.clone();
@@ -222,23 +226,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_flush_fails_every_item_of_the_batch() {
-        let (batcher, _task) =
-            Batcher::<u32, u32, String>::spawn(config(10), |_| async { Err("down".to_string()) });
+        let (batcher, _task) = Batcher::start(config(10), Down);
         let err = batcher.submit(1).await.unwrap_err();
         assert!(matches!(err, BatchError::Flush(e) if e == "down"));
     }
 
     #[tokio::test]
     async fn dropping_every_handle_drains_the_queue_before_stopping() {
-        let flushed = Arc::new(Mutex::new(0));
-        let count = Arc::clone(&flushed);
-        let (batcher, task) = Batcher::<u32, (), ()>::spawn(config(2), move |items: Vec<u32>| {
-            *count.lock().unwrap() += items.len();
-            async move {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                Ok(vec![(); items.len()])
-            }
-        });
+        let doubler = Doubler {
+            pause: Duration::from_millis(5),
+            ..Doubler::default()
+        };
+        let sizes = Arc::clone(&doubler.sizes);
+        let (batcher, task) = Batcher::start(config(2), doubler);
         let pending: Vec<_> = (0..6)
             .map(|i| {
                 let b = batcher.clone();
@@ -250,6 +250,6 @@ mod tests {
             p.await.unwrap().unwrap();
         }
         task.await.unwrap();
-        assert_eq!(*flushed.lock().unwrap(), 6);
+        assert_eq!(sizes.lock().unwrap().iter().sum::<usize>(), 6);
     }
 }

@@ -1,6 +1,6 @@
 //! Retries that store nothing twice: the `Idempotency-Key` a client may send with a grade
 //! (the IETF httpapi draft's header). The key is committed with the grade it stored
-//! ([`crate::mysql::GradeStore::insert`]); a retry with the same key and the same grade is
+//! ([`crate::mysql::grades::GradeStore::insert`]); a retry with the same key and the same grade is
 //! answered with the first grade's id, with another grade it is refused.
 
 use crate::grade::InvalidField;

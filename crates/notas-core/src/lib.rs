@@ -5,11 +5,14 @@
 //! - [`grade`]: the grade record; the only way to build one is valid.
 //! - [`idempotency`]: the `Idempotency-Key` of a submission.
 //! - [`route`]: the two ingestion routes, as named in headers and rows.
-//! - [`mysql`]: the pool, the migrations, the batched `INSERT` of grades and route 1's writer.
+//! - [`batch`]: groups concurrent submissions into one flush ([`batch::Flush`], the routes'
+//!   writers) and answers each.
+//! - [`mysql`]: the settings, the pool and the migrations; [`mysql::grades`], the batched
+//!   `INSERT` of grades and route 1's writer; [`mysql::upkeep`], summaries and old keys.
 //! - [`summaries`]: the report summaries, owed by each batch and caught up by the writers.
-//! - [`batch`]: groups concurrent submissions into one flush and answers each.
 //! - [`live`]: the Redis key layout of the live view (written by route 2, read by the dashboard).
-//! - [`store`]: what a store failure is ([`store::StoreError`]), counted in one place.
+//! - [`store`]: what a store failure is ([`store::StoreError`]), counted in one place, and
+//!   the start-up wait for a store.
 //! - [`http`]: the wire contract: JSON errors, the grade extractor, health, readiness, metrics.
 //! - [`metrics`]: the Prometheus recorder.
 //! - [`telemetry`]: structured logs.

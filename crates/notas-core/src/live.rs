@@ -19,7 +19,10 @@
 //! - `p hosts`: sorted set of host names scored by their last sample's unix time;
 //! - `p host`: pub/sub channel; each message is one sample.
 
-use crate::grade::{Course, Semester};
+use crate::{
+    grade::{Course, Semester},
+    store::Store,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 
@@ -108,9 +111,6 @@ impl LiveKeys {
 /// Ids per `applied` bitmap: 2^20 bits, 128 KiB each.
 const APPLIED_BITS: u32 = 20;
 
-/// How long a starting service waits for Redis to accept connections.
-const STARTUP_WAIT: Duration = Duration::from_secs(60);
-
 /// A Redis connection whose waits are bounded by `REDIS_TIMEOUT_MS`; it reconnects by
 /// itself after a failure. At start-up it waits up to a minute for Redis to come up.
 ///
@@ -122,16 +122,12 @@ pub async fn connect(args: &RedisArgs) -> redis::RedisResult<ConnectionManager> 
         .set_connection_timeout(Some(args.timeout()))
         .set_response_timeout(Some(args.timeout()))
         .set_number_of_retries(1);
-    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
-    loop {
-        match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
-            Err(e) if e.is_io_error() && tokio::time::Instant::now() < deadline => {
-                tracing::info!(error = %e, "waiting for Redis to accept connections");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            answer => return answer,
-        }
-    }
+    Store::Redis
+        .wait_for_startup(
+            || ConnectionManager::new_with_config(client.clone(), config.clone()),
+            redis::RedisError::is_io_error,
+        )
+        .await
 }
 
 /// Answers whether Redis replies to `PING` (for `/readyz`).

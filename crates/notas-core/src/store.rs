@@ -5,6 +5,9 @@
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 
+/// How long a starting service waits for a store to accept connections.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(60);
+
 /// The store that failed: the `store` label of `notas_store_errors_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -36,6 +39,32 @@ impl Store {
         tokio::time::timeout(limit, work)
             .await
             .map_err(|_| StoreError::new(self, "timed out"))
+    }
+
+    /// Runs `connect` until this store accepts connections, for at most [`STARTUP_WAIT`]: in
+    /// a cluster or a local stack the store may be starting at the same time as the service.
+    /// `unreachable` tells a refused or dropped connection (worth waiting out) from any
+    /// other answer, which is returned at once.
+    pub async fn wait_for_startup<T, E, F, Fut>(
+        self,
+        mut connect: F,
+        unreachable: impl Fn(&E) -> bool,
+    ) -> Result<T, E>
+    where
+        E: fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+        loop {
+            match connect().await {
+                Err(e) if unreachable(&e) && tokio::time::Instant::now() < deadline => {
+                    tracing::info!(error = %e, "waiting for {self} to accept connections");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                answer => return answer,
+            }
+        }
     }
 
     pub fn as_str(self) -> &'static str {

@@ -16,7 +16,10 @@
 
 use crate::{
     grade::{Grade, PASS_THRESHOLD},
-    mysql::{GRADE_COLUMNS, GradeRow, begin_read_committed, stored_from_row},
+    mysql::{
+        begin_read_committed,
+        grades::{GRADE_COLUMNS, GradeRow, stored_from_row},
+    },
 };
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,7 +3,10 @@
 use notas_core::{
     grade::{Grade, GradeInput},
     idempotency::IdempotencyKey,
-    mysql::{GradeStore, MySqlArgs, Outcome, Submission},
+    mysql::{
+        MySqlArgs,
+        grades::{GradeStore, Outcome, Submission},
+    },
     route::Route,
 };
 use notas_testkit::{TestDb, defaults};

@@ -11,7 +11,7 @@ use axum::Router;
 use notas_core::{
     batch::Batcher,
     http::{ready_check, with_contract},
-    mysql::GradeStore,
+    mysql::grades::GradeStore,
     route::Route,
     shutdown::CancellationToken,
     store::Store,

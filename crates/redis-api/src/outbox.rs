@@ -18,7 +18,10 @@
 
 use crate::{rebuild::rebuild_if_lost, writer::LiveView};
 use notas_core::{
-    mysql::{GRADE_COLUMNS, GradeRow, GradeStore, begin_read_committed, stored_from_row},
+    mysql::{
+        begin_read_committed,
+        grades::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row},
+    },
     shutdown::{self, CancellationToken},
 };
 use sqlx::{MySql, QueryBuilder};

@@ -10,7 +10,7 @@
 //! starts over, which is just as safe.
 
 use crate::{outbox::ReplayError, writer::LiveView};
-use notas_core::mysql::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row};
+use notas_core::mysql::grades::{GRADE_COLUMNS, GradeRow, GradeStore, stored_from_row};
 use redis::AsyncCommands;
 
 /// Rows read from MySQL and applied per round trip.

@@ -1,19 +1,22 @@
 //! `POST /notas` on route 2: validate, submit to the batch writer (MySQL, then Redis:
 //! [`crate::writer`]), answer with the stored record.
 
+use crate::writer::Writer;
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use notas_core::{
+    batch::Batcher,
     grade::StoredGrade,
     http::{ApiError, GradeJson, KeyHeader},
     idempotency,
-    mysql::{Outcome, Submission, Submissions},
+    mysql::grades::{Outcome, Submission},
     store::Store,
 };
 use std::time::Duration;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub submissions: Submissions,
+    /// The batcher in front of route 2's [`Writer`].
+    pub submissions: Batcher<Writer>,
     /// Longest a request waits for its batch (MySQL plus Redis).
     pub answer_within: Duration,
 }

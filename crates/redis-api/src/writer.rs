@@ -11,7 +11,7 @@ use notas_core::{
     batch::Flush,
     grade::StoredGrade,
     live::{self, LiveKeys, RedisArgs, count_field},
-    mysql::{GradeStore, Outcome, Submission},
+    mysql::grades::{GradeStore, Outcome, Submission},
     route::Route,
     store::StoreError,
 };

@@ -3,7 +3,10 @@
 use dashboard_api::{app::Application, config::Config};
 use notas_core::{
     grade::{Grade, GradeInput},
-    mysql::{GradeStore, MySqlArgs, Submission},
+    mysql::{
+        MySqlArgs,
+        grades::{GradeStore, Submission},
+    },
     route::Route,
 };
 use notas_testkit::{ANY_PORT, Stores, TestService, defaults, spawn_service};

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use notas_core::{
     grade::{Grade, StoredGrade},
     live::RedisArgs,
-    mysql::{GradeStore, MySqlArgs},
+    mysql::{MySqlArgs, grades::GradeStore},
     route::Route,
 };
 use notas_testkit::{

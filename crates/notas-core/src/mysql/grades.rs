@@ -1,5 +1,7 @@
-//! MySQL: the connection pool, the schema (sqlx migrations in `migrations/`) and the one
-//! write every route makes, a multi-row `INSERT` of a batch of grades.
+//! The grades table and the one write every route makes: [`GradeStore::insert`], a batch of
+//! grades in one transaction with one multi-row `INSERT`, their idempotency keys, and the
+//! rows that owe them to the report summaries and (route 2) the live view. Also the
+//! grades' submissions and outcomes, route 1's writer, and a stored row read back.
 //!
 //! Why the ids can be computed: a multi-row `INSERT` is a "simple insert" for InnoDB, which
 //! reserves its auto-increment values as one consecutive run (lock modes 1 and 2 alike), and
@@ -7,159 +9,27 @@
 //! `@@auto_increment_increment`, read once at start-up (1 unless the server is in a
 //! multi-primary cluster).
 
+use super::{BatchArgs, MySqlArgs, connect_and_migrate, retry_conflicts};
 use crate::{
-    batch::{BatchConfig, Batcher, Flush},
+    batch::Flush,
     grade::{Grade, GradeInput, StoredGrade},
     idempotency::IdempotencyKey,
     route::Route,
-    shutdown::CancellationToken,
     store::{Store, StoreError},
 };
-use sqlx::{
-    Connection, MySql, MySqlConnection, MySqlPool, QueryBuilder,
-    migrate::MigrateDatabase,
-    mysql::{MySqlConnectOptions, MySqlPoolOptions},
-};
+use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder};
 use std::{
     collections::{BTreeSet, HashMap},
-    str::FromStr,
     time::Duration,
 };
-
-/// The migrations, embedded in every binary that writes MySQL.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// MySQL settings of every service that uses it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct MySqlArgs {
-    /// MySQL connection URL; the database is created and migrated at start-up.
-    #[arg(
-        long,
-        env = "MYSQL_URL",
-        default_value = "mysql://root@127.0.0.1:3306/notas"
-    )]
-    pub mysql_url: String,
-    /// Longest wait for MySQL (a connection, a commit, a query) before answering 503.
-    #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
-    pub store_timeout_ms: u64,
-}
-
-impl MySqlArgs {
-    pub fn store_timeout(&self) -> Duration {
-        Duration::from_millis(self.store_timeout_ms)
-    }
-}
-
-/// How the services that write grades batch them.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BatchArgs {
-    /// Most grades written in one INSERT.
-    #[arg(long, env = "BATCH_MAX_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=5000))]
-    pub batch_max_size: u64,
-    /// Longest a batch waits for more grades once it has its first, in milliseconds.
-    #[arg(long, env = "BATCH_MAX_WAIT_MS", default_value_t = 2)]
-    pub batch_max_wait_ms: u64,
-    /// Batches committed at the same time; the pool holds this many connections plus three.
-    /// One by default: while it commits, the queue grows the next batch (two at a time
-    /// measured the same rate).
-    #[arg(long, env = "BATCH_CONCURRENCY", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
-    pub batch_concurrency: u64,
-    /// How often the report summaries catch up with the stored grades, in milliseconds
-    /// (the dashboard's reports lag the grades by about this much).
-    #[arg(long, env = "SUMMARY_INTERVAL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=60000))]
-    pub summary_interval_ms: u64,
-}
-
-impl BatchArgs {
-    pub fn config(&self) -> BatchConfig {
-        BatchConfig {
-            max_size: self.batch_max_size as usize,
-            max_wait: Duration::from_millis(self.batch_max_wait_ms),
-            concurrency: self.batch_concurrency as usize,
-            queue: 10 * self.batch_max_size as usize,
-        }
-    }
-
-    pub fn summary_interval(&self) -> Duration {
-        Duration::from_millis(self.summary_interval_ms)
-    }
-}
-
-/// Creates the database if it is missing, opens a pool of `connections` whose waits are
-/// bounded by `timeout`, and applies the migrations. Every service that touches MySQL
-/// starts here, so whichever starts first prepares the schema.
-///
-/// # Errors
-/// MySQL is unreachable, the URL is wrong, or a migration failed.
-pub async fn connect_and_migrate(
-    args: &MySqlArgs,
-    connections: u32,
-) -> Result<MySqlPool, sqlx::Error> {
-    let url = args.mysql_url.as_str();
-    if !wait_for_server(url).await?
-        && let Err(e) = MySql::create_database(url).await
-        // Another replica may have created it in between.
-        && !MySql::database_exists(url).await?
-    {
-        return Err(e);
-    }
-    let pool = MySqlPoolOptions::new()
-        .max_connections(connections)
-        .acquire_timeout(args.store_timeout())
-        .connect_with(MySqlConnectOptions::from_str(url)?)
-        .await?;
-    migrate(&pool).await?;
-    Ok(pool)
-}
-
-/// How long a starting service waits for MySQL to accept connections: in a cluster or a
-/// local stack the database may be starting at the same time.
-const STARTUP_WAIT: Duration = Duration::from_secs(60);
-
-/// Whether the database exists, once the server accepts connections.
-async fn wait_for_server(url: &str) -> Result<bool, sqlx::Error> {
-    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
-    loop {
-        match MySql::database_exists(url).await {
-            Err(sqlx::Error::Io(e)) if tokio::time::Instant::now() < deadline => {
-                tracing::info!(error = %e, "waiting for MySQL to accept connections");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            answer => return answer,
-        }
-    }
-}
-
-/// Applies the migrations under a named lock with a bounded wait, so replicas starting
-/// together take turns. (sqlx's own lock asks `GET_LOCK(name, -1)`, which MariaDB does not
-/// take as "wait forever", so it does not serialize replicas there.)
-async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::Error> {
-    const LOCK: &str = "notas_migrations";
-    let mut conn = pool.acquire().await?;
-    let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 60)")
-        .bind(LOCK)
-        .fetch_one(&mut *conn)
-        .await?;
-    if locked != Some(1) {
-        return Err(sqlx::Error::Protocol(
-            "timed out waiting for another replica's migrations".into(),
-        ));
-    }
-    let applied = MIGRATOR.run(&mut *conn).await;
-    sqlx::query("SELECT RELEASE_LOCK(?)")
-        .bind(LOCK)
-        .execute(&mut *conn)
-        .await?;
-    Ok(applied?)
-}
 
 /// The grades table, behind a pool whose waits are bounded by the store timeout.
 #[derive(Debug, Clone)]
 pub struct GradeStore {
-    pool: MySqlPool,
-    timeout: Duration,
-    id_step: u64,
-    summary_interval: Duration,
+    pub(super) pool: MySqlPool,
+    pub(super) timeout: Duration,
+    pub(super) id_step: u64,
+    pub(super) summary_interval: Duration,
 }
 
 impl GradeStore {
@@ -203,24 +73,7 @@ impl GradeStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let attempt = async {
-            // InnoDB may pick a batch as a deadlock victim (concurrent batches insert into
-            // the same indexes). And two batches may carry the same new key: the second
-            // to insert it fails on its primary key. Either transaction rolled back whole,
-            // so it is safe to run again (the retry then finds the committed key).
-            let mut tries = 0;
-            loop {
-                match self.insert_once(route, batch).await {
-                    Err(sqlx::Error::Database(e))
-                        if (e.code().as_deref() == Some("40001") || e.is_unique_violation())
-                            && tries < 3 =>
-                    {
-                        tries += 1
-                    }
-                    done => return done,
-                }
-            }
-        };
+        let attempt = retry_conflicts(|| self.insert_once(route, batch));
         Ok(Store::MySql.within(self.timeout, attempt).await??)
     }
 
@@ -321,71 +174,6 @@ impl GradeStore {
             .collect())
     }
 
-    /// Deletes the keys committed more than [`KEY_LIFETIME`] ago, at most [`PURGE_BATCH`]
-    /// of them; how many it deleted.
-    ///
-    /// # Errors
-    /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
-    pub async fn purge_keys(&self) -> Result<u64, StoreError> {
-        let purge = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE created_at < NOW(3) - INTERVAL ? SECOND
-             ORDER BY created_at LIMIT ?",
-        )
-        .bind(KEY_LIFETIME.as_secs())
-        .bind(PURGE_BATCH)
-        .execute(&self.pool);
-        Ok(Store::MySql
-            .within(self.timeout, purge)
-            .await??
-            .rows_affected())
-    }
-
-    /// Purges old keys every `every` until `shutdown`, a bounded batch at a time so that
-    /// no statement holds many locks.
-    async fn purge_keys_until(&self, every: Duration, shutdown: CancellationToken) {
-        crate::shutdown::every(every, &shutdown, || async {
-            while let Ok(PURGE_BATCH) = self.purge_keys().await {}
-        })
-        .await
-    }
-
-    /// One round of the summarizer ([`crate::summaries::catch_up`]), retried like a batch
-    /// when InnoDB picks it as a deadlock victim; how many owed batches it cleared.
-    ///
-    /// # Errors
-    /// [`StoreError`] when MySQL fails or does not answer within the store timeout.
-    pub async fn summarize(&self) -> Result<u64, StoreError> {
-        let attempt = async {
-            let mut conn = self.pool.acquire().await?;
-            let mut tries = 0;
-            loop {
-                match crate::summaries::catch_up(&mut conn, self.id_step).await {
-                    Err(sqlx::Error::Database(e))
-                        if e.code().as_deref() == Some("40001") && tries < 3 =>
-                    {
-                        tries += 1
-                    }
-                    done => return done,
-                }
-            }
-        };
-        Ok(Store::MySql.within(self.timeout, attempt).await??)
-    }
-
-    /// The writers' upkeep until `shutdown`: the report summaries catch up every
-    /// `SUMMARY_INTERVAL_MS` (rounds of [`GradeStore::summarize`] until the backlog is
-    /// cleared), and old keys are purged every [`PURGE_EVERY`]. A round under way is
-    /// finished; what is left is owed to the next summarizer, of this replica or another.
-    pub async fn upkeep_until(&self, shutdown: CancellationToken) {
-        let summarize = crate::shutdown::every(self.summary_interval, &shutdown, || async {
-            while let Ok(crate::summaries::CATCH_UP_BATCHES) = self.summarize().await {}
-        });
-        tokio::join!(
-            summarize,
-            self.purge_keys_until(PURGE_EVERY, shutdown.clone())
-        );
-    }
-
     /// Answers whether MySQL can run a query within the store timeout (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         Store::MySql
@@ -396,7 +184,7 @@ impl GradeStore {
 }
 
 /// Route 1's writer: every batch is one [`GradeStore::insert`] under the route's name.
-/// grpc-server's calls wait on the [`Batcher`] in front of it ([`Batcher::start`]).
+/// grpc-server's calls wait on the [`crate::batch::Batcher`] in front of it.
 pub struct RouteWriter {
     store: GradeStore,
     route: Route,
@@ -441,28 +229,6 @@ pub enum Outcome {
     Retried(u64),
     /// Its key was stored before with another grade: refused.
     KeyReused,
-}
-
-/// What the services submit to: a [`Batcher`] in front of a writer.
-pub type Submissions = Batcher<Submission, Outcome, StoreError>;
-
-/// How long a key is kept, at least: a client retries within seconds or minutes.
-pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-/// Keys deleted per purge statement.
-pub const PURGE_BATCH: u64 = 1000;
-/// How often the writers purge old keys.
-pub const PURGE_EVERY: Duration = Duration::from_secs(600);
-
-/// Begins a READ COMMITTED transaction on `conn`, for taking the oldest rows of a backlog
-/// (`summary_backlog`, `live_backlog`) with `FOR UPDATE SKIP LOCKED`: under READ COMMITTED
-/// that locking read takes no gap locks that would block the writers adding rows to it.
-pub async fn begin_read_committed(
-    conn: &mut MySqlConnection,
-) -> sqlx::Result<sqlx::Transaction<'_, MySql>> {
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        .execute(&mut *conn)
-        .await?;
-    conn.begin().await
 }
 
 /// A `grades` row as [`GRADE_COLUMNS`] reads it.
