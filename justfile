@@ -45,7 +45,7 @@ loadtest preset="smoke" target="": _venv
     u=${LT_USERS:-$u} r=${LT_SPAWN:-$r} t=${LT_DURATION:-$t} p=${LT_PROCESSES:-$p}
     # -1: one per core, counted as Locust counts them (os.cpu_count), on Linux and macOS.
     [ "$p" = -1 ] && p=$(python3 -c 'import os; print(os.cpu_count())')
-    target="{{target}}" mysql=${LT_MYSQL:-} redis=${LT_REDIS:-} prefix=${LT_PREFIX:-notas:}
+    target="{{target}}" mysql=${LT_MYSQL:-} redis=${LT_REDIS:-} prefix=${LT_PREFIX:-}
     prometheus=${LT_PROMETHEUS:-} cpu=$( [ -n "${LT_PROMETHEUS:-}" ] && echo cadvisor || true )
     kind="kubectl --context kind-notas -n so1p2"
     local=$( [ -f .dev/stack.env ] && . .dev/stack.env && echo "$NOTAS_URL" || true )
@@ -83,7 +83,8 @@ loadtest preset="smoke" target="": _venv
     mkdir -p "$run"
     printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s", "Locust processes": %s}\n' \
         "$target" "{{preset}}" "$u" "$r" "$t" "$p" > "$run/run.json"
-    report() { {{python}} -m locust.report "$@" --mysql "$mysql" --redis "$redis" --prefix "$prefix" --prometheus "$prometheus" ${cpu:+--cpu $cpu}; }
+    # Without LT_PREFIX, the services' default key prefix (scripts/contract.py).
+    report() { {{python}} -m scripts.loadtest_report "$@" --mysql "$mysql" --redis "$redis" ${prefix:+--prefix "$prefix"} --prometheus "$prometheus" ${cpu:+--cpu $cpu}; }
     report snapshot > "$run/before.json"
     # --stop-timeout: at the end each user may finish the grade it is sending (with its
     # retries); Locust still ends some with a request in flight, which the report counts as
@@ -223,7 +224,7 @@ bench: _venv _npm
     cd frontend && npm run build
     {{python}} -m scripts.bench
 
-# Run every test: Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets; prints how long each stage took.
+# Run every test: the Python tools' unit tests, Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets; prints how long each stage took.
 test:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -244,7 +245,7 @@ test:
     set +m
     fuzz_built() { wait $fuzz_build || { cat .dev/fuzz-build.log; return 1; }; }
     trap 'kill -- -$fuzz_build 2>/dev/null || true; printf "\nstage timings (s):\n"; printf "  %s\n" "${timings[@]}"' EXIT
-    for name in test-rust test-frontend e2e nix-sources smoke chaos; do
+    for name in test-python test-rust test-frontend e2e nix-sources smoke chaos; do
         stage $name {{just_executable()}} $name
     done
     stage "fuzz-build, left" fuzz_built
@@ -272,6 +273,10 @@ fuzz-build:
     command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.1
     cd crates/fuzz && cargo fuzz build {{fuzz_flags}}
 
+# The Python tools' unit tests (pytest, scripts/tests/): the nginx rendering, port choice, the overlay renderer, the load test's reconciliation and the fault suite's checks.
+test-python: _venv
+    {{python}} -m pytest -q scripts/tests
+
 # Rust tests against real MariaDB and Redis (TEST_MYSQL_URL, TEST_REDIS_URL), and the offline deployment checks.
 test-rust: _venv
     cargo test --workspace --locked
@@ -286,13 +291,15 @@ e2e: _npm
     cd frontend && npm run build && npm run e2e
 
 # The Python tools' linter and formatter, lines up to 120 characters. Its checks: pyflakes'
-# (F), pycodestyle's errors (E4, E7, E9) and the order of imports (I).
+# (F), pycodestyle's errors (E4, E7, E9) and the order of imports (I), which takes `locust`
+# for the library although this repository has a folder of that name (no package).
 ruff := ".dev/venv/bin/ruff"
+ruff_isort := "lint.isort.known-third-party = ['locust']"
 
 # Formatting, clippy, the Python tools' lint (ruff) and the GitHub workflow's schema, as CI runs them.
 lint: _venv
     cargo fmt --all -- --check
-    {{ruff}} check --line-length 120 --select E4,E7,E9,F,I scripts locust
+    {{ruff}} check --line-length 120 --select E4,E7,E9,F,I --config "{{ruff_isort}}" scripts locust
     {{ruff}} format --check --line-length 120 scripts locust
     {{python}} -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
     cargo clippy --workspace --all-targets --locked -- -D warnings

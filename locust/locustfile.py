@@ -12,7 +12,13 @@ Users are `FastHttpUser`s (geventhttpclient), several times cheaper per request 
 measures the routes rather than itself. With `--processes` the workers are forked after
 this module is imported: whatever a process writes goes to a file of its own.
 
-When NOTAS_RUN_DIR is set, each process writes there, for report.py:
+Its grades come from scripts/grades.py, which `just bench` and the fault suite post too:
+Locust puts the current folder first on sys.path before it loads this file (Locust's
+`util/load_locustfile.py`), and `just loadtest` runs from the repository root. This folder
+has no `__init__.py`: `import locust` finds the library, never this folder (a folder
+without one loses to a package that has one).
+
+When NOTAS_RUN_DIR is set, each process writes there, for scripts/loadtest_report.py:
 - `ids-<pid>.csv`: `sent,KEY` before a grade's first attempt; `try,KEY,ROUTE,ok|fail,MS,UNIX`
   after each attempt (its answer, its latency and when it ended); `201,KEY,ROUTE,ID` when it
   is acknowledged; `given-up,KEY` after its last attempt. A key with only `sent` was cut at
@@ -28,10 +34,10 @@ import time
 import uuid
 
 import psutil
-from grades import random_grade
-
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
+
+from scripts.grades import random_grade
 
 # Attempts per grade, and the first pause between them (doubled each time).
 ATTEMPTS = 5

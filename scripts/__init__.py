@@ -1,2 +1,4 @@
 """The repository's Python tools, run from its root as modules (`python -m scripts.devstack`),
-so they import each other (scripts.stack) and locust/ without editing sys.path."""
+so that they import each other (scripts.stack, scripts.contract) without editing sys.path;
+locust/locustfile.py, which Locust loads from the root, imports scripts.grades the same way.
+Their tests are in scripts/tests/ (`just test-python`)."""

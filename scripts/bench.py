@@ -20,6 +20,7 @@ Writes BENCHMARKS.md and benchmarks.png at the repository root and prints the ta
 Traffic goes only to 127.0.0.1. Load generator: oha (crates.io).
 """
 
+import csv
 import json
 import os
 import random
@@ -33,9 +34,11 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 
+import psutil
 from pymysql.constants import CLIENT
 
-from locust.grades import random_grade
+from scripts.contract import COURSES
+from scripts.grades import random_grade
 from scripts.stack import (
     ROOT,
     cpu_seconds,
@@ -51,7 +54,7 @@ from scripts.stack import (
 )
 
 STATE = ROOT / ".dev" / "bench"
-# Grades as Locust posts them (locust/grades.py), one JSON body per line for oha's -Z:
+# Grades as Locust posts them (scripts/grades.py), one JSON body per line for oha's -Z:
 # a constant body would make every batch update the same summary rows.
 BODIES = STATE / "bodies.jsonl"
 RATES = (1000, 5000, 10000)
@@ -186,14 +189,14 @@ def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 
 
 def redis_ceiling(port: int) -> float:
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-q", "-n", "200000", "-P", "16", "-t", "incr"],
+        ["redis-benchmark", "-p", str(port), "--csv", "-n", "200000", "-P", "16", "-t", "incr"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    # The last of its progress lines: "INCR: 512820.53 requests per second, p50=..."
-    final = [line for line in out.replace("\r", "\n").splitlines() if "requests per second" in line][-1]
-    return float(final.split(":")[1].split("requests")[0].strip())
+    # A header, then one row per test: "test","rps","avg_latency_ms",...
+    (row,) = csv.DictReader(out.splitlines())
+    return float(row["rps"])
 
 
 def report_times(dashboard: str) -> dict[str, float]:
@@ -221,13 +224,14 @@ def seed(url: str, rows: int) -> None:
     """`rows` grades spread over courses, semesters, years and 100,000 students, a million
     per statement; then the report summaries rebuilt from the whole table."""
     wait_for_summaries(url)  # what the routes stored is summarized; the rebuild counts it once
+    courses = ", ".join(f"'{c}'" for c in COURSES)
     with mysql_connect(url, client_flag=CLIENT.MULTI_STATEMENTS) as db, db.cursor() as cur:
         for first in range(1, rows + 1, 1_000_000):
             last = min(first + 999_999, rows)
             cur.execute(
                 "INSERT INTO grades (carnet, nombre, curso, nota, semestre, year, route) "
                 "SELECT 201900000 + seq % 100000, CONCAT('Alumno ', seq % 100000), "
-                "ELT(1 + seq % 5, 'SO1', 'BD1', 'LFP', 'SA', 'AYD1'), 50 + (seq % 6) * 10, "
+                f"ELT(1 + seq % {len(COURSES)}, {courses}), 50 + (seq % 6) * 10, "
                 "IF(seq % 2 = 0, '1S', '2S'), 2020 + seq % 4, IF(seq % 2 = 0, 'grpc', 'redis') "
                 f"FROM seq_{first}_to_{last}"
             )
@@ -327,9 +331,9 @@ def write(ceilings: dict, results: dict, naive: dict, large: dict) -> None:
         "# Benchmarks",
         "",
         f"Written by `just bench` on {when}, on this machine: {os.cpu_count()} cores, "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB. Release builds; MariaDB, Redis,",
+        f"{psutil.virtual_memory().total // 2**30} GiB. Release builds; MariaDB, Redis,",
         "nginx, the services and the load generator (oha) all share these cores. The grades posted are",
-        "Locust's mix (`locust/grades.py`: random students, courses and terms). Regenerate with `just bench`.",
+        "Locust's mix (`scripts/grades.py`: random students, courses and terms). Regenerate with `just bench`.",
         "",
         "## Ceilings of this machine",
         "",

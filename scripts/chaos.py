@@ -17,7 +17,8 @@ summaries are exact (once the summarizers have cleared their backlog, every summ
 the same figures counted from the grades), and every attempt was answered within
 REQUEST_TIMEOUT_MS. It measures the time from the store's
 return to each route's first 201 and to an exact live view. Writes report.md, timeline.png
-and attempts.csv to .dev/chaos/<time>/ and exits 1 on any violation.
+and attempts.csv to .dev/chaos/<time>/ and exits 1 on any violation. The checks themselves,
+pure functions of what was read, are in scripts/chaos_checks.py.
 
 Its own supervisor (not honcho, which stops the whole stack when one process ends) starts,
 signals and restarts each process. Traffic goes to 127.0.0.1 only: CHAOS_RATE grades a
@@ -52,15 +53,28 @@ import redis
 from gevent.event import Event
 from geventhttpclient import HTTPClient
 
-from locust.grades import random_grade
 from scripts import devstack
+from scripts.chaos_checks import (
+    Attempt,
+    Grade,
+    attempt_violations,
+    live_view_violations,
+    stored_violations,
+    summary_violations,
+)
+from scripts.contract import DEFAULTS, PASS_MARK, LiveKeys, count_field
+from scripts.grades import random_grade
 from scripts.stack import ROOT, free_port, mysql_connect, summaries_owed
 
 RATE = float(os.environ.get("CHAOS_RATE", "150"))
 # Load before each fault, and after the store is back.
 LEAD, TAIL = 3.0, 4.0
-# The services' timeouts (their defaults, set explicitly so the report can name them).
-STORE_TIMEOUT_MS, REDIS_TIMEOUT_MS, REQUEST_TIMEOUT_MS = 2000, 500, 5000
+# The services' timeouts: their defaults, set explicitly so that the report can name them.
+STORE_TIMEOUT_MS, REDIS_TIMEOUT_MS, REQUEST_TIMEOUT_MS = (
+    DEFAULTS[name] for name in ("STORE_TIMEOUT_MS", "REDIS_TIMEOUT_MS", "REQUEST_TIMEOUT_MS")
+)
+# The services run with the default key prefix.
+KEYS = LiveKeys()
 # A grade is given up this long after its first attempt.
 GIVE_UP_AFTER = 60.0
 RETRYABLE = {0, 502, 503, 504}  # 0: no answer (connection lost or timed out)
@@ -257,24 +271,6 @@ FAULTS_CHOSEN = [f.strip() for f in os.environ.get("CHAOS_FAULTS", ",".join(FAUL
 
 
 @dataclass
-class Attempt:
-    grade: int
-    start: float
-    end: float
-    status: int  # 0: no answer
-    route: str
-
-
-@dataclass
-class Grade:
-    body: dict
-    key: str
-    id: int | None = None
-    route: str | None = None
-    refused: str | None = None  # why the grade was given up
-
-
-@dataclass
 class Load:
     """Grades arriving at a fixed rate whatever the answers (an open model): each is sent
     in its own greenlet and retried with the same key until it gets a 201."""
@@ -333,28 +329,22 @@ def live_view_errors(stack: Stack) -> list[str]:
             "SELECT curso, CAST(semestre AS CHAR), year, COUNT(*) FROM grades "
             "WHERE route = 'redis' GROUP BY curso, semestre, year"
         )
-        mysql_counts = {f"{c}:{s}:{y}": n for c, s, y, n in cur.fetchall()}
+        mysql_counts = {count_field(c, s, y): n for c, s, y, n in cur.fetchall()}
     r = redis.Redis.from_url(stack.redis_url, decode_responses=True, socket_timeout=2)
     try:
-        total = int(r.get("notas:total") or 0)
-        counts = {k: int(v) for k, v in r.hgetall("notas:counts").items()}
+        total = int(r.get(KEYS.total()) or 0)
+        counts = {k: int(v) for k, v in r.hgetall(KEYS.counts()).items()}
     except redis.RedisError as e:
         return [f"Redis: {e}"]
-    errors = []
-    if total != sum(mysql_counts.values()):
-        errors.append(f"total {total}, MySQL has {sum(mysql_counts.values())} route 2 rows")
-    for k in sorted(set(counts) | set(mysql_counts)):
-        if counts.get(k, 0) != mysql_counts.get(k, 0):
-            errors.append(f"{k}: {counts.get(k, 0)}, MySQL has {mysql_counts.get(k, 0)}")
-    return errors
+    return live_view_violations(total, counts, mysql_counts)
 
 
 # The report summaries, and the same figures counted from the grades.
 SUMMARY_RECOUNTS = {
     "course_term_stats": (
         "SELECT CONCAT(semestre, year, curso), passed, failed, students FROM course_term_stats",
-        "SELECT CONCAT(semestre, year, curso), SUM(nota >= 61), SUM(nota < 61), COUNT(DISTINCT carnet) "
-        "FROM grades GROUP BY semestre, year, curso",
+        f"SELECT CONCAT(semestre, year, curso), SUM(nota >= {PASS_MARK}), SUM(nota < {PASS_MARK}), "
+        "COUNT(DISTINCT carnet) FROM grades GROUP BY semestre, year, curso",
     ),
     "student_stats per term": (
         "SELECT CONCAT(semestre, year, carnet), total, grades, 0 FROM student_stats WHERE year > 0",
@@ -382,13 +372,7 @@ def summary_errors(stack: Stack) -> list[str]:
             for query in (summary, recount):
                 cur.execute(query)
                 figures.append({key: tuple(int(v) for v in rest) for key, *rest in cur.fetchall()})
-            wrong = sorted(k for k in figures[0].keys() | figures[1].keys() if figures[0].get(k) != figures[1].get(k))
-            if wrong:
-                k = wrong[0]
-                errors.append(
-                    f"{table}: {len(wrong)} rows differ from the grades, e.g. {k}: "
-                    f"{figures[0].get(k)} summarized, {figures[1].get(k)} counted"
-                )
+            errors += summary_violations(table, *figures)
         return errors
 
 
@@ -399,27 +383,7 @@ def stored_errors(stack: Stack, load: Load) -> list[str]:
             "SELECT g.id, g.nombre, k.grade_id IS NOT NULL FROM grades g "
             "LEFT JOIN idempotency_keys k ON k.grade_id = g.id"
         )
-        rows = cur.fetchall()
-    by_name: dict[str, list[int]] = {}
-    for id_, nombre, _ in rows:
-        by_name.setdefault(nombre, []).append(id_)
-    errors = []
-    missing = [g for g in load.grades if g.id is not None and by_name.get(g.body["nombre"], []).count(g.id) != 1]
-    twice = {name: ids for name, ids in by_name.items() if len(ids) > 1}
-    keyless = sum(1 for *_, keyed in rows if not keyed)
-    given_up = [g for g in load.grades if g.refused]
-    if missing:
-        errors.append(
-            f"{len(missing)} acknowledged grades missing, e.g. {missing[0].body['nombre']} id {missing[0].id}"
-        )
-    if twice:
-        name, ids = next(iter(twice.items()))
-        errors.append(f"{len(twice)} grades stored more than once, e.g. {name!r} as ids {ids}")
-    if keyless:
-        errors.append(f"{keyless} rows without their Idempotency-Key")
-    if given_up:
-        errors.append(f"{len(given_up)} grades given up, e.g. {given_up[0].body['nombre']}: {given_up[0].refused}")
-    return errors
+        return stored_violations(cur.fetchall(), load.grades)
 
 
 @dataclass
@@ -446,7 +410,7 @@ def caught_up_after(stack: Stack, back: float) -> float | None:
         try:
             pipe = r.pipeline(transaction=False)
             for id_ in owed:
-                pipe.getbit(f"notas:applied:{id_ >> 20}", id_ & ((1 << 20) - 1))
+                pipe.getbit(*KEYS.applied(id_))
             owed = [id_ for id_, applied in zip(owed, pipe.execute()) if not applied]
             if not owed:
                 return time.time() - back
@@ -482,20 +446,8 @@ def run_fault(stack: Stack, load: Load, name: str) -> Outcome:
     violations += [f"live view: {e}" for e in live_errors]
     violations += [f"report summaries: {e}" for e in summary_errors(stack)]
     violations += stored_errors(stack, load) + stack.died()
-    attempts = load.attempts[first_attempt:]
-    late = [a for a in attempts if a.end - a.start > REQUEST_TIMEOUT_MS / 1000]
-    if late:
-        worst = max(a.end - a.start for a in late)
-        violations.append(f"{len(late)} attempts answered after REQUEST_TIMEOUT_MS (slowest {worst * 1000:.0f} ms)")
-    unanswered = sum(1 for a in attempts if a.status == 0)
-    if unanswered:
-        violations.append(f"{unanswered} attempts got no HTTP answer")
-    first_201 = {}
-    for route in ("grpc", "redis"):
-        ends = [a.end for a in attempts if a.status == 201 and a.route == route and a.end >= back]
-        first_201[route] = min(ends) - back if ends else None
-        if first_201[route] is None:
-            violations.append(f"route {route}: no 201 after the recovery")
+    answers, first_201 = attempt_violations(load.attempts[first_attempt:], back, REQUEST_TIMEOUT_MS)
+    violations += answers
     return Outcome(name, start, back, range(first_grade, len(load.grades)), first_201, live_caught_up, violations)
 
 

@@ -57,10 +57,10 @@ SERVICE_PROCESS = {
 }
 
 
-def ingress_routes() -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
+def ingress_routes(ingress: Path = INGRESS) -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
     """The Ingress paths as (path, pathType, service) and, per canaried path, the
-    services with their weights."""
-    docs = [d for d in yaml.safe_load_all(INGRESS.read_text()) if d and d.get("kind") == "Ingress"]
+    services with their weights, the main Ingress's last (it takes what the canaries leave)."""
+    docs = [d for d in yaml.safe_load_all(ingress.read_text()) if d and d.get("kind") == "Ingress"]
     main, canary = [], {}
     for doc in docs:
         notes = doc["metadata"].get("annotations", {})
@@ -75,21 +75,32 @@ def ingress_routes() -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
                     main.append(entry)
     splits = {}
     for path, canaries in canary.items():
-        base = next(e["service"] for e in main if e["path"] == path)
-        splits[path] = [*canaries, (base, 100 - sum(w for _, w in canaries))]
+        # As ingress-nginx: a canary only shares a path that a main Ingress serves.
+        base = next((e["service"] for e in main if e["path"] == path), None)
+        if base is None:
+            sys.exit(f"devstack: {ingress}: the canary of {path} has no main Ingress for that path")
+        weight = sum(w for _, w in canaries)
+        if not 0 <= weight <= 100:
+            sys.exit(f"devstack: {ingress}: the canaries of {path} weigh {weight}, not 0 to 100")
+        splits[path] = [*canaries, (base, 100 - weight)]
     return main, splits
 
 
-def render_nginx(servers: dict[str, list[int]], state: Path = STATE, static_204: bool = False) -> str:
-    """nginx.conf for the local stack: `servers` gives the ports of each process that
-    answers for a Service (several when the fault suite runs replicas); `static_204` adds
-    the benchmark's ceiling, a location nginx answers without any upstream."""
-    main, splits = ingress_routes()
+def render_nginx(
+    servers: dict[str, list[int]], state: Path = STATE, static_204: bool = False, ingress: Path = INGRESS
+) -> str:
+    """nginx.conf for the local stack, from the Ingresses in `ingress`: `servers` gives the
+    ports of each process that answers for a Service (several when the fault suite runs
+    replicas); `static_204` adds the benchmark's ceiling, a location nginx answers without
+    any upstream."""
+    main, splits = ingress_routes(ingress)
     # max_fails=0: a replica that refuses a connection is passed over for that request only
     # (nginx tries the next), where the default rules it out for 10 s, and during a rolling
     # restart both replicas at once ("no live upstreams"). The cluster's ingress-nginx
     # follows the Service's ready endpoints instead.
     services = sorted({e["service"] for e in main} | {s for parts in splits.values() for s, _ in parts})
+    if unknown := [svc for svc in services if svc not in SERVICE_PROCESS]:
+        sys.exit(f"devstack: no local process answers for the Service {unknown[0]} (devstack.SERVICE_PROCESS)")
     upstreams = "\n".join(
         f"    upstream {svc} {{\n"
         + "".join(f"        server 127.0.0.1:{port} max_fails=0;\n" for port in servers[SERVICE_PROCESS[svc]])

@@ -73,12 +73,13 @@ def kustomize(overlay: str, images: dict[str, str], components: list[str]) -> st
         shutil.rmtree(folder)
 
 
-def fill(text: str) -> str:
+def fill(text: str, env=os.environ) -> str:
+    """`text` with every `${NAME}` replaced by NAME's value in `env`; stops naming the unset ones."""
     names = sorted(set(PLACEHOLDER.findall(text)))
-    missing = [n for n in names if not os.environ.get(n)]
+    missing = [n for n in names if not env.get(n)]
     if missing:
         sys.exit(f"overlay: set {', '.join(missing)} (README, 'Deploying to GKE')")
-    return PLACEHOLDER.sub(lambda m: os.environ[m.group(1)], text)
+    return PLACEHOLDER.sub(lambda m: env[m.group(1)], text)
 
 
 def main() -> None:

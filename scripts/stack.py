@@ -2,7 +2,7 @@
 the background and waiting until it answers, and connecting to a MySQL URL.
 
 `devstack.py` (`just dev`), `bench.py` (`just bench`, whose stack lives in .dev/bench) and
-`locust/report.py` import this module; each function takes the stack's folder, `state`,
+`loadtest_report.py` import this module; each function takes the stack's folder, `state`,
 which defaults to STATE (NOTAS_STATE, default .dev). Also what `just bench` and the load
 test's report both measure: the stack's processes and their CPU seconds, the report
 summaries still owed, and instant queries to a Prometheus.
@@ -52,19 +52,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def assign_ports(saved: dict[str, int], is_free=_port_free, fresh=free_port) -> dict[str, int]:
+    """A port for every process: the one it had (`saved`), else its preferred one, if free
+    (`is_free`) and not given to another process already; else a `fresh` one."""
+    ports = {}
+    for name, preferred in PREFERRED_PORTS.items():
+        for candidate in (saved.get(name), preferred):
+            if candidate and candidate not in ports.values() and is_free(candidate):
+                ports[name] = candidate
+                break
+        else:
+            ports[name] = fresh()
+    return ports
+
+
 def choose_ports(state: Path = STATE) -> dict[str, int]:
     """Every process's port, kept from the last run unless something else took it since,
     saved in state/ports.json."""
     ports_file = state / "ports.json"
-    saved = json.loads(ports_file.read_text()) if ports_file.exists() else {}
-    ports = {}
-    for name, preferred in PREFERRED_PORTS.items():
-        for candidate in (saved.get(name), preferred):
-            if candidate and candidate not in ports.values() and _port_free(candidate):
-                ports[name] = candidate
-                break
-        else:
-            ports[name] = free_port()
+    ports = assign_ports(json.loads(ports_file.read_text()) if ports_file.exists() else {})
     ports_file.write_text(json.dumps(ports, indent=2) + "\n")
     return ports
 

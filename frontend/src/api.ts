@@ -1,7 +1,10 @@
 // dashboard-api's REST answers and how to ask for them.
 
+// The services' own facts (notas_core::grade), held to them by crates/deploy-checks/tests/contract.rs.
 export const COURSES = ["SO1", "BD1", "LFP", "SA", "AYD1"] as const;
 export const SEMESTERS = ["1S", "2S"] as const;
+/** USAC's passing grade: a grade at or above it is a pass. */
+export const PASS_MARK = 61;
 export type Course = (typeof COURSES)[number];
 export type Semester = (typeof SEMESTERS)[number];
 

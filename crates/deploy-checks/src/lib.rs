@@ -13,4 +13,6 @@
 //!   against `nix/upstream.nix`, the model of nixpkgs and crane.
 //! - `tests/recipes.rs`: what `scripts/deploy-gke.sh` must grant and build, and recipes
 //!   that run on macOS too.
+//! - `tests/contract.rs`: the facts the Python tools (`scripts/contract.py`) and the frontend
+//!   (`frontend/src/api.ts`) copy from the services, against the services' own definitions.
 //! - `tests/walkthrough.rs`: README's "How a grade flows", followed through the code.

@@ -81,6 +81,8 @@ pub enum Semester {
 }
 
 impl Semester {
+    pub const ALL: [Semester; 2] = [Semester::First, Semester::Second];
+
     pub fn code(self) -> &'static str {
         match self {
             Semester::First => "1S",
@@ -89,11 +91,7 @@ impl Semester {
     }
 
     pub fn from_code(code: &str) -> Option<Semester> {
-        match code {
-            "1S" => Some(Semester::First),
-            "2S" => Some(Semester::Second),
-            _ => None,
-        }
+        Semester::ALL.into_iter().find(|s| s.code() == code)
     }
 
     /// The rule for `semestre` wherever it arrives.

@@ -1,4 +1,4 @@
-import type { GradeRecord } from "../api";
+import { PASS_MARK, type GradeRecord } from "../api";
 import { formatTime } from "../logic";
 
 /**
@@ -31,7 +31,7 @@ export function RecordsTable({ records, testId }: { records: GradeRecord[]; test
               <td className="carnet">{r.carnet}</td>
               <td className="nombre">{r.nombre}</td>
               <td className="curso">{r.curso}</td>
-              <td className={`nota ${r.nota >= 61 ? "pass" : "fail"}`}>{r.nota}</td>
+              <td className={`nota ${r.nota >= PASS_MARK ? "pass" : "fail"}`}>{r.nota}</td>
               <td className="semestre">{r.semestre}</td>
               <td className="year">{r.year}</td>
               <td className="route">{r.route}</td>

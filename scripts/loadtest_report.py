@@ -1,10 +1,10 @@
 """Before and after a Locust run: what the stores and the servers hold, and the route
 comparison report. Run from the repository root:
 
-    python -m locust.report snapshot --mysql URL --redis URL --prefix P [--prometheus URL --cpu local|cadvisor] > before.json
-    python -m locust.report write RUN_DIR --before before.json --mysql URL --redis URL --prefix P [...] [--strict]
+    python -m scripts.loadtest_report snapshot --mysql URL --redis URL [--prefix P] [--prometheus URL --cpu local|cadvisor] > before.json
+    python -m scripts.loadtest_report write RUN_DIR --before before.json --mysql URL --redis URL [--prefix P] [...] [--strict]
 
-`write` reads what locustfile.py's processes wrote to RUN_DIR (every key and attempt, and
+`write` reads what locust/locustfile.py's processes wrote to RUN_DIR (every key and attempt, and
 each process's CPU) and Locust's history CSV, and writes RUN_DIR/report.md and
 RUN_DIR/routes.png:
 - client side (Locust): per route, requests, failures, throughput, p50/p95/p99 latency, from
@@ -30,9 +30,11 @@ import math
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from scripts.contract import KEY_PREFIX, LiveKeys, count_field
 from scripts.stack import (
     cpu_seconds,
     mysql_connect,
@@ -69,14 +71,14 @@ GENERATOR_LIMIT = 0.8
 def redis_total(url: str, prefix: str) -> int:
     import redis
 
-    return int(redis.Redis.from_url(url).get(f"{prefix}total") or 0)
+    return int(redis.Redis.from_url(url).get(LiveKeys(prefix).total()) or 0)
 
 
 def redis_counts(url: str, prefix: str) -> dict[str, int]:
-    """The live view's count per `COURSE:SEMESTER:YEAR`."""
+    """The live view's count per course term (`contract.count_field`)."""
     import redis
 
-    counts = redis.Redis.from_url(url).hgetall(f"{prefix}counts")
+    counts = redis.Redis.from_url(url).hgetall(LiveKeys(prefix).counts())
     return {field.decode(): int(n) for field, n in counts.items()}
 
 
@@ -233,26 +235,61 @@ def client_stats(tries: list[tuple[str, bool, float, float]]) -> dict[str, dict]
     for route in sorted({r for r, *_ in tries}) + ["Aggregated"]:
         mine = [(ok, ms) for r, ok, ms, _ in tries if route in (r, "Aggregated")]
         times = sorted(ms for _, ms in mine)
-
-        def pick(q: float) -> float:
-            return times[max(math.ceil(q * len(times)) - 1, 0)]
-
         stats[route] = {
             "requests": len(mine),
             "failures": sum(not ok for ok, _ in mine),
             "rps": len(mine) / span,
-            "p50": pick(0.50),
-            "p95": pick(0.95),
-            "p99": pick(0.99),
+            "p50": nearest_rank(times, 0.50),
+            "p95": nearest_rank(times, 0.95),
+            "p99": nearest_rank(times, 0.99),
         }
     return stats
 
 
+def nearest_rank(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values: the smallest value with at least a share q at or below it."""
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+@dataclass
+class Stored:
+    """What the stores gained during the run (`stored_since`)."""
+
+    rows: list[tuple[int, str, str]]  # each new row's id, route and course term (`count_field`)
+    keys: dict[str, int]  # the Idempotency-Keys committed with them: key -> grade id
+    redis_gain: int  # how much the live view's total grew
+    redis_counts: dict[str, int]  # how much each course term's live count grew (those that did)
+
+
+def stored_since(args, before: dict) -> Stored:
+    """The rows and keys MySQL gained after the snapshot `before`, and what Redis counted."""
+    with mysql_connect(args.mysql) as db, db.cursor() as cur:
+        cur.execute(
+            "SELECT id, route, curso, CAST(semestre AS CHAR), year FROM grades WHERE id > %s", (before["max_id"],)
+        )
+        rows = [(int(i), route, count_field(c, s, y)) for i, route, c, s, y in cur.fetchall()]
+        cur.execute(
+            "SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s", (before["max_id"],)
+        )
+        keys = {k: int(i) for k, i in cur.fetchall()}
+    # The live view may trail MySQL by an outbox replay: give its total a few seconds to
+    # reach route 2's new rows.
+    route2 = sum(route == "redis" for _, route, _ in rows)
+    for _ in range(20):
+        gain = redis_total(args.redis, args.prefix) - before["redis_total"]
+        if gain == route2:
+            break
+        time.sleep(0.5)
+    earlier = before.get("redis_counts", {})
+    counted = {f: n - earlier.get(f, 0) for f, n in redis_counts(args.redis, args.prefix).items()}
+    return Stored(rows, keys, gain, {f: n for f, n in counted.items() if n})
+
+
 def reconcile(
-    sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[str], before: dict, args
+    sent: set[str], acked: dict[str, tuple[str, int]], given_up: set[str], stored: Stored
 ) -> tuple[list[str], list[str], Counter]:
-    """Table lines, the problems found comparing every key sent (`read_ids`) with the
-    stores, and the rows MySQL gained per route."""
+    """Table lines, the problems found comparing every key sent (`read_ids`) with what the
+    stores gained (`stored_since`), and the rows MySQL gained per route."""
     cut = sent - acked.keys() - given_up  # sent, never answered: Locust ended its user
     answered_routes = {record_id: route for route, record_id in acked.values()}
     per_route = Counter(answered_routes.values())
@@ -260,31 +297,19 @@ def reconcile(
     if len(answered_routes) < len(acked):
         problems.append(f"{len(acked) - len(answered_routes)} ids were answered for more than one key")
 
-    if not args.mysql:
-        return ["Not reconciled: no MySQL URL given (`mysql=...`)."], ["the run was not reconciled"], Counter()
-
-    # What the run stored: each new row's route and course term, and the keys committed.
-    with mysql_connect(args.mysql) as db, db.cursor() as cur:
-        cur.execute(
-            "SELECT id, route, CONCAT(curso, ':', semestre, ':', year) FROM grades WHERE id > %s", (before["max_id"],)
-        )
-        new_rows = cur.fetchall()
-        cur.execute(
-            "SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s", (before["max_id"],)
-        )
-        stored_keys = {k: int(i) for k, i in cur.fetchall()}
-    stored = {int(i): r for i, r, _ in new_rows}
+    routes = {i: route for i, route, _ in stored.rows}
+    stored_keys = stored.keys
     # Every grade sent is stored exactly once at most: a key has at most one row (its primary
     # key), an acknowledged key is the row that was answered, every row has the key of a
     # grade this run sent, and only a grade acknowledged, given up or cut at the stop has one.
-    lost = [i for i in answered_routes if i not in stored]
-    wrong_key = [k for k, (_, i) in acked.items() if i in stored and stored_keys.get(k) != i]
-    keyless = set(stored) - set(stored_keys.values())
+    lost = [i for i in answered_routes if i not in routes]
+    wrong_key = [k for k, (_, i) in acked.items() if i in routes and stored_keys.get(k) != i]
+    keyless = set(routes) - set(stored_keys.values())
     never_sent = [k for k in stored_keys if k not in sent]
     given_up_stored = sum(k in stored_keys for k in given_up)
     cut_stored = sum(k in stored_keys for k in cut)
-    unanswered = Counter(r for i, r in stored.items() if i not in answered_routes)
-    wrong_route = [i for i, r in answered_routes.items() if i in stored and stored[i] != r]
+    unanswered = Counter(r for i, r in routes.items() if i not in answered_routes)
+    wrong_route = [i for i, r in answered_routes.items() if i in routes and routes[i] != r]
     if lost:
         problems.append(f"{len(lost)} records answered 201 are not in MySQL, e.g. {lost[:5]}")
     if wrong_key:
@@ -297,22 +322,14 @@ def reconcile(
     if never_sent:
         problems.append(f"{len(never_sent)} rows carry a key this run never sent, e.g. {never_sent[:3]}")
 
-    # The live view is exact: Redis's total grew by route 2's new rows in MySQL. It may trail
-    # MySQL by an outbox replay; give it a few seconds.
-    rows = Counter(stored.values())
-    redis_gain = 0
-    for _ in range(20):
-        redis_gain = redis_total(args.redis, args.prefix) - before["redis_total"]
-        if redis_gain == rows["redis"]:
-            break
-        time.sleep(0.5)
+    # The live view is exact: Redis's total grew by route 2's new rows in MySQL, and so did
+    # each count per course, semester and year.
+    rows = Counter(routes.values())
+    redis_gain = stored.redis_gain
     if redis_gain != rows["redis"]:
         problems.append(f"Redis total grew by {redis_gain}, MySQL gained {rows['redis']} route 2 rows")
-    # And so is each count per course, semester and year.
-    mysql_counts = Counter(field for _, route, field in new_rows if route == "redis")
-    earlier = before.get("redis_counts", {})
-    counted = {f: n - earlier.get(f, 0) for f, n in redis_counts(args.redis, args.prefix).items()}
-    counted = {f: n for f, n in counted.items() if n}
+    mysql_counts = Counter(field for _, route, field in stored.rows if route == "redis")
+    counted = stored.redis_counts
     if counted != mysql_counts:
         differ = sorted(f for f in counted.keys() | mysql_counts.keys() if counted.get(f) != mysql_counts.get(f))
         problems.append(
@@ -466,7 +483,14 @@ def write(args) -> int:
     meta = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
     charted = draw_chart(run)
     failures = sum(s["failures"] for r, s in stats.items() if r != "Aggregated")
-    recon_lines, problems, rows = reconcile(sent, acked, given_up, before, args)
+    if args.mysql:
+        recon_lines, problems, rows = reconcile(sent, acked, given_up, stored_since(args, before))
+    else:
+        recon_lines, problems, rows = (
+            ["Not reconciled: no MySQL URL given (`mysql=...`)."],
+            ["the run was not reconciled"],
+            Counter(),
+        )
     if args.strict and failures:
         problems.append(f"{failures} requests failed")
     if args.mysql:
@@ -525,7 +549,7 @@ def main() -> int:
     parser.add_argument("--before", help="snapshot taken before the run (write)")
     parser.add_argument("--mysql", default="", help="MySQL URL of the target's database")
     parser.add_argument("--redis", default="", help="Redis URL of the target's live view")
-    parser.add_argument("--prefix", default="notas:", help="REDIS_KEY_PREFIX of the target")
+    parser.add_argument("--prefix", default=KEY_PREFIX, help="REDIS_KEY_PREFIX of the target")
     parser.add_argument("--prometheus", default="", help="Prometheus URL that scrapes the target's services")
     parser.add_argument(
         "--cpu",

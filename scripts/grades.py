@@ -1,13 +1,15 @@
 """The grades the load tests post: the brief's payload with random values.
 
-Shared by locustfile.py and scripts/bench.py (which writes them to a file for oha), so
-both tools load the stack with the same mix of students, courses and terms.
+Shared by locust/locustfile.py, scripts/bench.py (which writes them to a file for oha) and
+scripts/chaos.py, so every tool loads the stack with the same mix of students, courses and
+terms.
 """
 
 import random
 
-COURSES = ["SO1", "BD1", "LFP", "SA", "AYD1"]
-SEMESTERS = ["1S", "2S"]
+from scripts.contract import COURSES, SEMESTERS
+
+# The brief's load generator sends 50..100 in steps of 10.
 GRADES = list(range(50, 101, 10))
 
 

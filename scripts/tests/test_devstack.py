@@ -1,0 +1,98 @@
+"""The local stack's nginx.conf, rendered from the kind overlay's Ingresses."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from scripts import devstack
+
+SERVERS = {"nginx": [8080], "grpc-client": [8181, 8182], "redis-api": [8282], "dashboard-api": [8383]}
+
+
+def ingress(name: str, path: str, service: str, canary_weight: int | None = None, path_type: str = "Exact") -> dict:
+    notes = {}
+    if canary_weight is not None:
+        notes = {
+            "nginx.ingress.kubernetes.io/canary": "true",
+            "nginx.ingress.kubernetes.io/canary-weight": str(canary_weight),
+        }
+    backend = {"service": {"name": service, "port": {"number": 80}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "annotations": notes},
+        "spec": {"rules": [{"http": {"paths": [{"path": path, "pathType": path_type, "backend": backend}]}}]},
+    }
+
+
+def write(tmp_path, *docs):
+    path = tmp_path / "ingress.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return path
+
+
+def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
+    text = devstack.render_nginx(SERVERS)
+    assert '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }' in text
+    assert "location = /notas {\n            proxy_pass http://$split_0;" in text
+    for path, service in [("/api", "dashboard-api"), ("/socket.io", "dashboard-api"), ("/", "frontend")]:
+        assert f"location {path} {{\n            proxy_pass http://{service};" in text
+    # Every replica is a server of its upstream; the frontend is served by dashboard-api here.
+    assert "server 127.0.0.1:8181 max_fails=0;\n        server 127.0.0.1:8182 max_fails=0;" in text
+    assert "upstream frontend {\n        server 127.0.0.1:8383 max_fails=0;" in text
+    assert "listen 127.0.0.1:8080;" in text
+    assert re.findall(r"@@\w+@@", text) == ["@@NAME@@"]  # in the comment that explains them
+    assert "__static_204" not in text
+
+
+def test_the_benchmark_adds_a_static_location():
+    assert "location = /__static_204 {\n            return 204;" in devstack.render_nginx(SERVERS, static_204=True)
+
+
+def test_the_canary_weight_sets_the_share(tmp_path):
+    path = write(
+        tmp_path,
+        ingress("main", "/notas", "grpc-client"),
+        ingress("canary", "/notas", "redis-api", canary_weight=30),
+    )
+    main, splits = devstack.ingress_routes(path)
+    assert splits == {"/notas": [("redis-api", 30), ("grpc-client", 70)]}
+    assert main == [{"path": "/notas", "type": "Exact", "service": "grpc-client"}]
+    assert "30% redis-api;\n        * grpc-client;" in devstack.render_nginx(SERVERS, ingress=path)
+
+
+def test_a_prefix_path_is_a_prefix_location(tmp_path):
+    path = write(tmp_path, ingress("main", "/api", "dashboard-api", path_type="Prefix"))
+    assert "location /api {" in devstack.render_nginx(SERVERS, ingress=path)
+
+
+@pytest.mark.parametrize(
+    "docs, message",
+    [
+        ([ingress("canary", "/notas", "redis-api", canary_weight=50)], "no main Ingress for that path"),
+        (
+            [ingress("main", "/notas", "grpc-client"), ingress("canary", "/notas", "redis-api", canary_weight=150)],
+            "weigh 150",
+        ),
+        ([ingress("main", "/grades", "grades-api")], "no local process answers for the Service grades-api"),
+    ],
+)
+def test_ingresses_the_local_stack_cannot_serve_are_refused(tmp_path, docs, message):
+    with pytest.raises(SystemExit, match=message):
+        devstack.render_nginx(SERVERS, ingress=write(tmp_path, *docs))
+
+
+def test_nginx_accepts_the_rendering(tmp_path):
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if not nginx:
+        pytest.skip("nginx is not installed")
+    for sub in ("nginx/tmp", "logs"):
+        (tmp_path / sub).mkdir(parents=True)
+    conf = tmp_path / "nginx" / "nginx.conf"
+    conf.write_text(devstack.render_nginx(SERVERS, state=tmp_path, static_204=True))
+    test = [nginx, "-t", "-p", str(tmp_path / "nginx"), "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log")]
+    checked = subprocess.run(test, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
