@@ -194,11 +194,18 @@ up:
         -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--kubelet-insecure-tls"}]' || true
     for image in .dev/images/*.tar; do kind load image-archive "$image" --name notas; done
     kubectl create namespace so1p2 --dry-run=client -o yaml | kubectl apply -f -
-    # The development MySQL password: random, made once, kept only in the cluster.
+    # The development MySQL passwords: random, made once, kept only in the cluster. root is
+    # the server's; the migration user owns the schema; the services' user (url) may only
+    # read and write the tables (crates/notas-core/src/mysql/migrate.rs).
     if ! kubectl -n so1p2 get secret notas-mysql >/dev/null 2>&1; then
-        password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-        kubectl -n so1p2 create secret generic notas-mysql \
-            --from-literal=url="mysql://root:$password@mysql:3306/notas" --from-literal=root-password="$password"
+        random() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
+        root=$(random) migrate=$(random) app=$(random)
+        kubectl -n so1p2 create secret generic notas-mysql --from-literal=root-password="$root" \
+            --from-literal=migrate-password="$migrate" --from-literal=migrate-url="mysql://notas_migrate:$migrate@mysql:3306/notas" \
+            --from-literal=url="mysql://notas_app:$app@mysql:3306/notas"
+    elif [ -z "$(kubectl -n so1p2 get secret notas-mysql -o jsonpath='{.data.migrate-url}')" ]; then
+        echo "just up: this cluster's MySQL was made by an older notas (the services connected as root): 'just down', then 'just up'" >&2
+        exit 1
     fi
     kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=180s
     python3 scripts/overlay.py kind --images .dev/images/images.json > .dev/kind.yaml

@@ -267,7 +267,8 @@ def main() -> None:
     stack = start_stack()
     try:
         ports, env = read_ports(STATE), read_env(STATE)
-        entry, mysql_url = env["NOTAS_URL"], env["MYSQL_URL"]
+        # The migration user's URL: the ceiling and the seed create and drop tables.
+        entry, mysql_url = env["NOTAS_URL"], read_env(STATE, "migrate.env")["MYSQL_URL"]
         targets = {
             "route 1 (grpc), direct": f"http://127.0.0.1:{ports['grpc-client']}/notas",
             "route 2 (redis), direct": f"http://127.0.0.1:{ports['redis-api']}/notas",

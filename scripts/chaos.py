@@ -115,13 +115,16 @@ class Stack:
             for name in ("grpc-server", "grpc-server-admin", "grpc-client", "redis-api")
         }
         self.url = f"http://127.0.0.1:{ports['nginx']}"
-        self.mysql_url = f"mysql://root@127.0.0.1:{ports['mariadb']}/notas"
+        # The checks read as the migration user, who owns the schema; the services connect as
+        # theirs, made by the migration step that runs before each grpc-server.
+        self.mysql_url, app_url = devstack.mysql_users(ports["mariadb"], state)
+        devstack.write_migrate_env(self.mysql_url, app_url, state)
         self.redis_url = f"redis://127.0.0.1:{ports['redis']}"
         servers = {**{name: [port] for name, port in ports.items()}, **replicas}
         (state / "nginx" / "nginx.conf").write_text(devstack.render_nginx(servers, state))
         self.env = {
             **os.environ,
-            "MYSQL_URL": self.mysql_url,
+            "MYSQL_URL": app_url,
             "REDIS_URL": self.redis_url,
             "RUST_LOG": "warn,redis_api::rebuild=info",
             "TOKIO_WORKER_THREADS": "1",
@@ -145,7 +148,9 @@ class Stack:
             procs += [
                 Process(
                     f"grpc-server-{i + 1}",
-                    service("grpc-server", server, ADMIN_ADDR=f"127.0.0.1:{admin}"),
+                    devstack.migration_command(state)
+                    + " && "
+                    + service("grpc-server", server, ADMIN_ADDR=f"127.0.0.1:{admin}"),
                     f"http://127.0.0.1:{admin}/readyz",
                 ),
                 Process(
@@ -189,7 +194,8 @@ class Stack:
         check = self.procs[name].ready
         try:
             if check == "mysql":
-                mysql_connect(self.mysql_url.rsplit("/", 1)[0] + "/mysql", connect_timeout=1).close()
+                server = self.mysql_url.rsplit("/", 1)[0]  # any user may open information_schema
+                mysql_connect(f"{server}/information_schema", connect_timeout=1).close()
             elif check == "redis":
                 redis.Redis.from_url(self.redis_url, socket_timeout=1).ping()
             else:

@@ -13,8 +13,11 @@ plus the four services and the host monitor, with every file they write under `.
     down      stop a running stack (what Ctrl-C does in its terminal)
     url       print the stack's entry URL (for `just loadtest`)
 
-MYSQL_URL / REDIS_URL, when set, point the services at existing servers instead of
-starting MariaDB / Redis here. NOTAS_STATE (default .dev) moves the whole stack to another
+MYSQL_URL / REDIS_URL, when set, point the stack at existing servers instead of starting
+MariaDB / Redis here; MYSQL_URL then names an account that may create the database and
+users (root, say), as which the migration step runs. Either way the services connect as
+`notas_app`, a user the migration step makes with exactly their privileges
+(crates/notas-core/src/mysql/migrate.rs), with a new random password each time. NOTAS_STATE (default .dev) moves the whole stack to another
 folder and NOTAS_PROFILE=release runs the release binaries: `just bench` uses both.
 Ports are kept between runs and moved when something else
 took them, so the stack never collides with servers already running.
@@ -22,12 +25,14 @@ took them, so the stack never collides with servers already running.
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import yaml
 
@@ -163,6 +168,57 @@ def init_mariadb(state: Path = STATE) -> None:
     )
 
 
+# Where the migration user's URL is kept: only the migration step reads it, not the services.
+MIGRATE_ENV = "migrate.env"
+
+
+def mysql_users(port: int, state: Path = STATE) -> tuple[str, str]:
+    """For the stack's own MariaDB: the URLs of the migration user and of the services' user,
+    with new random passwords. The migration user is made by state/mariadb/users.sql, which
+    mariadbd runs at every start (`--init-file`); the services' user by the migration step."""
+    migrate, app = secrets.token_hex(16), secrets.token_hex(16)
+    users = state / "mariadb" / "users.sql"
+    users.parent.mkdir(parents=True, exist_ok=True)
+    users.touch()
+    users.chmod(0o600)
+    users.write_text(
+        f"CREATE USER IF NOT EXISTS 'notas_migrate'@'%' IDENTIFIED BY '{migrate}';\n"
+        f"ALTER USER 'notas_migrate'@'%' IDENTIFIED BY '{migrate}';\n"
+        "GRANT ALL ON `notas`.* TO 'notas_migrate'@'%' WITH GRANT OPTION;\n"
+        "GRANT CREATE USER ON *.* TO 'notas_migrate'@'%';\n"
+    )
+    server = f"127.0.0.1:{port}"
+    return f"mysql://notas_migrate:{migrate}@{server}/notas", f"mysql://notas_app:{app}@{server}/notas"
+
+
+def as_app_user(admin_url: str) -> str:
+    """`admin_url` (an existing server's account) with the services' user and a new password."""
+    u = urlparse(admin_url)
+    return u._replace(netloc=f"notas_app:{secrets.token_hex(16)}@{u.hostname}:{u.port or 3306}").geturl()
+
+
+def write_migrate_env(migrate_url: str, app_url: str, state: Path = STATE) -> None:
+    """state/migrate.env, readable by this user only: the migration step's two URLs."""
+    path = state / MIGRATE_ENV
+    path.touch()
+    path.chmod(0o600)
+    path.write_text(f"MYSQL_URL={migrate_url}\nAPP_MYSQL_URL={app_url}\n")
+
+
+def migration_command(state: Path = STATE, profile: str = PROFILE) -> str:
+    """The migration step (`grpc-server --migrate-only`) as the migration user, in a subshell
+    so that the server started after it does not inherit that user's URL."""
+    return f"(set -a && . {state}/{MIGRATE_ENV} && exec {ROOT}/target/{profile}/grpc-server --migrate-only)"
+
+
+def redacted(url: str) -> str:
+    """`url` without its password, for printing."""
+    u = urlparse(url)
+    if not u.password:
+        return url
+    return u._replace(netloc=f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")).geturl()
+
+
 # The command line of each process (`exec` so that the process honcho, or the fault suite,
 # signals is the server itself).
 
@@ -172,7 +228,7 @@ def mariadb_command(port: int, state: Path = STATE) -> str:
     return (
         f"exec {find('mariadbd')} --no-defaults --datadir={state}/mariadb/data --socket={state}/mariadb/mariadb.sock"
         f" --port={port} --bind-address=127.0.0.1 --log-error={state}/logs/mariadb.log"
-        f" --innodb-buffer-pool-size=256M{user}"
+        f" --innodb-buffer-pool-size=256M --init-file={state}/mariadb/users.sql{user}"
     )
 
 
@@ -225,21 +281,30 @@ def prepare() -> None:
     servers = {name: [port] for name, port in ports.items()}
     (STATE / "nginx" / "nginx.conf").write_text(render_nginx(servers, static_204=PROFILE == "release"))
 
-    mysql_url = os.environ.get("MYSQL_URL", "")
+    migrate_url = os.environ.get("MYSQL_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
     procs = {}
-    if not mysql_url:
+    if migrate_url:
+        mysql_url = as_app_user(migrate_url)
+    else:
         init_mariadb()
-        mysql_url = f"mysql://root@127.0.0.1:{ports['mariadb']}/notas"
+        migrate_url, mysql_url = mysql_users(ports["mariadb"])
         procs["mariadb"] = mariadb_command(ports["mariadb"])
+    write_migrate_env(migrate_url, mysql_url)
     if not redis_url:
         redis_url = f"redis://127.0.0.1:{ports['redis']}"
         procs["redis"] = redis_command(ports["redis"])
     procs["nginx"] = nginx_command()
-    procs["grpc-server"] = service_command(
-        "grpc-server",
-        LISTEN_ADDR=f"127.0.0.1:{ports['grpc-server']}",
-        ADMIN_ADDR=f"127.0.0.1:{ports['grpc-server-admin']}",
+    # The migration step first, as the migration Job runs before the Deployments roll; the
+    # other services wait for the schema by themselves.
+    procs["grpc-server"] = (
+        migration_command()
+        + " && "
+        + service_command(
+            "grpc-server",
+            LISTEN_ADDR=f"127.0.0.1:{ports['grpc-server']}",
+            ADMIN_ADDR=f"127.0.0.1:{ports['grpc-server-admin']}",
+        )
     )
     procs["grpc-client"] = service_command(
         "grpc-client",
@@ -291,7 +356,7 @@ def wait() -> None:
         f"  route 2 direct   http://127.0.0.1:{ports['redis-api']}/notas\n"
         f"  metrics          http://127.0.0.1:{ports['grpc-server-admin']}/metrics (grpc-server), /metrics on each service\n"
         f"  Prometheus       {env['PROMETHEUS_URL']}   (scrapes every service and the host monitor)\n"
-        f"  MySQL            {env['MYSQL_URL']}\n"
+        f"  MySQL            {redacted(env['MYSQL_URL'])}   (password in {STATE}/stack.env)\n"
         f"  Redis            {env['REDIS_URL']}\n"
         f"  state and logs   {STATE}/\n"
         f"  load test        just loadtest   (another terminal)\n"

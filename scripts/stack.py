@@ -81,13 +81,18 @@ def read_ports(state: Path = STATE) -> dict[str, int]:
 
 
 def write_env(env: dict[str, str], state: Path = STATE) -> None:
-    """state/stack.env: KEY=value lines, for honcho and for the justfile's `. .dev/stack.env`."""
-    (state / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    """state/stack.env: KEY=value lines, for honcho and for the justfile's `. .dev/stack.env`;
+    readable by this user only, as it holds the services' MySQL password."""
+    path = state / "stack.env"
+    path.touch()
+    path.chmod(0o600)
+    path.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
 
 
-def read_env(state: Path = STATE) -> dict[str, str]:
-    """What `write_env` wrote: MYSQL_URL, REDIS_URL, NOTAS_URL and the services' settings."""
-    lines = (state / "stack.env").read_text().splitlines()
+def read_env(state: Path = STATE, name: str = "stack.env") -> dict[str, str]:
+    """What `write_env` wrote: MYSQL_URL, REDIS_URL, NOTAS_URL and the services' settings
+    (or another KEY=value file of `state`, such as the migration step's migrate.env)."""
+    lines = (state / name).read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 

@@ -9,7 +9,7 @@ use crate::{
 use axum::{Router, http::HeaderValue, routing::get};
 use notas_core::{
     http::{ApiError, ready_check, with_contract},
-    mysql::connect_and_migrate,
+    mysql::connect,
     shutdown::CancellationToken,
     store::{Store, StoreError},
 };
@@ -63,7 +63,7 @@ impl Application {
     /// handlers, CORS and the frontend, and binds the port (0 picks a free one).
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
         Store::count_errors_from_zero(&[Store::MySql, Store::Redis]);
-        let pool = connect_and_migrate(&config.mysql, POOL_SIZE).await?;
+        let pool = connect(&config.mysql, POOL_SIZE).await?;
         let live = LiveReader::connect(&config.redis, config.live_shown).await?;
         let state = AppState {
             pool,

@@ -182,3 +182,26 @@ fn env_example_lists_every_variable_with_its_default_and_nothing_else() {
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
+
+/// Secrets never print: a store's URL may carry a password, so `--help` never shows the
+/// value the environment gives it (clap shows `[env: NAME=value]` otherwise).
+#[test]
+fn help_hides_the_values_of_the_stores_urls() {
+    let mut checked = 0;
+    for (binary, command) in commands() {
+        for arg in command.get_arguments() {
+            let Some(variable) = arg.get_env().map(|v| v.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            if variable.ends_with("MYSQL_URL") || variable.ends_with("REDIS_URL") {
+                checked += 1;
+                assert!(
+                    arg.is_hide_env_values_set(),
+                    "{binary} --help would show {variable}'s value"
+                );
+            }
+        }
+    }
+    // MYSQL_URL ×3, APP_MYSQL_URL, REDIS_URL ×3.
+    assert!(checked >= 7, "only {checked} store URLs found");
+}

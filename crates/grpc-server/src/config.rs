@@ -4,6 +4,7 @@ use clap::Parser;
 use notas_core::{
     http::HttpLimits,
     mysql::{BatchArgs, MySqlArgs},
+    redact::SecretUrl,
 };
 use std::net::SocketAddr;
 
@@ -19,9 +20,19 @@ pub struct Config {
     /// Address of the HTTP admin endpoints: /healthz, /readyz, /metrics.
     #[arg(long, env = "ADMIN_ADDR", default_value = "127.0.0.1:9091")]
     pub admin_addr: SocketAddr,
-    /// Apply the MySQL migrations and exit (the Kubernetes migration Job runs this).
+    /// Apply the MySQL migrations as the user of MYSQL_URL and exit (the migration step:
+    /// the migration Job on kind and GKE, a step of `just dev`).
     #[arg(long)]
     pub migrate_only: bool,
+    /// With --migrate-only: the services' MySQL URL; its user is created if missing, given
+    /// this password and exactly the privileges the services need.
+    #[arg(
+        long,
+        env = "APP_MYSQL_URL",
+        hide_env_values = true,
+        requires = "migrate_only"
+    )]
+    pub app_mysql_url: Option<SecretUrl>,
     #[command(flatten)]
     pub mysql: MySqlArgs,
     #[command(flatten)]

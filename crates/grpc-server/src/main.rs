@@ -9,7 +9,8 @@ async fn main() -> Result<(), notas_core::BoxError> {
     notas_core::telemetry::init();
     let config = Config::parse();
     if config.migrate_only {
-        notas_core::mysql::connect_and_migrate(&config.mysql, 1).await?;
+        let app_url = config.app_mysql_url.as_ref().map(|url| url.expose());
+        notas_core::mysql::migrate::migrate(&config.mysql, app_url).await?;
         tracing::info!("migrations applied");
         return Ok(());
     }

@@ -14,6 +14,7 @@
 //! - [`store`]: what a store failure is ([`store::StoreError`]), counted in one place, and
 //!   the start-up wait for a store.
 //! - [`http`]: the wire contract: JSON errors, the grade extractor, health, readiness, metrics.
+//! - [`redact`]: connection URLs without their passwords, for `Debug`.
 //! - [`metrics`]: the Prometheus recorder.
 //! - [`telemetry`]: structured logs.
 //! - [`shutdown`]: the process-wide shutdown signal.
@@ -28,6 +29,7 @@ pub mod idempotency;
 pub mod live;
 pub mod metrics;
 pub mod mysql;
+pub mod redact;
 pub mod route;
 pub mod shutdown;
 pub mod store;

@@ -27,10 +27,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 
 /// Redis settings of every service that uses the live view.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct RedisArgs {
-    /// Redis URL (Memorystore in production).
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    /// Redis URL (Memorystore in production). Its value is never shown: it may carry a
+    /// password.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        hide_env_values = true,
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub redis_url: String,
     /// Prefix of every live-view key, so several deployments (or tests) can share a Redis.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "notas:")]
@@ -38,6 +44,16 @@ pub struct RedisArgs {
     /// Longest wait for Redis, in milliseconds.
     #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 500)]
     pub redis_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for RedisArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisArgs")
+            .field("redis_url", &crate::redact::url(&self.redis_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .finish()
+    }
 }
 
 impl RedisArgs {

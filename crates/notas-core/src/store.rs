@@ -59,7 +59,7 @@ impl Store {
         loop {
             match connect().await {
                 Err(e) if unreachable(&e) && tokio::time::Instant::now() < deadline => {
-                    tracing::info!(error = %e, "waiting for {self} to accept connections");
+                    tracing::info!(error = %e, "waiting for {self} to be ready");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 answer => return answer,

@@ -6,6 +6,7 @@ use notas_core::{
     mysql::{
         MySqlArgs,
         grades::{GradeStore, Outcome, Submission},
+        migrate::{MIGRATOR, migrate},
     },
     route::Route,
 };
@@ -53,24 +54,73 @@ fn grade(carnet: i64) -> Grade {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_starting_together_create_and_migrate_the_database_once() {
-    let db = TestDb::new().await;
-    let missing = format!("{}_fresh", db.url); // a database nobody created yet
-    let starts = (0..4).map(|_| connect(&missing));
-    let stores: Vec<_> = futures_util::future::join_all(starts).await;
-    for store in &stores {
-        assert!(store.is_ok(), "{store:?}");
+async fn migration_steps_running_together_create_and_migrate_the_database_once() {
+    let db = TestDb::empty().await;
+    let fresh = MySqlArgs {
+        mysql_url: format!("{}_fresh", db.admin_url), // a database nobody created yet
+        ..defaults()
+    };
+    let steps = (0..4).map(|_| migrate(&fresh, None));
+    for step in futures_util::future::join_all(steps).await {
+        assert!(step.is_ok(), "{step:?}");
     }
-    let store = stores.into_iter().next().unwrap().unwrap();
+    let store = connect(&fresh.mysql_url).await.unwrap();
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, notas_core::mysql::MIGRATOR.iter().count() as i64);
+    assert_eq!(applied, MIGRATOR.iter().count() as i64);
     sqlx::query(&format!("DROP DATABASE `{}_fresh`", db.name))
         .execute(store.pool())
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_service_waits_for_the_migration_step_then_starts() {
+    let db = TestDb::empty().await;
+    let (service, step) = tokio::join!(connect(&db.url), async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let admin = MySqlArgs {
+            mysql_url: db.admin_url.clone(),
+            ..defaults()
+        };
+        migrate(&admin, None).await
+    });
+    step.unwrap();
+    assert!(service.is_ok(), "{service:?}");
+}
+
+/// What the services' user may not do, each answered "access denied" (1142: to a table,
+/// 1044: to the database, 1227/1045/1410: to accounts).
+#[tokio::test]
+async fn the_services_user_cannot_drop_alter_create_grant_or_rewrite_grades() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    store.insert(Route::Grpc, &[grade(1).into()]).await.unwrap();
+    let forbidden = [
+        "DROP TABLE grades".to_owned(),
+        "ALTER TABLE grades ADD COLUMN extra INT".to_owned(),
+        "CREATE TABLE extra (id INT)".to_owned(),
+        "TRUNCATE TABLE idempotency_keys".to_owned(),
+        format!("DROP DATABASE `{}`", db.name),
+        "GRANT SELECT ON grades TO CURRENT_USER".to_owned(),
+        "CREATE USER intruder IDENTIFIED BY 'x'".to_owned(),
+        "UPDATE grades SET nota = 100".to_owned(),
+        "DELETE FROM grades".to_owned(),
+    ];
+    for statement in forbidden {
+        let error = sqlx::query(&statement)
+            .execute(store.pool())
+            .await
+            .expect_err(&statement);
+        let code = error.as_database_error().and_then(|e| e.code());
+        // SQLSTATE 42000 is MySQL's "syntax error or access rule violation" class: every
+        // denial above answers it (1142, 1044, 1227, 1410).
+        assert_eq!(code.as_deref(), Some("42000"), "{statement}: {error}");
+        assert!(error.to_string().contains("denied"), "{statement}: {error}");
+    }
+    assert_eq!(count_grades(&store).await, 1);
 }
 
 #[tokio::test]
@@ -310,10 +360,12 @@ async fn keys_older_than_a_day_are_purged_and_newer_ones_kept() {
         .insert(Route::Grpc, &[keyed(1, "old"), keyed(2, "new")])
         .await
         .unwrap();
+    // Backdated behind the services' back: their user may not update keys.
+    let admin = sqlx::MySqlPool::connect(&db.admin_url).await.unwrap();
     sqlx::query(
         "UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 25 HOUR WHERE idem_key = 'old'",
     )
-    .execute(store.pool())
+    .execute(&admin)
     .await
     .unwrap();
     assert_eq!(store.purge_keys().await.unwrap(), 1);
@@ -323,4 +375,57 @@ async fn keys_older_than_a_day_are_purged_and_newer_ones_kept() {
             .await
             .unwrap();
     assert_eq!(left, ["new"]);
+}
+
+/// Everything logged, at every level, while `work` runs on this thread.
+fn logs_of(work: impl std::future::Future<Output = ()>) -> String {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || runtime.block_on(work));
+    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn no_log_line_at_any_level_carries_a_password() {
+    let (password, logs) = {
+        let password = std::sync::Mutex::new(String::new());
+        let logs = logs_of(async {
+            // The migration step makes the services' user with its password; the store then
+            // connects as that user and writes a batch.
+            let db = TestDb::new().await;
+            let (credentials, _) = db.url.rsplit_once('@').unwrap();
+            *password.lock().unwrap() = credentials.rsplit_once(':').unwrap().1.to_owned();
+            let store = connect(&db.url).await.unwrap();
+            store.insert(Route::Grpc, &[grade(1).into()]).await.unwrap();
+        });
+        (password.into_inner().unwrap(), logs)
+    };
+    assert!(password.len() >= 16, "no password in the test's URL");
+    assert!(
+        logs.contains("application user granted"),
+        "nothing logged:\n{logs}"
+    );
+    assert!(
+        !logs.contains(&password),
+        "a log line carries the password:\n{logs}"
+    );
 }

@@ -97,19 +97,46 @@ fn unique_name() -> String {
     format!("notas_test_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A fresh, empty database (not yet migrated), dropped at the end of the test.
+/// A fresh database of the test's own, dropped at the end of the test with its user.
 pub struct TestDb {
-    /// URL of the database itself, for `MYSQL_URL`.
+    /// URL of the database as the services' user (`MYSQL_URL`): [`TestDb::new`] made it by
+    /// the migration step, with exactly the services' privileges.
     pub url: String,
+    /// URL of the database as the server's administrator (the migration user), for what
+    /// a test inspects or breaks behind the services' back.
+    pub admin_url: String,
     /// URL of the server, without a database.
     pub server_url: String,
     /// Database name.
     pub name: String,
+    /// The services' user, if the migration step made one.
+    app_user: Option<String>,
     _container: Option<Container>,
 }
 
 impl TestDb {
+    /// A database migrated by the migration step, and a user of the test's own that may do
+    /// exactly what the services may: the services under test run as that user.
     pub async fn new() -> TestDb {
+        let mut db = TestDb::empty().await;
+        // User names must fit MySQL's 32 characters.
+        let user = format!("nt_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let app_url = as_user(&db.admin_url, &user, &password);
+        let admin = notas_core::mysql::MySqlArgs {
+            mysql_url: db.admin_url.clone(),
+            store_timeout_ms: 5000,
+        };
+        db.app_user = Some(user);
+        notas_core::mysql::migrate::migrate(&admin, Some(&app_url))
+            .await
+            .expect("the migration step");
+        db.url = app_url;
+        db
+    }
+
+    /// A database that exists and is empty: not migrated, no user of its own.
+    pub async fn empty() -> TestDb {
         let (url, container) = find_server("TEST_MYSQL_URL", Server::MySql).await;
         let server_url = server_part(&url);
         let name = unique_name();
@@ -121,13 +148,23 @@ impl TestDb {
         conn.execute(format!("CREATE DATABASE `{name}`").as_str())
             .await
             .expect("create test database");
+        let admin_url = format!("{server_url}/{name}");
         TestDb {
-            url: format!("{server_url}/{name}"),
+            url: admin_url.clone(),
+            admin_url,
             server_url,
             name,
+            app_user: None,
             _container: container,
         }
     }
+}
+
+/// `url` with `user:password@` in place of its own credentials.
+fn as_user(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}:{password}@{host}")
 }
 
 impl Drop for TestDb {
@@ -135,7 +172,11 @@ impl Drop for TestDb {
         if self._container.is_some() {
             return; // the container, and the database with it, goes away on its own
         }
-        let (url, name) = (self.server_url.clone(), self.name.clone());
+        let (url, name, user) = (
+            self.server_url.clone(),
+            self.name.clone(),
+            self.app_user.clone(),
+        );
         // Drop runs outside async context; a short-lived runtime on its own thread does the I/O.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -162,6 +203,11 @@ impl Drop for TestDb {
                     let _ = conn
                         .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
                         .await;
+                    if let Some(user) = user {
+                        let _ = conn
+                            .execute(format!("DROP USER IF EXISTS '{user}'@'%'").as_str())
+                            .await;
+                    }
                 }
             });
         })

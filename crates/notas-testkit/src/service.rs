@@ -58,7 +58,7 @@ impl Stores {
         show_logs_if_asked();
         let db = TestDb::new().await;
         Stores {
-            pool: MySqlPool::connect(&db.url).await.expect("test pool"),
+            pool: MySqlPool::connect(&db.admin_url).await.expect("test pool"),
             mysql_proxy: TcpProxy::start(&host_port(&db.url)).await,
             redis,
             db,

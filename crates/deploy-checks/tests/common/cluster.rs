@@ -425,24 +425,26 @@ pub fn binary_of(container: &Value) -> Option<&'static str> {
 /// `grpc-server --migrate-only` (the migration Job) applies the migrations and exits: of its
 /// settings it reads MySQL's alone (crates/grpc-server/src/main.rs).
 pub fn reads(container: &Value, variable: &str) -> bool {
-    !strings(&container["args"]).any(|a| a == "--migrate-only") || variable == "MYSQL_URL"
+    !strings(&container["args"]).any(|a| a == "--migrate-only")
+        || ["MYSQL_URL", "APP_MYSQL_URL"].contains(&variable)
 }
 
-/// The `url` of the Secret `notas-mysql`, which no rendering holds: `just up` creates it on
-/// kind (the justfile's `--from-literal=url="..."`), the operator on GKE as the README says
+/// A URL of the Secret `notas-mysql` (`key`: `url`, the services', or `migrate-url`), which
+/// no rendering holds: `just up` creates it on kind (the justfile's
+/// `--from-literal=url="..."`), the operator on GKE as the README says
 /// (`--from-literal=url='...'`).
-fn mysql_secret_url(rendering: &str) -> String {
+fn mysql_secret_url(rendering: &str, key: &str) -> String {
     let (file, quote) = if rendering == "kind" {
         ("justfile", '"')
     } else {
         ("README.md", '\'')
     };
     let text = std::fs::read_to_string(repo().join(file)).unwrap();
-    let key = format!("--from-literal=url={quote}");
+    let literal = format!("--from-literal={key}={quote}");
     let start = text
-        .find(&key)
-        .unwrap_or_else(|| panic!("{file} creates no notas-mysql url"))
-        + key.len();
+        .find(&literal)
+        .unwrap_or_else(|| panic!("{file} creates no notas-mysql {key}"))
+        + literal.len();
     let end = text[start..].find(quote).unwrap();
     text[start..start + end].to_owned()
 }
@@ -474,10 +476,10 @@ pub fn environment(
                 value.to_owned()
             } else if from["configMapKeyRef"].is_object() {
                 config_map(&from["configMapKeyRef"])
-            } else if from["secretKeyRef"]
-                == serde_json::json!({"name": "notas-mysql", "key": "url"})
+            } else if from["secretKeyRef"]["name"] == "notas-mysql"
+                && let Some(key @ ("url" | "migrate-url")) = from["secretKeyRef"]["key"].as_str()
             {
-                mysql_secret_url(rendering)
+                mysql_secret_url(rendering, key)
             } else {
                 return None; // from the pod itself (fieldRef): never a local default
             };

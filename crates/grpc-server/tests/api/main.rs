@@ -208,23 +208,35 @@ async fn admin_port_serves_health_readiness_and_metrics() {
 }
 
 #[test]
-fn migrate_only_applies_the_schema_and_exits() {
+fn migrate_only_applies_the_schema_makes_the_services_user_and_exits() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let db = runtime.block_on(notas_testkit::TestDb::new());
+    let db = runtime.block_on(notas_testkit::TestDb::empty());
+    let user = format!("nt_{}", &db.name[db.name.len() - 16..]);
+    let (_, host) = db.admin_url.split_once('@').unwrap();
+    let app_url = format!("mysql://{user}:s3cret%21@{host}");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_grpc-server"))
         .arg("--migrate-only")
-        .env("MYSQL_URL", &db.url)
+        .env("MYSQL_URL", &db.admin_url)
+        .env("APP_MYSQL_URL", &app_url)
         .status()
         .expect("run grpc-server");
     assert!(status.success());
+    // The services' user sees exactly the tables it was granted.
     let mut tables: Vec<String> = runtime.block_on(async {
-        let pool = sqlx::MySqlPool::connect(&db.url).await.unwrap();
-        sqlx::query_scalar(
+        let pool = sqlx::MySqlPool::connect(&app_url).await.unwrap();
+        let tables = sqlx::query_scalar(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
         )
         .fetch_all(&pool)
         .await
-        .unwrap()
+        .unwrap();
+        pool.close().await;
+        let admin = sqlx::MySqlPool::connect(&db.admin_url).await.unwrap();
+        sqlx::query(&format!("DROP USER '{user}'@'%'"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        tables
     });
     tables.sort();
     assert_eq!(

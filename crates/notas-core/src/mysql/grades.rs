@@ -9,7 +9,7 @@
 //! `@@auto_increment_increment`, read once at start-up (1 unless the server is in a
 //! multi-primary cluster).
 
-use super::{BatchArgs, MySqlArgs, connect_and_migrate, retry_conflicts};
+use super::{BatchArgs, MySqlArgs, connect, retry_conflicts};
 use crate::{
     batch::Flush,
     grade::{Grade, GradeInput, StoredGrade},
@@ -33,13 +33,13 @@ pub struct GradeStore {
 }
 
 impl GradeStore {
-    /// Opens the store (see [`connect_and_migrate`]) with a connection per concurrent batch.
+    /// Opens the store (see [`connect`]) with a connection per concurrent batch.
     ///
     /// # Errors
     /// MySQL is unreachable, the URL is wrong, or a migration failed.
     pub async fn connect(args: &MySqlArgs, batch: &BatchArgs) -> Result<GradeStore, sqlx::Error> {
         // Besides the batches: readiness, the summarizer, and key purges or outbox replays.
-        let pool = connect_and_migrate(args, batch.batch_concurrency as u32 + 3).await?;
+        let pool = connect(args, batch.batch_concurrency as u32 + 3).await?;
         let id_step: u64 =
             sqlx::query_scalar("SELECT CAST(@@auto_increment_increment AS UNSIGNED)")
                 .fetch_one(&pool)

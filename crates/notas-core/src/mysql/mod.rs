@@ -1,37 +1,47 @@
-//! MySQL: the settings, the connection pool and the schema (sqlx migrations in
-//! `migrations/`), and what every transaction on it shares. The tables' own code:
+//! MySQL: the settings, the connection pool, and what every transaction on it shares.
+//! - [`migrate`]: the migration step (the schema, as sqlx migrations in `migrations/`, and
+//!   the services' user with exactly the privileges they need), and the services' check
+//!   that it has run;
 //! - [`grades`]: [`grades::GradeStore`], the one write every route makes (a multi-row
 //!   `INSERT` of a batch of grades with their idempotency keys) and route 1's writer;
 //! - [`upkeep`]: what the writers do besides: the report summaries catch up, old keys go;
 //! - [`crate::summaries`]: the report summaries' SQL.
 
 pub mod grades;
+pub mod migrate;
 pub mod upkeep;
 
 use crate::{batch::BatchConfig, store::Store};
 use sqlx::{
     Connection, MySql, MySqlConnection, MySqlPool,
-    migrate::MigrateDatabase,
     mysql::{MySqlConnectOptions, MySqlPoolOptions},
 };
 use std::{future::Future, str::FromStr, time::Duration};
 
-/// The migrations, embedded in every binary that writes MySQL.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 /// MySQL settings of every service that uses it.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct MySqlArgs {
-    /// MySQL connection URL; the database is created and migrated at start-up.
+    /// MySQL connection URL: the services' user (the migration step's user for
+    /// `--migrate-only`). Its value is never shown: it may carry a password.
     #[arg(
         long,
         env = "MYSQL_URL",
+        hide_env_values = true,
         default_value = "mysql://root@127.0.0.1:3306/notas"
     )]
     pub mysql_url: String,
     /// Longest wait for MySQL (a connection, a commit, a query) before answering 503.
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
     pub store_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for MySqlArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlArgs")
+            .field("mysql_url", &crate::redact::url(&self.mysql_url))
+            .field("store_timeout_ms", &self.store_timeout_ms)
+            .finish()
+    }
 }
 
 impl MySqlArgs {
@@ -75,64 +85,22 @@ impl BatchArgs {
     }
 }
 
-/// Creates the database if it is missing, opens a pool of `connections` whose waits are
-/// bounded by `timeout`, and applies the migrations. Every service that touches MySQL
-/// starts here, so whichever starts first prepares the schema.
+/// Opens a pool of `connections` whose waits are bounded by the store timeout, once MySQL
+/// accepts them and holds the schema this build needs. Services do not migrate (their user
+/// may not change the schema): in a cluster or a local stack the migration step may still
+/// be running, so they wait for it, up to [`crate::store::STARTUP_WAIT`].
 ///
 /// # Errors
-/// MySQL is unreachable, the URL is wrong, or a migration failed.
-pub async fn connect_and_migrate(
-    args: &MySqlArgs,
-    connections: u32,
-) -> Result<MySqlPool, sqlx::Error> {
-    let url = args.mysql_url.as_str();
-    if !wait_for_server(url).await?
-        && let Err(e) = MySql::create_database(url).await
-        // Another replica may have created it in between.
-        && !MySql::database_exists(url).await?
-    {
-        return Err(e);
-    }
+/// The URL is wrong, MySQL is unreachable, or the schema is still behind after the wait.
+pub async fn connect(args: &MySqlArgs, connections: u32) -> Result<MySqlPool, sqlx::Error> {
     let pool = MySqlPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(args.store_timeout())
-        .connect_with(MySqlConnectOptions::from_str(url)?)
-        .await?;
-    migrate(&pool).await?;
-    Ok(pool)
-}
-
-/// Whether the database exists, once the server accepts connections.
-async fn wait_for_server(url: &str) -> Result<bool, sqlx::Error> {
+        .connect_lazy_with(MySqlConnectOptions::from_str(&args.mysql_url)?);
     Store::MySql
-        .wait_for_startup(
-            || MySql::database_exists(url),
-            |e| matches!(e, sqlx::Error::Io(_)),
-        )
-        .await
-}
-
-/// Applies the migrations under a named lock with a bounded wait, so replicas starting
-/// together take turns. (sqlx's own lock asks `GET_LOCK(name, -1)`, which MariaDB does not
-/// take as "wait forever", so it does not serialize replicas there.)
-async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::Error> {
-    const LOCK: &str = "notas_migrations";
-    let mut conn = pool.acquire().await?;
-    let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 60)")
-        .bind(LOCK)
-        .fetch_one(&mut *conn)
+        .wait_for_startup(|| migrate::check_schema(&pool), migrate::worth_waiting)
         .await?;
-    if locked != Some(1) {
-        return Err(sqlx::Error::Protocol(
-            "timed out waiting for another replica's migrations".into(),
-        ));
-    }
-    let applied = MIGRATOR.run(&mut *conn).await;
-    sqlx::query("SELECT RELEASE_LOCK(?)")
-        .bind(LOCK)
-        .execute(&mut *conn)
-        .await?;
-    Ok(applied?)
+    Ok(pool)
 }
 
 /// Begins a READ COMMITTED transaction on `conn`, for taking the oldest rows of a backlog
