@@ -28,6 +28,8 @@ command -v prometheus >/dev/null || apt_packages+=(prometheus)
 case " $* " in *" test "* | *" e2e "*)
     [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
     command -v nix-instantiate >/dev/null || apt_packages+=(nix-bin)
+    # The Redis TLS test makes its certificate authority with it.
+    command -v openssl >/dev/null || apt_packages+=(openssl)
     command -v kubectl >/dev/null || {
         echo "notas needs: kubectl for the deployment checks (https://kubernetes.io/docs/tasks/tools/)" >&2
         exit 1

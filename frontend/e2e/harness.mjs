@@ -1,7 +1,9 @@
 // Starts the whole stack for a browser or socket.io test: grpc-server, grpc-client,
 // redis-api, dashboard-api (serving frontend/dist) and the host monitor as real processes
 // on free ports, with their own MySQL database and Redis key prefix, on the servers of
-// TEST_MYSQL_URL and TEST_REDIS_URL, and a Prometheus (PROMETHEUS_PATH, by default
+// TEST_MYSQL_URL and TEST_REDIS_URL (the migration step first, as TEST_MYSQL_URL's user; the
+// services then connect as a user of their own with exactly their privileges, as in the
+// clusters), and a Prometheus (PROMETHEUS_PATH, by default
 // Debian's /usr/bin/prometheus) scraping every service each second for dashboard-api's
 // route comparison. Needs `cargo build --bins` and `npm run build` first (`just e2e`).
 
@@ -63,8 +65,17 @@ export async function startStack({ dashboards = 1, prometheus = true, monitor = 
     Array.from({ length: 6 + dashboards }, freePort),
   );
   const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+  const appUser = `nt_e2e_${id}`;
+  const appUrl = new URL(`${mysqlServer}/${database}`);
+  appUrl.username = appUser;
+  appUrl.password = randomBytes(12).toString("hex");
+  const migration = spawnSync(bin("grpc-server"), ["--migrate-only"], {
+    env: { ...process.env, MYSQL_URL: `${mysqlServer}/${database}`, APP_MYSQL_URL: appUrl.href },
+    encoding: "utf8",
+  });
+  if (migration.status !== 0) throw new Error(`the migration step failed:\n${migration.stdout}${migration.stderr}`);
   const common = {
-    MYSQL_URL: `${mysqlServer}/${database}`,
+    MYSQL_URL: appUrl.href,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
     RUST_LOG: process.env.RUST_LOG ?? "warn",
@@ -128,7 +139,7 @@ export async function startStack({ dashboards = 1, prometheus = true, monitor = 
     await Promise.all(
       processes.map((p) => (p.exitCode !== null || p.spawnError ? null : new Promise((resolve) => (p.on("exit", resolve), p.kill("SIGTERM"))))),
     );
-    dropDatabase(mysqlServer, database);
+    dropDatabase(mysqlServer, database, appUser);
     deleteKeys(redisUrl, prefix);
     if (prometheusDir) rmSync(prometheusDir, { recursive: true, force: true });
   };
@@ -144,11 +155,11 @@ export async function startStack({ dashboards = 1, prometheus = true, monitor = 
   return { urls, dashboards: dashboardUrls, stop, logs: () => processes.map((p) => `--- ${p.name}\n${p.log.join("")}`).join("\n") };
 }
 
-function dropDatabase(server, database) {
+function dropDatabase(server, database, user) {
   const url = new URL(server);
   const args = ["--protocol=tcp", "-h", url.hostname, "-P", url.port || "3306", "-u", decodeURIComponent(url.username || "root")];
   if (url.password) args.push(`-p${decodeURIComponent(url.password)}`);
-  spawnSync("mysql", [...args, "-e", `DROP DATABASE IF EXISTS \`${database}\``]);
+  spawnSync("mysql", [...args, "-e", `DROP DATABASE IF EXISTS \`${database}\`; DROP USER IF EXISTS '${user}'@'%'`]);
 }
 
 function deleteKeys(redisUrl, prefix) {

@@ -24,13 +24,13 @@ use crate::{
     store::Store,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 /// Redis settings of every service that uses the live view.
 #[derive(Clone, clap::Args)]
 pub struct RedisArgs {
-    /// Redis URL (Memorystore in production). Its value is never shown: it may carry a
-    /// password.
+    /// Redis URL (Memorystore in production): `redis://:PASSWORD@host:port` with a password
+    /// (AUTH), `rediss://` over TLS. Its value is never shown: it may carry a password.
     #[arg(
         long,
         env = "REDIS_URL",
@@ -38,6 +38,10 @@ pub struct RedisArgs {
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: String,
+    /// PEM file of the certificate authority that signs the server's certificate, for a
+    /// `rediss://` server whose authority is not in the system's store (Memorystore's).
+    #[arg(long, env = "REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
     /// Prefix of every live-view key, so several deployments (or tests) can share a Redis.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "notas:")]
     pub redis_key_prefix: String,
@@ -50,6 +54,7 @@ impl std::fmt::Debug for RedisArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisArgs")
             .field("redis_url", &crate::redact::url(&self.redis_url))
+            .field("redis_ca_file", &self.redis_ca_file)
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .finish()
@@ -63,6 +68,29 @@ impl RedisArgs {
 
     pub fn keys(&self) -> LiveKeys {
         LiveKeys::new(self.redis_key_prefix.clone())
+    }
+
+    /// A client of `REDIS_URL`, trusting `REDIS_CA_FILE` when it is given.
+    ///
+    /// # Errors
+    /// The URL is malformed, or the CA file cannot be read.
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        let Some(ca_file) = &self.redis_ca_file else {
+            return redis::Client::open(self.redis_url.as_str());
+        };
+        let root_cert = std::fs::read(ca_file).map_err(|e| {
+            let what = format!("REDIS_CA_FILE {}: {e}", ca_file.display());
+            redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "unreadable CA file",
+                what,
+            ))
+        })?;
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        };
+        redis::Client::build_with_tls(self.redis_url.as_str(), certificates)
     }
 }
 
@@ -133,7 +161,7 @@ const APPLIED_BITS: u32 = 20;
 /// # Errors
 /// The URL is wrong or Redis does not answer.
 pub async fn connect(args: &RedisArgs) -> redis::RedisResult<ConnectionManager> {
-    let client = redis::Client::open(args.redis_url.as_str())?;
+    let client = args.client()?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(args.timeout()))
         .set_response_timeout(Some(args.timeout()))

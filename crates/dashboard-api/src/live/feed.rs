@@ -101,9 +101,7 @@ async fn follow_events(
     let (channel, host_channel) = (redis.keys().events(), redis.keys().host_events());
     while !shutdown.is_cancelled() {
         let subscribed = async {
-            let mut pubsub = redis::Client::open(redis.redis_url.as_str())?
-                .get_async_pubsub()
-                .await?;
+            let mut pubsub = redis.client()?.get_async_pubsub().await?;
             pubsub.subscribe(&[&channel, &host_channel]).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };
