@@ -55,14 +55,17 @@ fn start(password: &str, tls: Option<&Path>) -> Server {
             .arg("--tls-key-file")
             .arg(dir.join("server.key")),
     };
-    let child = command
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (scripts/bootstrap.sh installs it)");
-    // Up once its port accepts connections.
+    let server = Server {
+        child: command
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/bootstrap.sh installs it)"),
+        port,
+    };
+    // Up once its port accepts connections (dropped, hence stopped, if it never does).
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server { child, port };
+            return server;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
