@@ -56,7 +56,7 @@ loadtest preset="smoke" target="": _venv
         prometheus=${prometheus:-$PROMETHEUS_URL} cpu=local
     elif [ -z "$mysql" ] && [[ "$target" =~ ^http://(localhost|127\.0\.0\.1)(:[0-9]+)?/?$ ]] && $kind get secret notas-mysql >/dev/null 2>&1; then
         # kind (`just up`): reach its MySQL, Redis and Prometheus through port-forwards for as
-        # long as the run lasts, with the password from the cluster's Secret.
+        # long as the run lasts, with the passwords from the cluster's Secrets.
         mkdir -p .dev
         $kind port-forward svc/mysql :3306 > .dev/forward-mysql.log 2>&1 & forwards=$!
         $kind port-forward svc/redis :6379 > .dev/forward-redis.log 2>&1 & forwards="$forwards $!"
@@ -71,9 +71,10 @@ loadtest preset="smoke" target="": _venv
             echo "kubectl port-forward svc/$1 did not start: $(cat ".dev/forward-$1.log")" >&2
             return 1
         }
-        url=$($kind get secret notas-mysql -o jsonpath='{.data.url}' | python3 -c 'import base64, sys; print(base64.b64decode(sys.stdin.read()).decode())')
+        secret() { $kind get secret "$1" -o jsonpath="{.data.$2}" | python3 -c 'import base64, sys; print(base64.b64decode(sys.stdin.read()).decode())'; }
+        mysql_url=$(secret notas-mysql url) redis_url=$(secret notas-redis url)
         mysql_port=$(local_port mysql) redis_port=$(local_port redis)
-        mysql=${url/@mysql:3306/@127.0.0.1:$mysql_port} redis=redis://127.0.0.1:$redis_port
+        mysql=${mysql_url/@mysql:3306/@127.0.0.1:$mysql_port} redis=${redis_url/@redis:6379/@127.0.0.1:$redis_port}
         prometheus=http://127.0.0.1:$(local_port prometheus) cpu=cadvisor
     fi
     # Any answer to GET /notas that names a route proves the split reaches the services.
@@ -140,6 +141,8 @@ smoke: _venv _npm
     fi
     kill $server
     grep -q "is not answered by notas" "$fake/refused.log" || { cat "$fake/refused.log" >&2; exit 1; }
+    # Secrets never print: none of the stack's passwords is in its logs after all of that.
+    {{python}} -m scripts.devstack logs-without-secrets
     # A process that dies ends the stack, which says last which one and how.
     pkill -9 -f "mariadbd --no-defaults --datadir=$PWD/.dev/mariadb/data"
     for _ in $(seq 1 120); do kill -0 $stack 2>/dev/null || break; sleep 0.5; done
@@ -206,6 +209,12 @@ up:
     elif [ -z "$(kubectl -n so1p2 get secret notas-mysql -o jsonpath='{.data.migrate-url}')" ]; then
         echo "just up: this cluster's MySQL was made by an older notas (the services connected as root): 'just down', then 'just up'" >&2
         exit 1
+    fi
+    # Redis asks for a password too; the services' URL carries it.
+    if ! kubectl -n so1p2 get secret notas-redis >/dev/null 2>&1; then
+        redis=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+        kubectl -n so1p2 create secret generic notas-redis --from-literal=password="$redis" \
+            --from-literal=url="redis://:$redis@redis:6379"
     fi
     kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=180s
     python3 scripts/overlay.py kind --images .dev/images/images.json > .dev/kind.yaml

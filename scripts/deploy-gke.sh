@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_HOST NOTAS_DOMAIN; do
+for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_INSTANCE NOTAS_DOMAIN; do
     [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (README, 'Deploying to GKE')" >&2; exit 1; }
 done
 for tool in nix skopeo gcloud kubectl python3; do
@@ -105,6 +105,17 @@ python3 scripts/overlay.py gke --images "$work/images.json" > "$work/gke.yaml"
 kubectl create namespace so1p2 --dry-run=client -o yaml | kubectl apply -f -
 kubectl -n so1p2 get secret notas-mysql >/dev/null ||
     { echo "deploy-gke: create the notas-mysql secret first (README, 'Deploying to GKE')" >&2; exit 1; }
+# Memorystore as the services reach it (k8s/components/memorystore), in the Secret notas-redis:
+# its address; its AUTH string when AUTH is on (empty otherwise); rediss:// with its server CA
+# when in-transit encryption is on (SERVER_AUTHENTICATION, port 6378). Through files, so no
+# password is on a command line.
+gcloud redis instances describe "$MEMORYSTORE_INSTANCE" --region "$GCP_REGION" "${project[@]}" --format=json > "$work/memorystore.json"
+(umask 077 && gcloud redis instances get-auth-string "$MEMORYSTORE_INSTANCE" --region "$GCP_REGION" "${project[@]}" \
+    --format='value(authString)' > "$work/redis-auth")
+(umask 077 && python3 -m scripts.memorystore "$work/memorystore.json" "$work/redis-auth" "$work/redis-url" "$work/redis-ca.pem")
+kubectl -n so1p2 create secret generic notas-redis --from-file=url="$work/redis-url" \
+    --from-file=ca.pem="$work/redis-ca.pem" --dry-run=client -o yaml | kubectl apply -f -
+rm -f "$work/redis-auth" "$work/redis-url"
 kubectl -n so1p2 delete job notas-migrate --ignore-not-found
 kubectl apply -f "$work/gke.yaml"
 kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s

@@ -12,6 +12,7 @@ plus the four services and the host monitor, with every file they write under `.
     wait      (a Procfile entry) wait until every process answers, print the URLs
     down      stop a running stack (what Ctrl-C does in its terminal)
     url       print the stack's entry URL (for `just loadtest`)
+    logs-without-secrets   fail if a log of the stack holds one of its passwords
 
 MYSQL_URL / REDIS_URL, when set, point the stack at existing servers instead of starting
 MariaDB / Redis here; MYSQL_URL then names an account that may create the database and
@@ -232,11 +233,18 @@ def mariadb_command(port: int, state: Path = STATE) -> str:
     )
 
 
-def redis_command(port: int, state: Path = STATE) -> str:
+def redis_command(port: int, state: Path = STATE, password: str = "") -> str:
     # As in the cluster, Redis keeps nothing on disk: after a restart route 2 rebuilds the
-    # live view from MySQL (crates/redis-api/src/rebuild.rs).
+    # live view from MySQL (crates/redis-api/src/rebuild.rs). And, as in the cluster, it asks
+    # for a password (AUTH) when given one, kept in its configuration file, which only this
+    # user may read, rather than on its command line.
+    config = state / "redis" / "redis.conf"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.touch()
+    config.chmod(0o600)
+    config.write_text(f"requirepass {password}\n" if password else "")
     return (
-        f"exec {find('redis-server')} --port {port} --bind 127.0.0.1 --dir {state}/redis"
+        f"exec {find('redis-server')} {config} --port {port} --bind 127.0.0.1 --dir {state}/redis"
         f" --appendonly no --save '' --logfile {state}/logs/redis.log"
     )
 
@@ -292,8 +300,9 @@ def prepare() -> None:
         procs["mariadb"] = mariadb_command(ports["mariadb"])
     write_migrate_env(migrate_url, mysql_url)
     if not redis_url:
-        redis_url = f"redis://127.0.0.1:{ports['redis']}"
-        procs["redis"] = redis_command(ports["redis"])
+        password = secrets.token_hex(16)
+        redis_url = f"redis://:{password}@127.0.0.1:{ports['redis']}"
+        procs["redis"] = redis_command(ports["redis"], password=password)
     procs["nginx"] = nginx_command()
     # The migration step first, as the migration Job runs before the Deployments roll; the
     # other services wait for the schema by themselves.
@@ -357,7 +366,7 @@ def wait() -> None:
         f"  metrics          http://127.0.0.1:{ports['grpc-server-admin']}/metrics (grpc-server), /metrics on each service\n"
         f"  Prometheus       {env['PROMETHEUS_URL']}   (scrapes every service and the host monitor)\n"
         f"  MySQL            {redacted(env['MYSQL_URL'])}   (password in {STATE}/stack.env)\n"
-        f"  Redis            {env['REDIS_URL']}\n"
+        f"  Redis            {redacted(env['REDIS_URL'])}\n"
         f"  state and logs   {STATE}/\n"
         f"  load test        just loadtest   (another terminal)\n"
         f"  stop             Ctrl-C here, or just dev-down\n",
@@ -422,8 +431,32 @@ def url() -> None:
     print(read_env()["NOTAS_URL"])
 
 
+def passwords_in(texts: dict[str, str], urls: list[str]) -> list[str]:
+    """The names of `texts` (a log's name: its text) that hold a password of `urls`."""
+    passwords = [p for p in (urlparse(u).password for u in urls) if p]
+    return [name for name, text in texts.items() if any(p in text for p in passwords)]
+
+
+def logs_without_secrets() -> None:
+    """Fails naming every log of the stack (its processes' and its own output) that holds a
+    password of the stack's MySQL or Redis users: secrets never print."""
+    urls = [*read_env().values(), *read_env(STATE, MIGRATE_ENV).values()]
+    logs = [*(STATE / "logs").glob("*.log"), *STATE.glob("*.log")]
+    leaks = passwords_in({str(p): p.read_text(errors="replace") for p in logs}, urls)
+    if leaks:
+        sys.exit(f"devstack: a password of the stack is in {', '.join(leaks)}")
+    print(f"devstack: no password in {len(logs)} logs")
+
+
 if __name__ == "__main__":
-    commands = {"prepare": prepare, "run": run, "wait": wait, "down": down, "url": url}
+    commands = {
+        "prepare": prepare,
+        "run": run,
+        "wait": wait,
+        "down": down,
+        "url": url,
+        "logs-without-secrets": logs_without_secrets,
+    }
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit(f"usage: devstack.py {{{'|'.join(commands)}}}")
     commands[sys.argv[1]]()

@@ -96,3 +96,9 @@ def test_nginx_accepts_the_rendering(tmp_path):
     test = [nginx, "-t", "-p", str(tmp_path / "nginx"), "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log")]
     checked = subprocess.run(test, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_log_holding_a_password_of_the_stack_is_named():
+    urls = ["mysql://notas_app:f00d@127.0.0.1:13306/notas", "redis://:beef@127.0.0.1:16379", "http://127.0.0.1:8080"]
+    logs = {"clean.log": "connected as notas_app:***", "leak.log": "AUTH beef failed"}
+    assert devstack.passwords_in(logs, urls) == ["leak.log"]

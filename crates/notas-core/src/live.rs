@@ -39,7 +39,8 @@ pub struct RedisArgs {
     )]
     pub redis_url: String,
     /// PEM file of the certificate authority that signs the server's certificate, for a
-    /// `rediss://` server whose authority is not in the system's store (Memorystore's).
+    /// `rediss://` server whose authority is not in the system's store (Memorystore's); a
+    /// `redis://` URL does not read it.
     #[arg(long, env = "REDIS_CA_FILE")]
     pub redis_ca_file: Option<PathBuf>,
     /// Prefix of every live-view key, so several deployments (or tests) can share a Redis.
@@ -70,12 +71,14 @@ impl RedisArgs {
         LiveKeys::new(self.redis_key_prefix.clone())
     }
 
-    /// A client of `REDIS_URL`, trusting `REDIS_CA_FILE` when it is given.
+    /// A client of `REDIS_URL`, trusting `REDIS_CA_FILE` for a `rediss://` URL when it is
+    /// given.
     ///
     /// # Errors
     /// The URL is malformed, or the CA file cannot be read.
     pub fn client(&self) -> redis::RedisResult<redis::Client> {
-        let Some(ca_file) = &self.redis_ca_file else {
+        let tls = self.redis_url.starts_with("rediss://");
+        let Some(ca_file) = self.redis_ca_file.as_ref().filter(|_| tls) else {
             return redis::Client::open(self.redis_url.as_str());
         };
         let root_cert = std::fs::read(ca_file).map_err(|e| {

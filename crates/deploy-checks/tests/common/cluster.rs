@@ -429,24 +429,33 @@ pub fn reads(container: &Value, variable: &str) -> bool {
         || ["MYSQL_URL", "APP_MYSQL_URL"].contains(&variable)
 }
 
-/// A URL of the Secret `notas-mysql` (`key`: `url`, the services', or `migrate-url`), which
-/// no rendering holds: `just up` creates it on kind (the justfile's
-/// `--from-literal=url="..."`), the operator on GKE as the README says
-/// (`--from-literal=url='...'`).
-fn mysql_secret_url(rendering: &str, key: &str) -> String {
+/// A URL of the stores' Secrets (`notas-mysql`: `url`, the services', or `migrate-url`;
+/// `notas-redis`: `url`), which no rendering holds. On kind `just up` creates them (the
+/// justfile's `create secret generic NAME ... --from-literal=KEY="..."`); on GKE the operator
+/// creates `notas-mysql` as the README says (`--from-literal=KEY='...'`) and
+/// `just deploy-gke` writes `notas-redis` from the Memorystore instance
+/// (`scripts/memorystore.py`, its tests): here one with AUTH and in-transit encryption.
+fn secret_url(rendering: &str, secret: &str, key: &str) -> String {
+    if rendering != "kind" && secret == "notas-redis" {
+        return "rediss://:auth@10.20.0.3:6378".to_owned();
+    }
     let (file, quote) = if rendering == "kind" {
         ("justfile", '"')
     } else {
         ("README.md", '\'')
     };
     let text = std::fs::read_to_string(repo().join(file)).unwrap();
+    let creation = format!("create secret generic {secret}");
+    let after = &text[text
+        .find(&creation)
+        .unwrap_or_else(|| panic!("{file} creates no {secret}"))..];
     let literal = format!("--from-literal={key}={quote}");
-    let start = text
+    let start = after
         .find(&literal)
-        .unwrap_or_else(|| panic!("{file} creates no notas-mysql {key}"))
+        .unwrap_or_else(|| panic!("{file} gives {secret} no {key}"))
         + literal.len();
-    let end = text[start..].find(quote).unwrap();
-    text[start..start + end].to_owned()
+    let end = after[start..].find(quote).unwrap();
+    after[start..start + end].to_owned()
 }
 
 /// What each variable of a container is set to, as its process sees it: a value, a key of
@@ -476,10 +485,12 @@ pub fn environment(
                 value.to_owned()
             } else if from["configMapKeyRef"].is_object() {
                 config_map(&from["configMapKeyRef"])
-            } else if from["secretKeyRef"]["name"] == "notas-mysql"
-                && let Some(key @ ("url" | "migrate-url")) = from["secretKeyRef"]["key"].as_str()
+            } else if let (Some(secret @ ("notas-mysql" | "notas-redis")), Some(key)) = (
+                from["secretKeyRef"]["name"].as_str(),
+                from["secretKeyRef"]["key"].as_str(),
+            ) && key.ends_with("url")
             {
-                mysql_secret_url(rendering, key)
+                secret_url(rendering, secret, key)
             } else {
                 return None; // from the pod itself (fieldRef): never a local default
             };

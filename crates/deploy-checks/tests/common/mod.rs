@@ -103,7 +103,7 @@ pub const GKE_ENVIRONMENT: [(&str, &str); 6] = [
         "GCP_SERVICE_ACCOUNT",
         "notas-sql@notas-project.iam.gserviceaccount.com",
     ),
-    ("MEMORYSTORE_HOST", "10.20.0.3"),
+    ("MEMORYSTORE_INSTANCE", "notas-redis"),
     // Both URLs of the Cloud Run service: deterministic and hashed.
     (
         "FRONTEND_ORIGINS",
