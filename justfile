@@ -97,7 +97,7 @@ loadtest preset="smoke" target="": _venv
     report write "$run" --before "$run/before.json" $strict
     echo "report: $run/report.md"
 
-# CI's load test: bring the local stack up, run the smoke preset and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
+# CI's load test: bring the local stack up, run the smoke preset and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, check the edge's 429 and 413 (scripts/edge_check.py), tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
 smoke: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
@@ -127,6 +127,8 @@ smoke: _venv _npm
     done
     sleep 5
     {{python}} -m scripts.dashboards
+    # The edge's refusals: a second nginx from the same Ingresses at one grade a second.
+    {{python}} -m scripts.edge_check
     . .dev/stack.env
     fake=$(mktemp -d)
     ln -s "$PWD/scripts/testing/kind-kubectl" "$fake/kubectl"
@@ -191,6 +193,9 @@ up:
         kubectl apply -f "$2"
     }
     pinned {{ingress_nginx_url}} .dev/ingress-nginx.yaml {{ingress_nginx_sha256}}
+    # The edge's rate limit answers 429, the contract's, not the controller's default 503
+    # (its ConfigMap's limit-req-status-code; the Ingress sets the limit, k8s/components/ingress-nginx-split).
+    kubectl -n ingress-nginx patch configmap ingress-nginx-controller --type merge -p '{"data":{"limit-req-status-code":"429"}}'
     pinned {{metrics_server_url}} .dev/metrics-server.yaml {{metrics_server_sha256}}
     # kind's kubelets serve self-signed certificates.
     kubectl -n kube-system patch deployment metrics-server --type=json \

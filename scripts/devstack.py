@@ -19,7 +19,8 @@ MariaDB / Redis here; MYSQL_URL then names an account that may create the databa
 users (root, say), as which the migration step runs. Either way the services connect as
 `notas_app`, a user the migration step makes with exactly their privileges
 (crates/notas-core/src/mysql/migrate.rs), with a new random password each time. NOTAS_STATE (default .dev) moves the whole stack to another
-folder and NOTAS_PROFILE=release runs the release binaries: `just bench` uses both.
+folder and NOTAS_PROFILE=release runs the release binaries: `just bench` uses both, and
+NOTAS_EDGE_RATE_LIMIT=off, which leaves the edge's per-address rate limit out of nginx.
 Ports are kept between runs and moved when something else
 took them, so the stack never collides with servers already running.
 """
@@ -74,7 +75,12 @@ def ingress_routes(ingress: Path = INGRESS) -> tuple[list[dict], dict[str, list[
         weight = int(notes.get("nginx.ingress.kubernetes.io/canary-weight", "0"))
         for rule in doc["spec"]["rules"]:
             for p in rule["http"]["paths"]:
-                entry = {"path": p["path"], "type": p["pathType"], "service": p["backend"]["service"]["name"]}
+                entry = {
+                    "path": p["path"],
+                    "type": p["pathType"],
+                    "service": p["backend"]["service"]["name"],
+                    "annotations": notes,
+                }
                 if is_canary:
                     canary.setdefault(entry["path"], []).append((entry["service"], weight))
                 else:
@@ -92,13 +98,62 @@ def ingress_routes(ingress: Path = INGRESS) -> tuple[list[dict], dict[str, list[
     return main, splits
 
 
+# ingress-nginx's annotations of the edge's limits, by their short names.
+ANNOTATION = "nginx.ingress.kubernetes.io/"
+
+
+def edge_limits(annotations: dict, zone: str, rate_limit: bool = True) -> tuple[str, list[str]]:
+    """What ingress-nginx makes of a main Ingress's limits, for one location: the http-level
+    `limit_req_zone` and the location's directives. Per client address, `limit-rps` a second
+    with bursts of `limit-burst-multiplier` (default 5) times that, answered without delay
+    (its `buildRateLimit`); `proxy-body-size` as `client_max_body_size`; each code of
+    `custom-http-errors` answered by the `default-backend` Service (the @edge_CODE locations
+    of `edge_error_locations`). `rate_limit` False leaves the rate limit out (the bench
+    measures the stack's own ceiling)."""
+    get = lambda name: annotations.get(ANNOTATION + name)  # noqa: E731
+    zones, directives = "", []
+    if (rps := get("limit-rps")) and rate_limit:
+        burst = int(rps) * int(get("limit-burst-multiplier") or 5)
+        zones = f"    limit_req_zone $binary_remote_addr zone={zone}:5m rate={int(rps)}r/s;\n"
+        directives.append(f"limit_req zone={zone} burst={burst} nodelay;")
+    if size := get("proxy-body-size"):
+        directives.append(f"client_max_body_size {size};")
+    if codes := get("custom-http-errors"):
+        directives.append("proxy_intercept_errors on;")
+        directives += [f"error_page {code} = @edge_{code};" for code in codes.split(",")]
+    return zones, directives
+
+
+def edge_error_locations(main: list[dict]) -> str:
+    """The named locations that hand the edge's refusals to the `default-backend` Service as
+    ingress-nginx's CUSTOM_ERRORS do: `/` with the status in `X-Code`, its answer unchanged."""
+    codes = {}
+    for entry in main:
+        notes = entry["annotations"]
+        for code in filter(None, notes.get(ANNOTATION + "custom-http-errors", "").split(",")):
+            codes[code] = notes[ANNOTATION + "default-backend"]
+    return "\n".join(
+        f"        location @edge_{code} {{\n"
+        f"            proxy_set_header X-Code {code};\n"
+        "            proxy_set_header Host $host;\n"
+        "            rewrite (.*) / break;\n"
+        f"            proxy_pass http://{service};\n"
+        "        }"
+        for code, service in sorted(codes.items())
+    )
+
+
 def render_nginx(
-    servers: dict[str, list[int]], state: Path = STATE, static_204: bool = False, ingress: Path = INGRESS
+    servers: dict[str, list[int]],
+    state: Path = STATE,
+    static_204: bool = False,
+    ingress: Path = INGRESS,
+    rate_limit: bool = True,
 ) -> str:
     """nginx.conf for the local stack, from the Ingresses in `ingress`: `servers` gives the
     ports of each process that answers for a Service (several when the fault suite runs
     replicas); `static_204` adds the benchmark's ceiling, a location nginx answers without
-    any upstream."""
+    any upstream; `rate_limit` False leaves the edge's rate limit out (for the bench)."""
     main, splits = ingress_routes(ingress)
     # max_fails=0: a replica that refuses a connection is passed over for that request only
     # (nginx tries the next), where the default rules it out for 10 s, and during a rolling
@@ -114,20 +169,29 @@ def render_nginx(
         for svc in services
     )
     split_blocks, locations = [], []
+
+    def location(match: str, entry: dict, upstream: str) -> str:
+        zones, directives = edge_limits(entry["annotations"], f"edge_{len(locations)}", rate_limit)
+        if zones:
+            split_blocks.append(zones)
+        body = "".join(f"            {d}\n" for d in [*directives, f"proxy_pass http://{upstream};"])
+        return f"        location {match}{entry['path']} {{\n{body}        }}"
+
     for i, (path, parts) in enumerate(splits.items()):
         var = f"$split_{i}"
         shares = "".join(f"        {weight}% {svc};\n" for svc, weight in parts[:-1])
         split_blocks.append(
             f'    split_clients "${{request_id}}" {var} {{\n{shares}        * {parts[-1][0]};\n    }}\n'
         )
-        locations.append(f"        location = {path} {{\n            proxy_pass http://{var};\n        }}")
+        # The split takes the main Ingress's settings, as ingress-nginx gives a canary's path.
+        entry = next(e for e in main if e["path"] == path)
+        locations.append(location("= ", entry, var))
     for entry in main:
         if entry["path"] in splits:
             continue
-        match = "= " if entry["type"] == "Exact" else ""
-        locations.append(
-            f"        location {match}{entry['path']} {{\n            proxy_pass http://{entry['service']};\n        }}"
-        )
+        locations.append(location("= " if entry["type"] == "Exact" else "", entry, entry["service"]))
+    if errors := edge_error_locations(main):
+        locations.append(errors)
     text = TEMPLATE.read_text()
     for key, value in {
         "USER": "user root;" if os.geteuid() == 0 else "",
@@ -287,7 +351,10 @@ def prepare() -> None:
         (STATE / sub).mkdir(parents=True, exist_ok=True)
     ports = choose_ports()
     servers = {name: [port] for name, port in ports.items()}
-    (STATE / "nginx" / "nginx.conf").write_text(render_nginx(servers, static_204=PROFILE == "release"))
+    rate_limit = os.environ.get("NOTAS_EDGE_RATE_LIMIT", "on") != "off"
+    (STATE / "nginx" / "nginx.conf").write_text(
+        render_nginx(servers, static_204=PROFILE == "release", rate_limit=rate_limit)
+    )
 
     migrate_url = os.environ.get("MYSQL_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")

@@ -37,7 +37,18 @@ def write(tmp_path, *docs):
 def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
     text = devstack.render_nginx(SERVERS)
     assert '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }' in text
-    assert "location = /notas {\n            proxy_pass http://$split_0;" in text
+    # The main Ingress's limits hold for the whole split (README, "Security").
+    assert (
+        "location = /notas {\n"
+        "            limit_req zone=edge_0 burst=25000 nodelay;\n"
+        "            client_max_body_size 16k;\n"
+        "            proxy_intercept_errors on;\n"
+        "            error_page 413 = @edge_413;\n"
+        "            error_page 429 = @edge_429;\n"
+        "            proxy_pass http://$split_0;"
+    ) in text
+    assert "limit_req_zone $binary_remote_addr zone=edge_0:5m rate=5000r/s;" in text
+    assert "location @edge_429 {\n            proxy_set_header X-Code 429;" in text
     for path, service in [("/api", "dashboard-api"), ("/socket.io", "dashboard-api"), ("/", "frontend")]:
         assert f"location {path} {{\n            proxy_pass http://{service};" in text
     # Every replica is a server of its upstream; the frontend is served by dashboard-api here.
@@ -60,8 +71,23 @@ def test_the_canary_weight_sets_the_share(tmp_path):
     )
     main, splits = devstack.ingress_routes(path)
     assert splits == {"/notas": [("redis-api", 30), ("grpc-client", 70)]}
-    assert main == [{"path": "/notas", "type": "Exact", "service": "grpc-client"}]
+    assert main == [{"path": "/notas", "type": "Exact", "service": "grpc-client", "annotations": {}}]
     assert "30% redis-api;\n        * grpc-client;" in devstack.render_nginx(SERVERS, ingress=path)
+
+
+def test_the_edge_limits_follow_the_annotations_and_the_bench_goes_without_the_rate_limit():
+    notes = {
+        "nginx.ingress.kubernetes.io/limit-rps": "10",
+        "nginx.ingress.kubernetes.io/proxy-body-size": "1k",
+    }
+    zones, directives = devstack.edge_limits(notes, "z")
+    assert zones == "    limit_req_zone $binary_remote_addr zone=z:5m rate=10r/s;\n"
+    # ingress-nginx's default burst multiplier is 5.
+    assert directives == ["limit_req zone=z burst=50 nodelay;", "client_max_body_size 1k;"]
+    assert devstack.edge_limits(notes, "z", rate_limit=False) == ("", ["client_max_body_size 1k;"])
+    assert devstack.edge_limits({}, "z") == ("", [])
+    bench = devstack.render_nginx(SERVERS, static_204=True, rate_limit=False)
+    assert "limit_req" not in bench.replace("limit_req_status", "")
 
 
 def test_a_prefix_path_is_a_prefix_location(tmp_path):

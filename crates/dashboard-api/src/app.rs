@@ -3,10 +3,11 @@
 use crate::{
     comparison::{self, Prometheus},
     config::Config,
+    edge,
     live::{self, LiveReader},
     reports,
 };
-use axum::{Router, http::HeaderValue, routing::get};
+use axum::{Router, http::HeaderValue, middleware, routing::get};
 use notas_core::{
     http::{ApiError, ready_check, with_contract},
     mysql::connect,
@@ -100,7 +101,9 @@ impl Application {
         if let Some(dir) = &config.frontend_dir {
             app = app.merge(frontend(dir));
         }
-        let mut router = with_contract(app, "dashboard-api", None, &config.http, ready);
+        // Outside the contract's routes: the edge's refusals come for `/`, whatever serves it.
+        let mut router = with_contract(app, "dashboard-api", None, &config.http, ready)
+            .layer(middleware::from_fn(edge::refusals));
         if let Some(cors) = cors(&config.cors_origins)? {
             router = router.layer(cors);
         }

@@ -10,11 +10,13 @@
 //! - [`live`]: the Redis snapshot, the hosts' samples, the socket.io protocol and the
 //!   coalescing feed.
 //! - [`comparison`]: each route's rate, errors and latency, asked of Prometheus.
+//! - [`edge`]: the entry point's refusals (429, 413), answered in the contract's JSON.
 //! - [`app`]: `build` wires MySQL, Redis, socket.io, CORS and the frontend; `run_until_stopped` serves and drains.
 
 pub mod app;
 pub mod comparison;
 pub mod config;
+pub mod edge;
 pub mod live;
 pub mod params;
 pub mod reports;

@@ -297,13 +297,22 @@ fn kind_and_gke_route_the_same_paths_alike() {
 }
 
 /// The ingress-nginx annotations we use, each known to controller-v1.15.1 at a risk level
-/// its default (`annotations-risk-level: High`) admits, with its validator
-/// (internal/ingress/annotations/{canary,proxy}/main.go).
-const KNOWN_ANNOTATIONS: [(&str, &str); 4] = [
+/// its default (`annotations-risk-level: High`) admits (all Low but proxy-body-size, Medium),
+/// with its validator (internal/ingress/annotations/{canary,proxy,ratelimit,
+/// customhttperrors,defaultbackend}/main.go; parser/validators.go).
+const KNOWN_ANNOTATIONS: [(&str, &str); 9] = [
     ("canary", "bool"),
     ("canary-weight", "int"),
     ("proxy-read-timeout", "int"),
     ("proxy-send-timeout", "int"),
+    ("limit-rps", "int"),
+    ("limit-burst-multiplier", "int"),
+    // SizeRegex: `^(?i)\d+[bkmg]?$`.
+    ("proxy-body-size", "size"),
+    // `^(?:[4,5]\d{2},?)*$`.
+    ("custom-http-errors", "codes"),
+    // A DNS-1035 label, and a Service of the namespace (the controller looks it up).
+    ("default-backend", "service"),
 ];
 
 #[test]
@@ -336,8 +345,16 @@ fn ingress_nginx_admits_every_ingress() {
                     )
                 });
             let value = value.as_str().unwrap();
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
             let valid = match *kind {
                 "bool" => value == "true" || value == "false",
+                "size" => digits(value.trim_end_matches(['b', 'k', 'm', 'g', 'B', 'K', 'M', 'G'])),
+                "codes" => value.split(',').all(|c| {
+                    digits(c) && c.len() == 3 && (c.starts_with('4') || c.starts_with('5'))
+                }),
+                "service" => of_kind(&objects, "Service")
+                    .iter()
+                    .any(|s| name(s) == value),
                 _ => value.parse::<i64>().is_ok(),
             };
             assert!(

@@ -36,6 +36,11 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
             "--domains=\"$NOTAS_DOMAIN\" --global",
         ),
         ("compute addresses create notas-ip", "--global"),
+        // The edge's rate limit per address, the Gateway's backends' Cloud Armor policy.
+        (
+            "compute security-policies rules create 1000 --security-policy=notas-edge",
+            "--action=throttle --exceed-action=deny-429 --enforce-on-key=IP",
+        ),
     ];
     // Commands continue over `\` line ends; join them to read each as one.
     let joined = script.replace("\\\n", " ");
@@ -200,4 +205,22 @@ fn recipes_run_on_macos_too() {
             }
         }
     }
+}
+
+/// ingress-nginx answers its rate limit with 503 unless its ConfigMap says otherwise
+/// (docs/user-guide/nginx-configuration/configmap.md, limit-req-status-code): `just up` must
+/// make it the contract's 429, in the ConfigMap the pinned manifest names
+/// (`--configmap=$(POD_NAMESPACE)/ingress-nginx-controller`).
+#[test]
+fn just_up_makes_the_edges_rate_limit_a_429() {
+    let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
+    let patch = justfile
+        .lines()
+        .find(|l| l.contains("patch configmap ingress-nginx-controller"))
+        .expect("just up patches the controller's ConfigMap");
+    assert!(patch.contains("-n ingress-nginx"), "{patch}");
+    assert!(
+        patch.contains(r#"{"data":{"limit-req-status-code":"429"}}"#),
+        "{patch}"
+    );
 }

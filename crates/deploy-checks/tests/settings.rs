@@ -205,3 +205,31 @@ fn help_hides_the_values_of_the_stores_urls() {
     // MYSQL_URL ×3, APP_MYSQL_URL, REDIS_URL ×3.
     assert!(checked >= 7, "only {checked} store URLs found");
 }
+
+/// The edge refuses a body over the very limit the services refuse (413 either way): the
+/// Ingress's `proxy-body-size` (nginx's size, `k` = 1024) is BODY_LIMIT_BYTES' default.
+#[test]
+fn the_edges_body_limit_is_the_services() {
+    let objects = objects("kind");
+    let sizes: BTreeSet<u64> = of_kind(&objects, "Ingress")
+        .iter()
+        .filter_map(|i| {
+            i["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"].as_str()
+        })
+        .map(|size| match size.strip_suffix(['k', 'K']) {
+            Some(kib) => kib.parse::<u64>().unwrap() * 1024,
+            None => size.parse().unwrap(),
+        })
+        .collect();
+    let defaults: BTreeSet<u64> = commands()
+        .values()
+        .flat_map(|c| c.get_arguments())
+        .filter(|a| a.get_env().is_some_and(|v| v == "BODY_LIMIT_BYTES"))
+        .map(|a| a.get_default_values()[0].to_string_lossy().parse().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 1, "one body limit at the edge: {sizes:?}");
+    assert_eq!(
+        sizes, defaults,
+        "the edge's body limit and the services' BODY_LIMIT_BYTES"
+    );
+}

@@ -1,5 +1,6 @@
 //! dashboard-api over real HTTP, with real MariaDB and Redis.
 
+mod edge;
 mod helpers;
 mod live;
 mod observed;

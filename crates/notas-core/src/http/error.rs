@@ -13,7 +13,7 @@ use axum::{
 };
 use serde::Serialize;
 
-/// Seconds a client is asked to wait before retrying a 503.
+/// Seconds a client is asked to wait before retrying a 503 or a 429.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// An error answer: `{"error": "...", "field": "..."}`.
@@ -76,6 +76,15 @@ impl ApiError {
         }
     }
 
+    /// 429 with `Retry-After`: this client sent more than the edge admits (its per-address
+    /// rate limit, answered for the entry point by dashboard-api's `edge` module).
+    pub fn rate_limited() -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many requests from this address; retry later",
+        )
+    }
+
     /// 503 with `Retry-After`: `what` cannot answer now.
     pub fn unavailable(what: &str) -> Self {
         ApiError::new(
@@ -113,7 +122,10 @@ impl From<BatchError<StoreError>> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(&self)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
