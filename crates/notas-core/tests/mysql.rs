@@ -1,5 +1,8 @@
 //! The MySQL store against a real MariaDB.
 
+mod common;
+
+use common::{connect, grade};
 use notas_core::{
     grade::{Grade, GradeInput},
     idempotency::IdempotencyKey,
@@ -11,14 +14,6 @@ use notas_core::{
     route::Route,
 };
 use notas_testkit::{TestDb, defaults};
-
-async fn connect(url: &str) -> Result<GradeStore, sqlx::Error> {
-    let mysql = MySqlArgs {
-        mysql_url: url.to_owned(),
-        ..defaults()
-    };
-    GradeStore::connect(&mysql, &defaults()).await
-}
 
 fn stored_id(outcome: Outcome) -> u64 {
     match outcome {
@@ -39,18 +34,6 @@ async fn count_grades(store: &GradeStore) -> i64 {
         .fetch_one(store.pool())
         .await
         .unwrap()
-}
-
-fn grade(carnet: i64) -> Grade {
-    Grade::parse(GradeInput {
-        carnet: Some(carnet),
-        nombre: Some("Ana".into()),
-        curso: Some("LFP".into()),
-        nota: Some(61),
-        semestre: Some("1S".into()),
-        year: Some(2024),
-    })
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

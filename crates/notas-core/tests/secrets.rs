@@ -2,32 +2,11 @@
 //! enabled across threads, so a test that captures every event must not share its process
 //! with tests that log without a subscriber.
 
-use notas_core::{
-    grade::{Grade, GradeInput},
-    mysql::{MySqlArgs, grades::GradeStore},
-    route::Route,
-};
-use notas_testkit::{TestDb, defaults};
+mod common;
 
-async fn connect(url: &str) -> Result<GradeStore, sqlx::Error> {
-    let mysql = MySqlArgs {
-        mysql_url: url.to_owned(),
-        ..defaults()
-    };
-    GradeStore::connect(&mysql, &defaults()).await
-}
-
-fn grade(carnet: i64) -> Grade {
-    Grade::parse(GradeInput {
-        carnet: Some(carnet),
-        nombre: Some("Ana".into()),
-        curso: Some("LFP".into()),
-        nota: Some(61),
-        semestre: Some("1S".into()),
-        year: Some(2024),
-    })
-    .unwrap()
-}
+use common::{connect, grade};
+use notas_core::route::Route;
+use notas_testkit::TestDb;
 
 /// Everything logged, at every level, while `work` runs on this thread.
 fn logs_of(work: impl std::future::Future<Output = ()>) -> String {
