@@ -329,8 +329,8 @@ fn the_builds_get_the_files_they_compile_in() {
         "Cargo.lock",
         "proto/notas/v1/notas.proto",
         "crates/notas-core/migrations/20261123000001_courses.sql",
-        "crates/redis-api/src/apply_records.lua",
-        "crates/redis-api/src/merge_recent.lua",
+        "crates/notas-core/src/live/apply_records.lua",
+        "crates/notas-core/src/live/merge_recent.lua",
     ] {
         assert!(rust.contains(file), "the Rust build lacks {file}");
     }

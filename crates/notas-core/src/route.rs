@@ -1,4 +1,4 @@
-//! The two ingestion routes. The name is sent in every response's `x-notas-route` header
+//! The three ingestion routes. The name is sent in every response's `x-notas-route` header
 //! and stored with every record, so a load test can attribute requests and rows.
 
 use serde::Serialize;
@@ -11,13 +11,19 @@ pub enum Route {
     Grpc,
     /// Route 2: redis-api → MySQL + Redis.
     Redis,
+    /// Route 3: queue-api → Kafka → grade-consumer → MySQL + Redis.
+    Queue,
 }
 
 impl Route {
+    /// The routes whose records the Redis live view holds ([`crate::live`]).
+    pub const IN_LIVE_VIEW: [Route; 2] = [Route::Redis, Route::Queue];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Grpc => "grpc",
             Route::Redis => "redis",
+            Route::Queue => "queue",
         }
     }
 }

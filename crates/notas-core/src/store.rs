@@ -1,5 +1,5 @@
-//! What a store failure is, wherever it happens: MySQL or Redis failing or not answering in
-//! time, or grpc-server not storing a grade. Every failure becomes a [`StoreError`] through
+//! What a store failure is, wherever it happens: MySQL, Redis or the Kafka broker failing or
+//! not answering in time, or grpc-server not storing a grade. Every failure becomes a [`StoreError`] through
 //! [`StoreError::new`], which is the one place `notas_store_errors_total` is counted; a wait
 //! that runs out does through [`Store::within`], which names the store that did not answer.
 
@@ -15,6 +15,8 @@ pub enum Store {
     Redis,
     /// grpc-server, as grpc-client sees it.
     GrpcServer,
+    /// The Kafka broker route 3 appends to.
+    Broker,
 }
 
 impl Store {
@@ -72,6 +74,7 @@ impl Store {
             Store::MySql => "mysql",
             Store::Redis => "redis",
             Store::GrpcServer => "grpc",
+            Store::Broker => "broker",
         }
     }
 }

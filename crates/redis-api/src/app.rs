@@ -5,12 +5,13 @@ use crate::{
     config::Config,
     outbox::Outbox,
     routes::{self, AppState},
-    writer::{LiveView, Writer},
+    writer::Writer,
 };
 use axum::Router;
 use notas_core::{
     batch::Batcher,
     http::{ready_check, with_contract},
+    live::LiveView,
     mysql::grades::GradeStore,
     route::Route,
     shutdown::CancellationToken,
@@ -34,7 +35,8 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
         Store::count_errors_from_zero(&[Store::MySql, Store::Redis]);
         let store = GradeStore::connect(&config.mysql, &config.batch).await?;
-        let live_view = LiveView::connect(&config.redis, config.live_recent_limit).await?;
+        let live_view =
+            LiveView::connect(&config.redis, config.live_recent_limit, Route::Redis).await?;
         let outbox_interval = Duration::from_millis(config.outbox_interval_ms);
         // A batch's writer applies it within the Redis timeout, and its row is deleted on
         // that replica's next round: past three rounds, a row was missed.

@@ -16,7 +16,8 @@
 //! transaction that does not block the writers adding rows), so several replicas never
 //! replay the same batch at once.
 
-use crate::{rebuild::rebuild_if_lost, writer::LiveView};
+use crate::rebuild::rebuild_if_lost;
+use notas_core::live::LiveView;
 use notas_core::{
     mysql::{
         begin_read_committed,

@@ -106,6 +106,7 @@ impl From<StoreError> for ApiError {
         match e.store {
             Store::Redis => ApiError::unavailable("the live view"),
             Store::MySql | Store::GrpcServer => ApiError::unavailable("the grade store"),
+            Store::Broker => ApiError::unavailable("the grade queue"),
         }
     }
 }

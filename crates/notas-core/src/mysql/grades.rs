@@ -259,6 +259,30 @@ pub fn stored_from_row(
     }
 }
 
+/// The grade committed under `key`, if one is (route 3's status of an accepted grade).
+///
+/// # Errors
+/// [`StoreError`] when MySQL fails or does not answer within `timeout`.
+pub async fn stored_under_key(
+    pool: &MySqlPool,
+    timeout: Duration,
+    key: &IdempotencyKey,
+) -> Result<Option<StoredGrade>, StoreError> {
+    let query = format!(
+        "SELECT {GRADE_COLUMNS} FROM idempotency_keys k JOIN grades g ON g.id = k.grade_id \
+         WHERE k.idem_key = ?"
+    );
+    let row: Option<GradeRow> = Store::MySql
+        .within(
+            timeout,
+            sqlx::query_as(&query)
+                .bind(key.as_str())
+                .fetch_optional(pool),
+        )
+        .await??;
+    Ok(row.and_then(stored_from_row))
+}
+
 /// The keys of `batch` already committed, with their grades.
 async fn committed_keys(
     tx: &mut MySqlConnection,

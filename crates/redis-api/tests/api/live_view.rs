@@ -3,6 +3,7 @@
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use futures_util::StreamExt;
+use notas_core::live::LiveView;
 use notas_core::{
     grade::{Grade, StoredGrade},
     live::RedisArgs,
@@ -14,7 +15,7 @@ use notas_testkit::{
     defaults,
 };
 use redis::AsyncCommands;
-use redis_api::{rebuild::rebuild_if_lost, writer::LiveView};
+use redis_api::rebuild::rebuild_if_lost;
 use serde_json::{Value, json};
 use std::{collections::HashMap, time::Duration};
 
@@ -225,7 +226,7 @@ async fn records_applied_again_count_once() {
     let mut args: RedisArgs = defaults();
     args.redis_url = app.ingest.stores.redis().url.clone();
     args.redis_key_prefix = app.ingest.stores.redis().prefix.clone();
-    let live_view = LiveView::connect(&args, 100).await.unwrap();
+    let live_view = LiveView::connect(&args, 100, Route::Redis).await.unwrap();
     assert_eq!(live_view.apply(&stored).await.unwrap(), 0, "nothing new");
 
     let after: (u64, u64, Vec<String>) = (
@@ -309,5 +310,8 @@ async fn stores_of(app: &TestApp) -> (GradeStore, LiveView) {
     let mut args: RedisArgs = defaults();
     args.redis_url = app.ingest.stores.redis().url.clone();
     args.redis_key_prefix = app.ingest.stores.redis().prefix.clone();
-    (store, LiveView::connect(&args, 100).await.unwrap())
+    (
+        store,
+        LiveView::connect(&args, 100, Route::Redis).await.unwrap(),
+    )
 }

@@ -1,8 +1,9 @@
-//! The Redis live view: key layout and payloads. Route 2 (redis-api) writes it, the
-//! dashboard reads it; both build key names here so they cannot drift apart.
+//! The Redis live view: key layout and payloads. Routes 2 (redis-api) and 3 (grade-consumer)
+//! write it through [`LiveView`], the dashboard reads it; all build key names here so they
+//! cannot drift apart.
 //!
 //! With prefix `p` (config `REDIS_KEY_PREFIX`, default `notas:`):
-//! - `p total`: string counter, records written by route 2;
+//! - `p total`: string counter, records written by routes 2 and 3;
 //! - `p counts`: hash, field `COURSE:SEMESTER:YEAR` (e.g. `SO1:2S:2023`) → records;
 //! - `p recent`: list of the newest records as JSON [`StoredGrade`](crate::grade::StoredGrade)s
 //!   with their `route`, newest first, trimmed to a bound;
@@ -10,8 +11,8 @@
 //! - `p applied:N`: bitmaps of the grade ids already applied (bit `id mod 2^20` of bitmap
 //!   `id / 2^20`), set in the same atomic step as the counts so that a record applied twice
 //!   counts once; each expires a week after its last write;
-//! - `p built`: set once the view holds every route 2 grade in MySQL (Redis keeps nothing
-//!   on disk, so after a restart it is missing and route 2 rebuilds the view);
+//! - `p built`: set once the view holds every route 2 and route 3 grade in MySQL (Redis
+//!   keeps nothing on disk, so after a restart it is missing and route 2 rebuilds the view);
 //! - `p rebuilding`: the lock of the replica rebuilding it, expiring.
 //!
 //! The host monitor (`crates/monitor`) publishes its samples beside the live view:
@@ -25,6 +26,9 @@ use crate::{
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::{path::PathBuf, time::Duration};
+
+mod view;
+pub use view::LiveView;
 
 /// Redis settings of every service that uses the live view.
 #[derive(Clone, clap::Args)]

@@ -1,0 +1,127 @@
+//! The broker settings and the Kafka clients route 3 builds from them (rdkafka, librdkafka
+//! bundled). One configuration for every environment: tansu locally, Strimzi in clusters.
+
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    consumer::StreamConsumer,
+    error::KafkaError,
+    producer::FutureProducer,
+    types::RDKafkaErrorCode,
+};
+use std::time::Duration;
+
+/// Broker settings of every route 3 service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers, `host:port[,host:port...]`.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// The topic accepted grades are appended to.
+    #[arg(long, env = "KAFKA_TOPIC", default_value = "grades")]
+    pub kafka_topic: String,
+    /// The topic records that cannot be stored go to, with their reason.
+    #[arg(
+        long,
+        env = "KAFKA_DEAD_LETTER_TOPIC",
+        default_value = "grades.dead-letter"
+    )]
+    pub kafka_dead_letter_topic: String,
+    /// Longest an append may take, retries included, before it fails (a 503 on queue-api).
+    #[arg(long, env = "KAFKA_TIMEOUT_MS", default_value_t = 3000)]
+    pub kafka_timeout_ms: u64,
+}
+
+impl KafkaArgs {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.kafka_timeout_ms)
+    }
+
+    fn client(&self, client_id: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.kafka_brokers)
+            .set("client.id", client_id);
+        config
+    }
+
+    /// A producer whose delivery report means durable: every in-sync replica has the record
+    /// (`acks=all`), and librdkafka's retries cannot write it twice or out of order
+    /// (`enable.idempotence`). A record not acknowledged within the timeout fails.
+    ///
+    /// # Errors
+    /// The settings are invalid.
+    pub fn producer(&self, client_id: &str) -> Result<FutureProducer, KafkaError> {
+        self.client(client_id)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", self.kafka_timeout_ms.to_string())
+            // Under load the records of concurrent requests share a produce request anyway;
+            // a short linger adds little latency at low load.
+            .set("linger.ms", "2")
+            .create()
+    }
+
+    /// A member of consumer group `group` that commits offsets only when told to
+    /// (`enable.auto.commit=false`), and that starts a partition the group never committed
+    /// at its beginning, so nothing appended before the group first joined is skipped. A
+    /// member silent for `session_timeout` is dropped and its partitions redelivered.
+    ///
+    /// # Errors
+    /// The settings are invalid.
+    pub fn consumer(
+        &self,
+        client_id: &str,
+        group: &str,
+        session_timeout: Duration,
+    ) -> Result<StreamConsumer, KafkaError> {
+        self.client(client_id)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set(
+                "session.timeout.ms",
+                session_timeout.as_millis().to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (session_timeout.as_millis() / 3).to_string(),
+            )
+            .create()
+    }
+
+    /// Creates the grades topic with `partitions` partitions, and the dead-letter topic,
+    /// unless they exist (the cluster declares them as `KafkaTopic`s; `just dev` and the
+    /// tests create them here).
+    ///
+    /// # Errors
+    /// The broker did not answer, or refused for another reason than the topic existing.
+    pub async fn create_topics(&self, partitions: i32, replication: i32) -> Result<(), KafkaError> {
+        let admin: AdminClient<DefaultClientContext> = self.client("notas-topics").create()?;
+        let topics = [
+            NewTopic::new(
+                &self.kafka_topic,
+                partitions,
+                TopicReplication::Fixed(replication),
+            ),
+            NewTopic::new(
+                &self.kafka_dead_letter_topic,
+                1,
+                TopicReplication::Fixed(replication),
+            ),
+        ];
+        let options = AdminOptions::new().operation_timeout(Some(self.timeout()));
+        for result in admin.create_topics(&topics, &options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaError::AdminOp(code)).inspect_err(|e| {
+                        tracing::error!(topic, error = %e, "could not create the topic");
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

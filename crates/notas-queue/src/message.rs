@@ -1,0 +1,145 @@
+//! A grade as a Kafka record, and back.
+//!
+//! - key: the grade's `Idempotency-Key` (queue-api makes one when the client sent none), so
+//!   the record's partition is the key's and a redelivered record stores nothing twice;
+//! - value: the grade in the wire format's JSON (the `POST /notas` body);
+//! - header [`ACCEPTED_AT`]: when queue-api accepted it, in Unix milliseconds, for the time
+//!   from `202` to stored.
+//!
+//! A record that cannot be decoded is a poison record: the consumer sends it to the
+//! dead-letter topic with header [`REASON`], so it never blocks its partition.
+
+use notas_core::{
+    grade::{Grade, GradeInput, InvalidField},
+    idempotency::IdempotencyKey,
+    mysql::grades::Submission,
+};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+
+/// Header: when the grade was accepted, Unix milliseconds in decimal.
+pub const ACCEPTED_AT: &str = "accepted-at-ms";
+/// Header of a dead letter: why it could not be stored.
+pub const REASON: &str = "reason";
+
+/// A grade read back from its record.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub key: IdempotencyKey,
+    pub grade: Grade,
+    /// `None` when the record has no readable [`ACCEPTED_AT`].
+    pub accepted_at_ms: Option<i64>,
+}
+
+impl Accepted {
+    pub fn submission(&self) -> Submission {
+        Submission {
+            grade: self.grade.clone(),
+            key: Some(self.key.clone()),
+        }
+    }
+}
+
+/// Why a record is not a grade: the reason its dead letter carries.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Poison {
+    #[error("the record has no key")]
+    NoKey,
+    #[error("the key is not an Idempotency-Key: {0}")]
+    BadKey(InvalidField),
+    #[error("the value is not a grade's JSON: {0}")]
+    NotJson(String),
+    #[error("the grade is invalid: {0}")]
+    Invalid(InvalidField),
+}
+
+/// The value of a grade's record.
+pub fn value(grade: &Grade) -> Vec<u8> {
+    serde_json::to_vec(grade).expect("grades serialize")
+}
+
+/// The headers of a record accepted at `accepted_at_ms`.
+pub fn headers(accepted_at_ms: i64) -> OwnedHeaders {
+    OwnedHeaders::new().insert(Header {
+        key: ACCEPTED_AT,
+        value: Some(&accepted_at_ms.to_string()),
+    })
+}
+
+/// Reads a grade back from its record, checking it as the HTTP route checks a body.
+///
+/// # Errors
+/// [`Poison`]: what makes the record impossible to store.
+pub fn decode(record: &impl Message) -> Result<Accepted, Poison> {
+    let key = record.key().ok_or(Poison::NoKey)?;
+    let key = IdempotencyKey::parse(key).map_err(Poison::BadKey)?;
+    let input: GradeInput = serde_json::from_slice(record.payload().unwrap_or_default())
+        .map_err(|e| Poison::NotJson(e.to_string()))?;
+    let grade = Grade::parse(input).map_err(Poison::Invalid)?;
+    let accepted_at_ms = record.headers().and_then(|headers| {
+        let header = headers.iter().find(|h| h.key == ACCEPTED_AT)?;
+        std::str::from_utf8(header.value?).ok()?.parse().ok()
+    });
+    Ok(Accepted {
+        key,
+        grade,
+        accepted_at_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{OwnedMessage, Timestamp};
+
+    fn record(key: Option<&[u8]>, value: &[u8], headers: Option<OwnedHeaders>) -> OwnedMessage {
+        let (key, value) = (key.map(<[u8]>::to_vec), Some(value.to_vec()));
+        OwnedMessage::new(
+            value,
+            key,
+            "grades".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            headers,
+        )
+    }
+
+    const GRADE: &[u8] =
+        br#"{"carnet":233233,"nombre":"Alumno 1","curso":"SO1","nota":90,"semestre":"2S","year":2023}"#;
+
+    #[test]
+    fn a_grade_travels_as_its_key_its_json_and_when_it_was_accepted() {
+        let grade = decode(&record(Some(b"k1"), GRADE, None)).unwrap().grade;
+        let back = decode(&record(
+            Some(b"k1"),
+            &value(&grade),
+            Some(headers(1_700_000_000_123)),
+        ))
+        .unwrap();
+        assert_eq!(back.key.as_str(), "k1");
+        assert_eq!(back.grade, grade);
+        assert_eq!(back.accepted_at_ms, Some(1_700_000_000_123));
+    }
+
+    #[test]
+    fn a_record_that_is_not_a_grade_says_why() {
+        type Case<'a> = (Option<&'a [u8]>, &'a [u8], &'a str);
+        let cases: [Case; 4] = [
+            (None, GRADE, "no key"),
+            (Some(b"tab\there"), GRADE, "Idempotency-Key"),
+            (Some(b"k"), b"{not json", "not a grade's JSON"),
+            (
+                Some(b"k"),
+                br#"{"carnet":1,"nombre":"A","curso":"XYZ","nota":1,"semestre":"1S","year":2023}"#,
+                "curso",
+            ),
+        ];
+        for (key, value, why) in cases {
+            let poison = decode(&record(key, value, None)).unwrap_err();
+            assert!(
+                poison.to_string().contains(why),
+                "{poison} should say {why}"
+            );
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! [`TestBroker`]: a Kafka broker of the test's own, a real tansu process (the broker `just
+//! dev` runs) with its SQLite file in a folder of its own, on a free port. A test can kill it
+//! with SIGKILL and start it again on the same port and file, to check what survives.
+//!
+//! The binary: `TANSU` if set, else `.dev/bin/tansu` (installed by `scripts/bootstrap.sh`).
+
+use notas_queue::kafka::KafkaArgs;
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    folder: PathBuf,
+    process: Mutex<Option<Child>>,
+}
+
+impl TestBroker {
+    /// Starts a broker and creates the grades topic (`partitions` partitions) and the
+    /// dead-letter topic.
+    pub async fn start(partitions: i32) -> TestBroker {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let folder = std::env::temp_dir().join(format!("notas-broker-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&folder).expect("the broker's folder");
+        let broker = TestBroker {
+            addr,
+            folder,
+            process: Mutex::new(None),
+        };
+        broker.restart().await;
+        broker
+            .kafka_args()
+            .create_topics(partitions, 1)
+            .await
+            .expect("the topics");
+        broker
+    }
+
+    /// Settings that reach this broker, with the default topic names.
+    pub fn kafka_args(&self) -> KafkaArgs {
+        let mut args: KafkaArgs = crate::defaults();
+        args.kafka_brokers = self.addr.to_string();
+        args
+    }
+
+    /// Kills the broker with SIGKILL: no flush, no goodbye.
+    pub fn kill(&self) {
+        if let Some(mut process) = self.process.lock().unwrap().take() {
+            process.kill().expect("SIGKILL the broker");
+            process.wait().expect("the broker ends");
+        }
+    }
+
+    /// Starts the broker (again) on the same port and storage file, and waits until it
+    /// accepts connections.
+    pub async fn restart(&self) {
+        self.kill();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.folder.join("broker.log"))
+            .expect("the broker's log");
+        let url = format!("tcp://{}", self.addr);
+        let process = Command::new(tansu())
+            .current_dir(&self.folder)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "sqlite://grades.db"])
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {HOW_TO}", tansu().display()));
+        *self.process.lock().unwrap() = Some(process);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(self.addr).await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the broker did not listen on {} within 10 s; its log: {}",
+                self.addr,
+                self.folder.join("broker.log").display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+const HOW_TO: &str = "run scripts/bootstrap.sh (it installs tansu into .dev/bin), or set TANSU to a \
+tansu binary built with its libsql feature";
+
+fn tansu() -> PathBuf {
+    std::env::var_os("TANSU").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dev/bin/tansu"),
+        PathBuf::from,
+    )
+}

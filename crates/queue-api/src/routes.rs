@@ -1,0 +1,140 @@
+//! Route 3's endpoints.
+//!
+//! `POST /notas`: the body and the `Idempotency-Key` are checked as on the other routes (400,
+//! 413, 415, 422). The grade is appended to the topic under its key (the client's, or a new
+//! UUID, so a redelivered record stores nothing twice) and answered `202` with
+//! `{"key", "status": "pending"}` and `Location: /notas/status/{key}`, only once the broker
+//! has acknowledged it durably; `503` with `Retry-After` when it has not within
+//! `KAFKA_TIMEOUT_MS`. The key's other rules (same key with another grade) are the
+//! consumer's: such a record is a dead letter and the key keeps its first grade.
+//!
+//! `GET /notas/status/{key}`: `{"key", "status": "stored", "record": {...}}` once a consumer
+//! has stored it, else `{"key", "status": "pending"}`. queue-api keeps no list of what it
+//! accepted, so a key it never saw reads as pending too.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    routing::{get, post},
+};
+use notas_core::{
+    grade::StoredGrade,
+    http::{ApiError, GradeJson, KeyHeader},
+    idempotency::IdempotencyKey,
+    mysql::grades::stored_under_key,
+    store::{Store, StoreError},
+};
+use notas_queue::message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Serialize;
+use sqlx::MySqlPool;
+use std::{fmt::Write, sync::Arc, time::Duration};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub producer: FutureProducer,
+    pub topic: Arc<str>,
+    /// Longest the append may wait for room in the producer's queue.
+    pub kafka_timeout: Duration,
+    pub mysql: MySqlPool,
+    pub store_timeout: Duration,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/notas", post(accept))
+        .route("/notas/status/{key}", get(status))
+        .with_state(state)
+}
+
+/// What route 3 says about an accepted grade.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub key: String,
+    /// `pending` or `stored`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<StoredGrade>,
+}
+
+#[tracing::instrument(level = "debug", skip_all, fields(carnet = grade.carnet()))]
+async fn accept(
+    State(state): State<AppState>,
+    KeyHeader(key): KeyHeader,
+    GradeJson(grade): GradeJson,
+) -> Result<(StatusCode, HeaderMap, Json<Status>), ApiError> {
+    let key = key.unwrap_or_else(|| {
+        IdempotencyKey::parse(uuid::Uuid::new_v4().to_string().as_bytes()).expect("a UUID is a key")
+    });
+    let value = message::value(&grade);
+    let record = FutureRecord::to(&state.topic)
+        .key(key.as_str())
+        .payload(&value)
+        .headers(message::headers(now_ms()));
+    // Resolves once the broker acknowledged the append (acks=all), or failed for good
+    // (message.timeout.ms, KAFKA_TIMEOUT_MS).
+    state
+        .producer
+        .send(record, state.kafka_timeout)
+        .await
+        .map_err(|(e, _)| StoreError::new(Store::Broker, e))?;
+    let mut headers = HeaderMap::new();
+    let location = format!("/notas/status/{}", percent_encoded(key.as_str()));
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).expect("percent-encoded ASCII"),
+    );
+    let body = Status {
+        key: key.to_string(),
+        status: "pending",
+        record: None,
+    };
+    Ok((StatusCode::ACCEPTED, headers, Json(body)))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Status>, ApiError> {
+    let key = IdempotencyKey::parse(key.as_bytes()).map_err(ApiError::malformed_field)?;
+    let record = stored_under_key(&state.mysql, state.store_timeout, &key).await?;
+    Ok(Json(Status {
+        key: key.to_string(),
+        status: if record.is_some() {
+            "stored"
+        } else {
+            "pending"
+        },
+        record,
+    }))
+}
+
+/// Unix milliseconds from the system clock.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `key` as one path segment: every byte but RFC 3986's unreserved ones as `%XX`.
+fn percent_encoded(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            write!(out, "%{b:02X}").expect("writing to a String");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_key_becomes_one_path_segment() {
+        assert_eq!(super::percent_encoded("a-1_b.~"), "a-1_b.~");
+        assert_eq!(super::percent_encoded("a/b c%?"), "a%2Fb%20c%25%3F");
+    }
+}
