@@ -15,6 +15,11 @@ fi
 
 apt_packages=()
 command -v protoc >/dev/null || apt_packages+=(protobuf-compiler)
+# rdkafka builds its bundled librdkafka with CMake; librdkafka 2.12 includes curl's header
+# even when built without curl (librdkafka issue #5135), though it calls nothing from it.
+command -v cmake >/dev/null || apt_packages+=(cmake)
+[ -e /usr/include/curl/curl.h ] || [ -e "/usr/include/$(gcc -dumpmachine 2>/dev/null)/curl/curl.h" ] ||
+    apt_packages+=(libcurl4-openssl-dev)
 command -v curl >/dev/null || apt_packages+=(curl)
 # The local stack runs its own MariaDB, Redis, nginx and Prometheus (`just dev`); the tests use their clients.
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"
@@ -56,6 +61,28 @@ if ! command -v just >/dev/null; then
     }
     export PATH="$PATH:$PWD/.dev/venv/bin"
 fi
+
+# tansu, route 3's Kafka-compatible broker for `just dev` and the tests. crates.io has its
+# source only and a build takes about ten minutes on two cores, so it is built once per
+# machine and version (its libsql feature: the SQLite storage engine, durable in one file;
+# the default build has no engine), kept outside the checkout, and linked into .dev/bin.
+case " $* " in *" lint "*) ;; *)
+    tansu_version=0.6.0
+    tansu_home="${XDG_CACHE_HOME:-$HOME/.cache}/notas/tansu-$tansu_version"
+    if [ ! -x "$tansu_home/bin/tansu" ]; then
+        echo "bootstrap: building tansu $tansu_version once for this machine (about ten minutes)"
+        tansu_target="$(mktemp -d)"
+        # Optimised enough for a test broker; no LTO, which would double the build.
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+            CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
+            CARGO_TARGET_DIR="$tansu_target" \
+            cargo install tansu --version "$tansu_version" --locked --quiet \
+            --no-default-features --features libsql --root "$tansu_home"
+        rm -rf "$tansu_target"
+    fi
+    mkdir -p .dev/bin
+    ln -sf "$tansu_home/bin/tansu" .dev/bin/tansu ;;
+esac
 echo "bootstrap: $SECONDS s"
 
 exec just "$@"

@@ -47,15 +47,20 @@ impl KafkaArgs {
     }
 
     /// A producer whose delivery report means durable: every in-sync replica has the record
-    /// (`acks=all`), and librdkafka's retries cannot write it twice or out of order
-    /// (`enable.idempotence`). A record not acknowledged within the timeout fails.
+    /// (`acks=all`). A record not acknowledged within the timeout fails.
+    ///
+    /// Not `enable.idempotence`: with tansu 0.6.0 the idempotent producer of librdkafka
+    /// 2.12.1 (rdkafka's bundled one) bumps its epoch after a record timed out while the
+    /// broker was down, and tansu's storage task panics on the next append and refuses
+    /// every append until it is restarted (README, "The broker"). What idempotence would
+    /// prevent, a retried append written twice, the consumer absorbs: it stores each
+    /// `Idempotency-Key` once.
     ///
     /// # Errors
     /// The settings are invalid.
     pub fn producer(&self, client_id: &str) -> Result<FutureProducer, KafkaError> {
         self.client(client_id)
             .set("acks", "all")
-            .set("enable.idempotence", "true")
             .set("message.timeout.ms", self.kafka_timeout_ms.to_string())
             // Under load the records of concurrent requests share a produce request anyway;
             // a short linger adds little latency at low load.

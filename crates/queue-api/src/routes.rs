@@ -3,7 +3,7 @@
 //! `POST /notas`: the body and the `Idempotency-Key` are checked as on the other routes (400,
 //! 413, 415, 422). The grade is appended to the topic under its key (the client's, or a new
 //! UUID, so a redelivered record stores nothing twice) and answered `202` with
-//! `{"key", "status": "pending"}` and `Location: /notas/status/{key}`, only once the broker
+//! `{"key", "status": "pending"}` and `Location: notas/status/{key}`, only once the broker
 //! has acknowledged it durably; `503` with `Retry-After` when it has not within
 //! `KAFKA_TIMEOUT_MS`. The key's other rules (same key with another grade) are the
 //! consumer's: such a record is a dead letter and the key keeps its first grade.
@@ -11,6 +11,9 @@
 //! `GET /notas/status/{key}`: `{"key", "status": "stored", "record": {...}}` once a consumer
 //! has stored it, else `{"key", "status": "pending"}`. queue-api keeps no list of what it
 //! accepted, so a key it never saw reads as pending too.
+//!
+//! Both are served at `/notas...` and under `/queue`, the path prefix of route 3 at the entry
+//! point; the `Location` is relative (`notas/status/{key}`), so it resolves under either.
 
 use axum::{
     Json, Router,
@@ -41,11 +44,15 @@ pub struct AppState {
     pub store_timeout: Duration,
 }
 
+/// The entry point's path prefix for route 3.
+pub const PREFIX: &str = "/queue";
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/notas", post(accept))
         .route("/notas/status/{key}", get(status))
-        .with_state(state)
+        .with_state(state);
+    Router::new().nest(PREFIX, routes.clone()).merge(routes)
 }
 
 /// What route 3 says about an accepted grade.
@@ -73,14 +80,14 @@ async fn accept(
         .payload(&value)
         .headers(message::headers(now_ms()));
     // Resolves once the broker acknowledged the append (acks=all), or failed for good
-    // (message.timeout.ms, KAFKA_TIMEOUT_MS).
-    state
-        .producer
-        .send(record, state.kafka_timeout)
-        .await
+    // (message.timeout.ms, KAFKA_TIMEOUT_MS); bounded here too, so no answer waits longer.
+    let appended = state.producer.send(record, state.kafka_timeout);
+    Store::Broker
+        .within(state.kafka_timeout, appended)
+        .await?
         .map_err(|(e, _)| StoreError::new(Store::Broker, e))?;
     let mut headers = HeaderMap::new();
-    let location = format!("/notas/status/{}", percent_encoded(key.as_str()));
+    let location = format!("notas/status/{}", percent_encoded(key.as_str()));
     headers.insert(
         header::LOCATION,
         HeaderValue::from_str(&location).expect("percent-encoded ASCII"),

@@ -1,0 +1,6 @@
+//! Route 3 end to end: queue-api, a real broker (tansu) of the test's own, grade-consumers,
+//! MySQL and Redis, as a client sees it.
+
+mod accept;
+mod helpers;
+mod store;
