@@ -41,6 +41,11 @@ let
     redis-api-image = service "redis-api" [ "8080/tcp" ];
     dashboard-api-image = service "dashboard-api" [ "8080/tcp" ];
     monitor-image = service "monitor" [ "8080/tcp" ];
+    # Route 3: queue-api answers POST /notas like redis-api; grade-consumer reads Kafka and
+    # serves HTTP only for /healthz, /readyz and /metrics. librdkafka is linked in
+    # statically (rdkafka-sys' build.rs: static=rdkafka), so nothing more goes in.
+    queue-api-image = service "queue-api" [ "8080/tcp" ];
+    grade-consumer-image = service "grade-consumer" [ "8080/tcp" ];
     frontend-image = image {
       name = "frontend";
       contents = [ site ];

@@ -20,7 +20,24 @@ let
     inherit src version;
     pname = "notas";
     strictDeps = true;
-    nativeBuildInputs = [ pkgs.protobuf ];
+    # Route 3's rdkafka builds its bundled librdkafka (2.12) with CMake (its `cmake-build`
+    # feature, root Cargo.toml): librdkafka's own ./configure starts with
+    # `#!/usr/bin/env bash`, which the sandbox lacks. librdkafka's rdkafka_conf.c includes
+    # <curl/curl.h> whenever WITH_OAUTHBEARER_OIDC is defined, and CMake's config.h always
+    # defines it, 0 here (librdkafka issue #5135): curl's headers must be there, though
+    # nothing of curl is linked. They are in curl's `dev` output (nixpkgs
+    # pkgs/by-name/cu/curlMinimal/package.nix: outputs bin dev out man devdoc; the headers
+    # go to outputDev, pkgs/build-support/setup-hooks/multiple-outputs.sh), which the C
+    # compiler wrapper adds with -isystem (pkgs/build-support/cc-wrapper/setup-hook.sh).
+    nativeBuildInputs = [ pkgs.protobuf pkgs.cmake ];
+    buildInputs = [ pkgs.curl.dev ];
+    # cmake's setup hook makes cmakeConfigurePhase the configure phase unless the derivation
+    # sets one or this flag (nixpkgs pkgs/by-name/cm/cmake/setup-hook.sh). crane's
+    # mkCargoDerivation already sets a configurePhase that does nothing for this reason
+    # (crane issue #104, CHANGELOG 0.7.0, checks' simpleWithCmake); the flag says it here
+    # too, so the hook leaves cargo alone whatever crane's default becomes. The cargo build
+    # runs CMake itself, through rdkafka-sys' build script.
+    dontUseCmakeConfigure = true;
     PROTOC = "${pkgs.protobuf}/bin/protoc";
   };
   cargoArtifacts = craneLib.buildDepsOnly common;
@@ -32,7 +49,8 @@ let
     doCheck = false;
     meta.mainProgram = name;
   });
-  names = [ "grpc-server" "grpc-client" "redis-api" "dashboard-api" "monitor" ];
+  # Every binary of the workspace (deploy-checks tests/nix.rs holds this list to it).
+  names = [ "grpc-server" "grpc-client" "redis-api" "dashboard-api" "monitor" "queue-api" "grade-consumer" ];
 in
 {
   binaries = pkgs.lib.genAttrs names binary;

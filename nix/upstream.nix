@@ -9,8 +9,9 @@
 # `ifd` is a folder holding the outputs that evaluation reads back (import from derivation):
 # the test writes them there. `root` is the flake's folder and `tracked` the files git tracks
 # under it, one per line (`git ls-files`): a flake's source holds only those, so they are all
-# the files a path can name.
-{ ifd, root, tracked }:
+# the files a path can name. `absent` names packages the model leaves out, for a test of how
+# the flake does without one whose presence on the pinned release is not verified.
+{ ifd, root, tracked, absent ? [ ] }:
 let
   linux = [ "x86_64-linux" "aarch64-linux" ];
   darwin = [ "aarch64-darwin" "x86_64-darwin" ];
@@ -115,11 +116,26 @@ let
   # A package, and the platforms it builds for (its meta.platforms).
   package = platforms: name: drv name // { inherit platforms; };
   unix = package all;
+  # A package with several outputs (lib/customisation.nix, extendDerivation): the package
+  # is its first output, and has every output as an attribute, which carries
+  # `outputSpecified = true` and its `outputName`. One level deep here (upstream's outputs
+  # have the outputs again, which a deepSeq would follow forever).
+  outputs = list: platforms: name:
+    let
+      output = o: drv name // {
+        inherit platforms;
+        outputs = list;
+        outputName = o;
+        outputSpecified = true;
+        outPath = "${ifd}/${name}-${o}";
+      };
+    in
+    builtins.removeAttrs (output (builtins.head list)) [ "outputSpecified" ] // lib.genAttrs list output;
 
   pkgsFor = system:
     let
       isLinux = builtins.elem system linux;
-      available = builtins.removeAttrs packages (builtins.filter
+      available = builtins.removeAttrs packages (absent ++ builtins.filter
         (n: !(builtins.elem system packages.${n}.platforms)) (builtins.attrNames packages));
       # name -> package; the file each one is defined in.
       packages = builtins.mapAttrs (name: p: p name) {
@@ -127,7 +143,14 @@ let
         cargo = unix; # pkgs/top-level/all-packages.nix: inherit (rustPackages) cargo
         chromium = package linux; # pkgs/applications/networking/browsers/chromium/browser.nix: platforms.linux
         clippy = unix; # all-packages.nix: inherit (rustPackages) clippy
-        curl = unix; # pkgs/by-name/cu/curl
+        # pkgs/by-name/cm/cmake/package.nix (platforms.all); its setup-hook.sh makes
+        # cmakeConfigurePhase the configure phase unless `configurePhase` or
+        # `dontUseCmakeConfigure` is set.
+        cmake = unix;
+        # pkgs/by-name/cu/curl/package.nix is curlMinimal.override (pkgs/by-name/cu/curlMinimal/
+        # package.nix): outputs bin dev out man devdoc, platforms.all; the headers are in
+        # `dev` (multiple-outputs.sh: outputInclude = outputDev).
+        curl = outputs [ "bin" "dev" "out" "man" "devdoc" ] all;
         google-cloud-sdk = unix; # pkgs/by-name/go/google-cloud-sdk (linux and darwin builds)
         just = unix; # pkgs/by-name/ju/just
         kind = unix; # pkgs/by-name/ki/kind
@@ -144,6 +167,11 @@ let
         rustfmt = unix; # all-packages.nix: rustfmt = rustPackages.rustfmt
         skopeo = unix; # pkgs/by-name/sk/skopeo
         static-web-server = unix; # pkgs/by-name/st/static-web-server
+        # pkgs/by-name/ta/tansu/package.nix on nixpkgs master: 0.6.0, buildFeatures dynostore
+        # libsql slatedb turso, platforms.unix, mainProgram tansu. Proposed in April 2026
+        # (nixpkgs PR #512110); not verified on nixos-26.05, so nix/shell.nix asks
+        # `pkgs ? tansu`, and the tests evaluate it with `absent = [ "tansu" ]` too.
+        tansu = unix;
       };
     in
     available // {
@@ -221,15 +249,29 @@ let
       drv "${args.pname or "crate"}" // { inherit args; };
     cargoFmt = { src, ... }@args: drv "fmt"; # lib/cargoFmt.nix
     cargoClippy = { cargoArtifacts, ... }@args: # lib/cargoClippy.nix
-      assert builtins.isString (args.cargoClippyExtraArgs or ""); drv "clippy";
+      assert builtins.isString (args.cargoClippyExtraArgs or ""); drv "clippy" // { inherit args; };
     cargoTest = { cargoArtifacts, ... }@args: # lib/cargoTest.nix
-      assert builtins.isString (args.cargoTestExtraArgs or ""); drv "test";
+      assert builtins.isString (args.cargoTestExtraArgs or ""); drv "test" // { inherit args; };
+    # Every one of these takes `...` and hands what it does not use to mkCargoDerivation,
+    # which passes it on to stdenv.mkDerivation (lib/mkCargoDerivation.nix, cleanedArgs),
+    # so `nativeBuildInputs`, `buildInputs` and `dontUseCmakeConfigure` reach the build.
+    # mkCargoDerivation sets a configurePhase of its own that runs only the hooks
+    # (CHANGELOG.md 0.7.0: so that cmake's setup hook cannot claim it; issue #104).
   };
 in
 {
   # The flake's inputs: nixpkgs.lib and nixpkgs.legacyPackages.<system> (nixpkgs' flake.nix).
   nixpkgs = { inherit lib; legacyPackages = lib.genAttrs all pkgsFor; };
   crane.mkLib = craneLib; # crane's flake.nix: mkLib = pkgs: import ./default.nix { inherit pkgs; }
+
+  # Not upstream's: the output of a package that stdenv hands a build when the package is in
+  # its inputs: `lib.getDev` (pkgs/stdenv/generic/make-derivation.nix maps it over every
+  # dependency list; lib/attrsets.nix `getOutput`: an output chosen by name stays, a
+  # package gives its `dev` output, or `out`, or itself).
+  inputOutput = p:
+    if p.outputSpecified or false then p.outputName
+    else if builtins.elem "dev" (p.outputs or [ ]) then "dev"
+    else "out";
 
   # Not upstream's: the folder a derivation's `src` comes from, and the files it puts in the
   # build folder, relative to it (a toSource's, or every file under a path).

@@ -7,7 +7,11 @@ mod common;
 
 use common::{IMAGES, flake, nix_command, nix_eval, repo, run, strings};
 use serde_json::Value;
-use std::{collections::BTreeSet, process::Command};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    process::Command,
+    sync::OnceLock,
+};
 
 const LINUX: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
 const DARWIN: [&str; 2] = ["aarch64-darwin", "x86_64-darwin"];
@@ -37,10 +41,62 @@ fn names(v: &Value) -> BTreeSet<&str> {
     strings(v).collect()
 }
 
+/// `cargo metadata` of the workspace (manifests only, offline): its members, their targets
+/// and their dependencies with the features asked for (workspace-inherited ones resolved).
+fn metadata() -> &'static Value {
+    static METADATA: OnceLock<Value> = OnceLock::new();
+    METADATA.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = run(
+            Command::new(cargo).current_dir(repo()).args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--offline",
+            ]),
+            "cargo",
+        );
+        serde_json::from_str(&out).unwrap()
+    })
+}
+
+/// Every binary of the workspace (`crates/*/src/main.rs` and any other bin target of a
+/// member; crates/fuzz is outside the workspace): binary -> its package.
+fn workspace_binaries() -> BTreeMap<String, String> {
+    let mut binaries = BTreeMap::new();
+    for package in metadata()["packages"].as_array().unwrap() {
+        for target in package["targets"].as_array().unwrap() {
+            if strings(&target["kind"]).any(|k| k == "bin") {
+                binaries.insert(
+                    target["name"].as_str().unwrap().to_string(),
+                    package["name"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    binaries
+}
+
+/// What `nix build` makes an image of: every binary of the workspace and the frontend.
+fn expected_images() -> BTreeSet<String> {
+    let mut images: BTreeSet<String> = workspace_binaries().into_keys().collect();
+    images.insert("frontend".into());
+    images
+}
+
 #[test]
 fn nix_build_makes_every_image_on_linux_and_macos() {
     let flake = flake();
     assert_eq!(flake["evaluated"], true);
+    let expected_images = expected_images();
+    // What the cluster runs (common::IMAGES, k8s/ and scripts/overlay.py) is built here.
+    for image in IMAGES {
+        assert!(
+            expected_images.contains(image),
+            "{image} is no workspace binary"
+        );
+    }
     let every: BTreeSet<&str> = LINUX.iter().chain(&DARWIN).copied().collect();
     let systems: BTreeSet<&str> = flake["packages"]
         .as_object()
@@ -51,7 +107,7 @@ fn nix_build_makes_every_image_on_linux_and_macos() {
     assert_eq!(systems, every);
     for system in every {
         let packages = names(&flake["packages"][system]);
-        for image in IMAGES {
+        for image in &expected_images {
             assert!(
                 packages.contains(format!("{image}-image").as_str()),
                 "{system}: {image}-image"
@@ -62,16 +118,17 @@ fn nix_build_makes_every_image_on_linux_and_macos() {
             "{system}"
         );
         // result/ of `nix build`: what `just up` loads and what scripts/overlay.py reads.
-        let mut expected: BTreeSet<String> = IMAGES.iter().map(|i| format!("{i}.tar")).collect();
+        let mut expected: BTreeSet<String> =
+            expected_images.iter().map(|i| format!("{i}.tar")).collect();
         expected.insert("images.json".into());
         let results: BTreeSet<String> = strings(&flake["results"][system])
             .map(String::from)
             .collect();
         assert_eq!(results, expected, "{system}");
         let images = flake["images"][system].as_object().unwrap();
-        assert_eq!(images.len(), IMAGES.len(), "{system}");
-        for image in IMAGES {
-            let reference = images[image].as_str().unwrap();
+        assert_eq!(images.len(), expected_images.len(), "{system}");
+        for image in &expected_images {
+            let reference = images[image.as_str()].as_str().unwrap();
             let (repository, tag) = reference.rsplit_once(':').unwrap();
             assert_eq!(repository, format!("notas/{image}"));
             // No fixed tag: the content hash, so a rebuilt image rolls out.
@@ -83,6 +140,107 @@ fn nix_build_makes_every_image_on_linux_and_macos() {
         assert_eq!(
             flake["images"][mac], flake["images"][linux],
             "{mac} builds {linux} images"
+        );
+    }
+}
+
+#[test]
+fn every_binary_of_the_workspace_is_built_and_shipped() {
+    // The next service cannot be forgotten: each binary is one of nix/rust.nix's `names`
+    // (a crane package building exactly it) and nix/images.nix runs it in an image.
+    let binaries = workspace_binaries();
+    assert!(binaries.len() >= 7, "{binaries:?}");
+    let built = flake()["binaries"].as_object().unwrap();
+    let entrypoints = flake()["entrypoints"].as_object().unwrap();
+    for (binary, package) in &binaries {
+        assert_eq!(
+            built.get(binary).and_then(Value::as_str),
+            Some(format!("--locked -p {package}").as_str()),
+            "{binary}: add it to `names` in nix/rust.nix"
+        );
+        let entrypoint: Vec<&str> = entrypoints
+            .get(&format!("{binary}-image"))
+            .unwrap_or_else(|| panic!("{binary}: no {binary}-image in nix/images.nix"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(
+            entrypoint.len() == 1 && entrypoint[0].ends_with(&format!("/{package}/bin/{binary}")),
+            "{binary}-image runs {entrypoint:?}"
+        );
+    }
+    // And nothing is built that the workspace no longer has.
+    let built: BTreeSet<&String> = built.keys().collect();
+    assert_eq!(built, binaries.keys().collect());
+}
+
+/// The inputs of a build as the model reports them: (package, output) pairs.
+fn inputs(v: &Value) -> BTreeSet<(&str, &str)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["name"].as_str().unwrap(), i["output"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn librdkafkas_cmake_build_gets_cmake_and_curls_headers() {
+    // rdkafka's `cmake-build` feature (root Cargo.toml) builds the bundled librdkafka with
+    // CMake, and librdkafka 2.12's rdkafka_conf.c includes <curl/curl.h> even without curl
+    // (librdkafka #5135): every build of the workspace needs cmake where it runs and curl's
+    // headers (its `dev` output) for the target, and without the feature needs neither.
+    let features: BTreeSet<&str> = metadata()["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["dependencies"].as_array().unwrap())
+        .filter(|d| d["name"] == "rdkafka")
+        .flat_map(|d| strings(&d["features"]))
+        .collect();
+    assert!(
+        !features.is_empty(),
+        "no workspace crate depends on rdkafka"
+    );
+    let cmake_build = features.contains("cmake-build") || features.contains("cmake_build");
+    let builds = flake()["rustBuilds"].as_object().unwrap();
+    for build in [
+        "deps",
+        "clippy",
+        "unit-tests",
+        "queue-api",
+        "grade-consumer",
+    ] {
+        assert!(
+            builds.contains_key(build),
+            "no {build} build: {:?}",
+            builds.keys()
+        );
+    }
+    for (build, v) in builds {
+        let native = inputs(&v["native"]);
+        let target = inputs(&v["build"]);
+        assert_eq!(
+            native.contains(&("cmake", "out")),
+            cmake_build,
+            "{build}: cmake in nativeBuildInputs (nix/rust.nix) and rdkafka's features {features:?}"
+        );
+        assert_eq!(
+            target.contains(&("curl", "dev")),
+            cmake_build,
+            "{build}: curl's headers in buildInputs (nix/rust.nix) and rdkafka's features {features:?}"
+        );
+        // cmake's setup hook must not take crane's configure phase.
+        assert_eq!(v["dontUseCmakeConfigure"], cmake_build, "{build}");
+    }
+    // `nix develop` builds the same workspace.
+    for system in LINUX.iter().chain(&DARWIN) {
+        let shell = &flake()["shells"][system];
+        assert_eq!(names(&shell["packages"]).contains("cmake"), cmake_build);
+        assert_eq!(
+            inputs(&shell["build"]).contains(&("curl", "dev")),
+            cmake_build
         );
     }
 }
@@ -112,9 +270,11 @@ fn nix_develop_gives_every_tool_on_linux_and_macos() {
         "nginx",
         "nodejs_22",
         "protobuf",
+        "cmake",
+        "curl",
     ];
     for system in LINUX.iter().chain(&DARWIN) {
-        let shell = names(&flake()["shells"][system]);
+        let shell = names(&flake()["shells"][system]["packages"]);
         for tool in tools {
             assert!(shell.contains(tool), "{system}: no {tool}");
         }
@@ -122,6 +282,32 @@ fn nix_develop_gives_every_tool_on_linux_and_macos() {
         assert_eq!(
             shell.contains("chromium"),
             system.ends_with("linux"),
+            "{system}"
+        );
+        // tansu from nixpkgs, and TANSU for notas-testkit's TestBroker.
+        let variables = names(&flake()["shells"][system]["variables"]);
+        assert!(
+            shell.contains("tansu") && variables.contains("TANSU"),
+            "{system}"
+        );
+    }
+}
+
+#[test]
+fn nix_develop_does_without_a_nixpkgs_tansu() {
+    // nixpkgs master packages tansu; the pinned release may not (nix/upstream.nix), and the
+    // shell must evaluate either way, leaving tansu to scripts/bootstrap.sh.
+    let shells = nix_eval(
+        "{ repo, ifd, tracked }: (import (repo + \"/crates/deploy-checks/tests/flake-model.nix\") { inherit repo ifd tracked; absent = [ \"tansu\" ]; }).shells",
+    );
+    for system in LINUX.iter().chain(&DARWIN) {
+        let shell = names(&shells[system]["packages"]);
+        assert!(
+            shell.contains("cargo") && !shell.contains("tansu"),
+            "{system}"
+        );
+        assert!(
+            !names(&shells[system]["variables"]).contains("TANSU"),
             "{system}"
         );
     }
