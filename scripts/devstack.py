@@ -1,5 +1,6 @@
-"""The local stack behind `just dev`: real MariaDB, Redis, nginx and Prometheus processes
-plus the four services and the host monitor, with every file they write under `.dev/`
+"""The local stack behind `just dev`: real MariaDB, Redis, nginx, Prometheus and Kafka (tansu)
+processes plus the services of the three routes, the dashboard and the host monitor, with
+every file they write under `.dev/`
 (ignored by git). Run from the repository root as `python -m scripts.devstack COMMAND`
 (ports, stack.env, starting and waiting for the stack are in scripts/stack.py, which
 `just bench` shares; the fault suite, scripts/chaos.py, runs the same command lines):
@@ -59,15 +60,22 @@ TEMPLATE = ROOT / "scripts" / "nginx.conf.template"
 SERVICE_PROCESS = {
     "grpc-client": "grpc-client",
     "redis-api": "redis-api",
+    "queue-api": "queue-api",
     "dashboard-api": "dashboard-api",
     "frontend": "dashboard-api",
 }
 
 
-def ingress_routes(ingress: Path = INGRESS) -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
+def ingress_routes(
+    ingress: Path = INGRESS,
+) -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
     """The Ingress paths as (path, pathType, service) and, per canaried path, the
     services with their weights, the main Ingress's last (it takes what the canaries leave)."""
-    docs = [d for d in yaml.safe_load_all(ingress.read_text()) if d and d.get("kind") == "Ingress"]
+    docs = [
+        d
+        for d in yaml.safe_load_all(ingress.read_text())
+        if d and d.get("kind") == "Ingress"
+    ]
     main, canary = [], {}
     for doc in docs:
         notes = doc["metadata"].get("annotations", {})
@@ -82,7 +90,9 @@ def ingress_routes(ingress: Path = INGRESS) -> tuple[list[dict], dict[str, list[
                     "annotations": notes,
                 }
                 if is_canary:
-                    canary.setdefault(entry["path"], []).append((entry["service"], weight))
+                    canary.setdefault(entry["path"], []).append(
+                        (entry["service"], weight)
+                    )
                 else:
                     main.append(entry)
     splits = {}
@@ -90,10 +100,14 @@ def ingress_routes(ingress: Path = INGRESS) -> tuple[list[dict], dict[str, list[
         # As ingress-nginx: a canary only shares a path that a main Ingress serves.
         base = next((e["service"] for e in main if e["path"] == path), None)
         if base is None:
-            sys.exit(f"devstack: {ingress}: the canary of {path} has no main Ingress for that path")
+            sys.exit(
+                f"devstack: {ingress}: the canary of {path} has no main Ingress for that path"
+            )
         weight = sum(w for _, w in canaries)
         if not 0 <= weight <= 100:
-            sys.exit(f"devstack: {ingress}: the canaries of {path} weigh {weight}, not 0 to 100")
+            sys.exit(
+                f"devstack: {ingress}: the canaries of {path} weigh {weight}, not 0 to 100"
+            )
         splits[path] = [*canaries, (base, 100 - weight)]
     return main, splits
 
@@ -102,7 +116,9 @@ def ingress_routes(ingress: Path = INGRESS) -> tuple[list[dict], dict[str, list[
 ANNOTATION = "nginx.ingress.kubernetes.io/"
 
 
-def edge_limits(annotations: dict, zone: str, rate_limit: bool = True) -> tuple[str, list[str]]:
+def edge_limits(
+    annotations: dict, zone: str, rate_limit: bool = True
+) -> tuple[str, list[str]]:
     """What ingress-nginx makes of a main Ingress's limits, for one location: the http-level
     `limit_req_zone` and the location's directives. Per client address, `limit-rps` a second
     with bursts of `limit-burst-multiplier` (default 5) times that, answered without delay
@@ -120,7 +136,9 @@ def edge_limits(annotations: dict, zone: str, rate_limit: bool = True) -> tuple[
         directives.append(f"client_max_body_size {size};")
     if codes := get("custom-http-errors"):
         directives.append("proxy_intercept_errors on;")
-        directives += [f"error_page {code} = @edge_{code};" for code in codes.split(",")]
+        directives += [
+            f"error_page {code} = @edge_{code};" for code in codes.split(",")
+        ]
     return zones, directives
 
 
@@ -130,7 +148,9 @@ def edge_error_locations(main: list[dict]) -> str:
     codes = {}
     for entry in main:
         notes = entry["annotations"]
-        for code in filter(None, notes.get(ANNOTATION + "custom-http-errors", "").split(",")):
+        for code in filter(
+            None, notes.get(ANNOTATION + "custom-http-errors", "").split(",")
+        ):
             codes[code] = notes[ANNOTATION + "default-backend"]
     return "\n".join(
         f"        location @edge_{code} {{\n"
@@ -141,6 +161,22 @@ def edge_error_locations(main: list[dict]) -> str:
         "        }"
         for code, service in sorted(codes.items())
     )
+
+
+# The three-way split of the local stack: ingress-nginx weighs one canary per path, so the
+# kind cluster has none; the GKE Gateway has the same path (k8s/components/gateway-api-split).
+THREE_WAY_PATH = "/all/notas"
+
+
+def three_way_split(
+    splits: dict[str, list[tuple[str, int]]],
+) -> list[tuple[str, int]] | None:
+    """POST /notas shared by the three routes, a third each: routes 1 and 2 as the Ingress
+    splits /notas, route 3 (queue-api) beside them. None when /notas has no split."""
+    if "/notas" not in splits:
+        return None
+    first, second = (svc for svc, _ in splits["/notas"])
+    return [(first, 33), (second, 33), ("queue-api", 34)]
 
 
 def render_nginx(
@@ -159,37 +195,66 @@ def render_nginx(
     # (nginx tries the next), where the default rules it out for 10 s, and during a rolling
     # restart both replicas at once ("no live upstreams"). The cluster's ingress-nginx
     # follows the Service's ready endpoints instead.
-    services = sorted({e["service"] for e in main} | {s for parts in splits.values() for s, _ in parts})
+    three = three_way_split(splits) if "queue-api" in servers else None
+    services = sorted(
+        {e["service"] for e in main}
+        | {s for parts in splits.values() for s, _ in parts}
+        | {s for s, _ in three or []}
+    )
     if unknown := [svc for svc in services if svc not in SERVICE_PROCESS]:
-        sys.exit(f"devstack: no local process answers for the Service {unknown[0]} (devstack.SERVICE_PROCESS)")
+        sys.exit(
+            f"devstack: no local process answers for the Service {unknown[0]} (devstack.SERVICE_PROCESS)"
+        )
     upstreams = "\n".join(
         f"    upstream {svc} {{\n"
-        + "".join(f"        server 127.0.0.1:{port} max_fails=0;\n" for port in servers[SERVICE_PROCESS[svc]])
+        + "".join(
+            f"        server 127.0.0.1:{port} max_fails=0;\n"
+            for port in servers[SERVICE_PROCESS[svc]]
+        )
         + "        keepalive 64;\n    }\n"
         for svc in services
     )
     split_blocks, locations = [], []
 
-    def location(match: str, entry: dict, upstream: str) -> str:
-        zones, directives = edge_limits(entry["annotations"], f"edge_{len(locations)}", rate_limit)
+    def location(match: str, entry: dict, upstream: str, rewrite: str = "") -> str:
+        zones, directives = edge_limits(
+            entry["annotations"], f"edge_{len(locations)}", rate_limit
+        )
         if zones:
             split_blocks.append(zones)
-        body = "".join(f"            {d}\n" for d in [*directives, f"proxy_pass http://{upstream};"])
+        proxy = [f"rewrite ^ {rewrite} break;"] if rewrite else []
+        body = "".join(
+            f"            {d}\n"
+            for d in [*directives, *proxy, f"proxy_pass http://{upstream};"]
+        )
         return f"        location {match}{entry['path']} {{\n{body}        }}"
 
-    for i, (path, parts) in enumerate(splits.items()):
-        var = f"$split_{i}"
+    def split(var: str, parts: list[tuple[str, int]]) -> None:
         shares = "".join(f"        {weight}% {svc};\n" for svc, weight in parts[:-1])
         split_blocks.append(
             f'    split_clients "${{request_id}}" {var} {{\n{shares}        * {parts[-1][0]};\n    }}\n'
         )
+
+    for i, (path, parts) in enumerate(splits.items()):
+        var = f"$split_{i}"
+        split(var, parts)
         # The split takes the main Ingress's settings, as ingress-nginx gives a canary's path.
         entry = next(e for e in main if e["path"] == path)
         locations.append(location("= ", entry, var))
     for entry in main:
         if entry["path"] in splits:
             continue
-        locations.append(location("= " if entry["type"] == "Exact" else "", entry, entry["service"]))
+        locations.append(
+            location("= " if entry["type"] == "Exact" else "", entry, entry["service"])
+        )
+    if three:
+        split("$split_all", three)
+        # The edge settings of /notas; the routes serve /notas, so the path is rewritten.
+        entry = {
+            **next(e for e in main if e["path"] == "/notas"),
+            "path": THREE_WAY_PATH,
+        }
+        locations.append(location("= ", entry, "$split_all", rewrite="/notas"))
     if errors := edge_error_locations(main):
         locations.append(errors)
     text = TEMPLATE.read_text()
@@ -200,14 +265,18 @@ def render_nginx(
         "UPSTREAMS": upstreams,
         "SPLITS": "\n".join(split_blocks),
         "LOCATIONS": "\n\n".join(locations),
-        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }" if static_204 else "",
+        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }"
+        if static_204
+        else "",
     }.items():
         text = text.replace(f"@@{key}@@", value)
     return text
 
 
 def find(binary: str) -> str:
-    path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin")
+    path = shutil.which(binary) or shutil.which(
+        binary, path="/usr/sbin:/usr/local/sbin"
+    )
     if not path:
         sys.exit(f"devstack: {binary} is missing (scripts/bootstrap.sh installs it)")
     return path
@@ -253,13 +322,18 @@ def mysql_users(port: int, state: Path = STATE) -> tuple[str, str]:
         "GRANT CREATE USER ON *.* TO 'notas_migrate'@'%';\n"
     )
     server = f"127.0.0.1:{port}"
-    return f"mysql://notas_migrate:{migrate}@{server}/notas", f"mysql://notas_app:{app}@{server}/notas"
+    return (
+        f"mysql://notas_migrate:{migrate}@{server}/notas",
+        f"mysql://notas_app:{app}@{server}/notas",
+    )
 
 
 def as_app_user(admin_url: str) -> str:
     """`admin_url` (an existing server's account) with the services' user and a new password."""
     u = urlparse(admin_url)
-    return u._replace(netloc=f"notas_app:{secrets.token_hex(16)}@{u.hostname}:{u.port or 3306}").geturl()
+    return u._replace(
+        netloc=f"notas_app:{secrets.token_hex(16)}@{u.hostname}:{u.port or 3306}"
+    ).geturl()
 
 
 def write_migrate_env(migrate_url: str, app_url: str, state: Path = STATE) -> None:
@@ -281,7 +355,9 @@ def redacted(url: str) -> str:
     u = urlparse(url)
     if not u.password:
         return url
-    return u._replace(netloc=f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")).geturl()
+    return u._replace(
+        netloc=f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
+    ).geturl()
 
 
 # The command line of each process (`exec` so that the process honcho, or the fault suite,
@@ -313,6 +389,27 @@ def redis_command(port: int, state: Path = STATE, password: str = "") -> str:
     )
 
 
+def tansu() -> str:
+    """The broker's binary: TANSU, else the one scripts/bootstrap.sh links into .dev/bin."""
+    path = os.environ.get("TANSU", str(ROOT / ".dev" / "bin" / "tansu"))
+    if not os.access(path, os.X_OK):
+        sys.exit(
+            f"devstack: {path} is missing (scripts/bootstrap.sh builds tansu once per machine)"
+        )
+    return path
+
+
+def kafka_command(port: int, state: Path = STATE) -> str:
+    # tansu, its SQLite engine: one file under the state folder, durable across restarts. Its
+    # log at INFO is a line per span; warnings go to its own file, as MariaDB's and Redis' do.
+    (state / "kafka").mkdir(parents=True, exist_ok=True)
+    listener = f"tcp://127.0.0.1:{port}"
+    return (
+        f"cd {state}/kafka && RUST_LOG=warn exec {tansu()} broker --listener-url {listener}"
+        f" --advertised-listener-url {listener} --storage-engine sqlite://grades.db >> {state}/logs/kafka.log 2>&1"
+    )
+
+
 def nginx_command(state: Path = STATE) -> str:
     return f"exec {find('nginx')} -p {state}/nginx -c {state}/nginx/nginx.conf -e {state}/logs/nginx-error.log -g 'daemon off;'"
 
@@ -332,10 +429,13 @@ def render_prometheus(targets: dict[str, str]) -> str:
     config = {
         "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]} for job, target in targets.items()
+            {"job_name": job, "static_configs": [{"targets": [target]}]}
+            for job, target in targets.items()
         ],
     }
-    return "# Generated by scripts/devstack.py for `just dev`.\n" + yaml.safe_dump(config, sort_keys=False)
+    return "# Generated by scripts/devstack.py for `just dev`.\n" + yaml.safe_dump(
+        config, sort_keys=False
+    )
 
 
 def service_command(service: str, profile: str = PROFILE, **env: str) -> str:
@@ -346,7 +446,9 @@ def service_command(service: str, profile: str = PROFILE, **env: str) -> str:
 
 def prepare() -> None:
     if pid := running_pid():
-        sys.exit(f"devstack: a stack is already running (honcho pid {pid}); `just dev-down` stops it")
+        sys.exit(
+            f"devstack: a stack is already running (honcho pid {pid}); `just dev-down` stops it"
+        )
     for sub in ("logs", "nginx/tmp", "redis", "prometheus"):
         (STATE / sub).mkdir(parents=True, exist_ok=True)
     ports = choose_ports()
@@ -387,26 +489,59 @@ def prepare() -> None:
         LISTEN_ADDR=f"127.0.0.1:{ports['grpc-client']}",
         GRPC_SERVER_URL=f"http://127.0.0.1:{ports['grpc-server']}",
     )
-    procs["redis-api"] = service_command("redis-api", LISTEN_ADDR=f"127.0.0.1:{ports['redis-api']}")
-    procs["dashboard-api"] = service_command(
-        "dashboard-api", LISTEN_ADDR=f"127.0.0.1:{ports['dashboard-api']}", FRONTEND_DIR=f"{ROOT}/frontend/dist"
+    procs["redis-api"] = service_command(
+        "redis-api", LISTEN_ADDR=f"127.0.0.1:{ports['redis-api']}"
     )
-    procs["monitor"] = service_command("monitor", LISTEN_ADDR=f"127.0.0.1:{ports['monitor']}")
+    procs["dashboard-api"] = service_command(
+        "dashboard-api",
+        LISTEN_ADDR=f"127.0.0.1:{ports['dashboard-api']}",
+        FRONTEND_DIR=f"{ROOT}/frontend/dist",
+    )
+    procs["monitor"] = service_command(
+        "monitor", LISTEN_ADDR=f"127.0.0.1:{ports['monitor']}"
+    )
+    # Route 3: its broker, then queue-api and a consumer group of two; the first consumer
+    # creates the topics (the cluster declares them as KafkaTopics) before it joins.
+    procs["kafka"] = kafka_command(ports["kafka"])
+    procs["queue-api"] = service_command(
+        "queue-api", LISTEN_ADDR=f"127.0.0.1:{ports['queue-api']}"
+    )
+    procs["grade-consumer"] = (
+        f"{ROOT}/target/{PROFILE}/grade-consumer --create-topics && "
+        + service_command(
+            "grade-consumer", LISTEN_ADDR=f"127.0.0.1:{ports['grade-consumer']}"
+        )
+    )
+    procs["grade-consumer-2"] = service_command(
+        "grade-consumer", LISTEN_ADDR=f"127.0.0.1:{ports['grade-consumer-2']}"
+    )
     procs["prometheus"] = prometheus_command(ports["prometheus"])
     (STATE / "prometheus" / "prometheus.yml").write_text(
         render_prometheus(
             {
                 name: f"127.0.0.1:{ports['grpc-server-admin' if name == 'grpc-server' else name]}"
-                for name in ("grpc-server", "grpc-client", "redis-api", "dashboard-api", "monitor")
+                for name in (
+                    "grpc-server",
+                    "grpc-client",
+                    "redis-api",
+                    "dashboard-api",
+                    "monitor",
+                    "queue-api",
+                    "grade-consumer",
+                    "grade-consumer-2",
+                )
             }
         )
     )
     procs["ready"] = f"cd {ROOT} && exec {sys.executable} -m scripts.devstack wait"
-    (STATE / "Procfile").write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs.items()))
+    (STATE / "Procfile").write_text(
+        "".join(f"{name}: {cmd}\n" for name, cmd in procs.items())
+    )
 
     env = {
         "MYSQL_URL": mysql_url,
         "REDIS_URL": redis_url,
+        "KAFKA_BROKERS": f"127.0.0.1:{ports['kafka']}",
         "RUST_LOG": os.environ.get("RUST_LOG", "info"),
         # One tokio worker per service, as in a pod with a 1-CPU limit (k8s/base): with every
         # process on the same cores, more workers mostly park and wake each other.
@@ -420,7 +555,9 @@ def prepare() -> None:
 def wait() -> None:
     pending = wait_until_ready()
     if pending:
-        sys.exit(f"devstack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)")
+        sys.exit(
+            f"devstack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)"
+        )
     ports, env = read_ports(), read_env()
     url = env["NOTAS_URL"]
     print(
@@ -430,6 +567,8 @@ def wait() -> None:
         f"  POST grades      {url}/notas   (split 50/50: route 1 gRPC, route 2 Redis)\n"
         f"  route 1 direct   http://127.0.0.1:{ports['grpc-client']}/notas\n"
         f"  route 2 direct   http://127.0.0.1:{ports['redis-api']}/notas\n"
+        f"  route 3 queued   {url}/queue/notas   (202, then GET the Location; direct: port {ports['queue-api']})\n"
+        f"  three routes     {url}{THREE_WAY_PATH}   (a third each)\n"
         f"  metrics          http://127.0.0.1:{ports['grpc-server-admin']}/metrics (grpc-server), /metrics on each service\n"
         f"  Prometheus       {env['PROMETHEUS_URL']}   (scrapes every service and the host monitor)\n"
         f"  MySQL            {redacted(env['MYSQL_URL'])}   (password in {STATE}/stack.env)\n"
@@ -474,7 +613,10 @@ def run() -> None:
         how = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
         log = STATE / "logs" / f"{name}.log"
         where = log if log.exists() else f"its lines above ({name}.1 |)"
-        print(f"devstack: the stack stopped because {name} exited ({how}); see {where}", file=sys.stderr)
+        print(
+            f"devstack: the stack stopped because {name} exited ({how}); see {where}",
+            file=sys.stderr,
+        )
         sys.exit(code or 1)
     # Stopped on purpose: honcho reports its processes' SIGTERM deaths (143); all is well.
     sys.exit(0 if asked else code)

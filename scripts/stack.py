@@ -33,6 +33,10 @@ PREFERRED_PORTS = {
     "dashboard-api": 8083,
     "monitor": 8084,
     "prometheus": 9090,
+    "kafka": 19092,
+    "queue-api": 8085,
+    "grade-consumer": 8086,
+    "grade-consumer-2": 8087,
 }
 
 
@@ -52,7 +56,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def assign_ports(saved: dict[str, int], is_free=_port_free, fresh=free_port) -> dict[str, int]:
+def assign_ports(
+    saved: dict[str, int], is_free=_port_free, fresh=free_port
+) -> dict[str, int]:
     """A port for every process: the one it had (`saved`), else its preferred one, if free
     (`is_free`) and not given to another process already; else a `fresh` one."""
     ports = {}
@@ -70,7 +76,9 @@ def choose_ports(state: Path = STATE) -> dict[str, int]:
     """Every process's port, kept from the last run unless something else took it since,
     saved in state/ports.json."""
     ports_file = state / "ports.json"
-    ports = assign_ports(json.loads(ports_file.read_text()) if ports_file.exists() else {})
+    ports = assign_ports(
+        json.loads(ports_file.read_text()) if ports_file.exists() else {}
+    )
     ports_file.write_text(json.dumps(ports, indent=2) + "\n")
     return ports
 
@@ -112,7 +120,16 @@ def run_honcho(state: Path = STATE, **popen) -> subprocess.Popen:
     # honcho is installed next to this Python, in the tools' venv.
     honcho = Path(sys.executable).parent / "honcho"
     stack = subprocess.Popen(
-        [str(honcho), "-e", str(state / "stack.env"), "-f", str(state / "Procfile"), "-d", str(ROOT), "start"],
+        [
+            str(honcho),
+            "-e",
+            str(state / "stack.env"),
+            "-f",
+            str(state / "Procfile"),
+            "-d",
+            str(ROOT),
+            "start",
+        ],
         cwd=ROOT,
         stderr=subprocess.STDOUT,
         **popen,
@@ -126,12 +143,19 @@ def start(state: Path, environ: dict[str, str], log: Path) -> subprocess.Popen:
     with honcho's output in `log` (`just dev` does the same in the foreground). It is not
     ready yet: see `wait_until_ready`."""
     environ = {**environ, "NOTAS_STATE": str(state)}
-    subprocess.run([sys.executable, "-m", "scripts.devstack", "prepare"], check=True, env=environ, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "scripts.devstack", "prepare"],
+        check=True,
+        env=environ,
+        cwd=ROOT,
+    )
     with open(log, "w") as output:
         return run_honcho(state, env=environ, stdout=output, start_new_session=True)
 
 
-def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: True) -> list[str]:
+def wait_until_ready(
+    state: Path = STATE, seconds: float = 180, alive=lambda: True
+) -> list[str]:
     """Poll every service's readiness (and nginx's health) until all answer 200, `seconds`
     pass or `alive()` turns false; returns the processes that never answered."""
     ports, env = read_ports(state), read_env(state)
@@ -142,6 +166,9 @@ def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: Tr
             "redis-api": f"http://127.0.0.1:{ports['redis-api']}/readyz",
             "dashboard-api": f"http://127.0.0.1:{ports['dashboard-api']}/readyz",
             "monitor": f"http://127.0.0.1:{ports['monitor']}/readyz",
+            "queue-api": f"http://127.0.0.1:{ports['queue-api']}/readyz",
+            "grade-consumer": f"http://127.0.0.1:{ports['grade-consumer']}/readyz",
+            "grade-consumer-2": f"http://127.0.0.1:{ports['grade-consumer-2']}/readyz",
             "prometheus": f"http://127.0.0.1:{ports['prometheus']}/-/ready",
             "nginx": f"{env['NOTAS_URL']}/healthz",
         },

@@ -9,10 +9,22 @@ import yaml
 
 from scripts import devstack
 
-SERVERS = {"nginx": [8080], "grpc-client": [8181, 8182], "redis-api": [8282], "dashboard-api": [8383]}
+SERVERS = {
+    "nginx": [8080],
+    "grpc-client": [8181, 8182],
+    "redis-api": [8282],
+    "dashboard-api": [8383],
+    "queue-api": [8585],
+}
 
 
-def ingress(name: str, path: str, service: str, canary_weight: int | None = None, path_type: str = "Exact") -> dict:
+def ingress(
+    name: str,
+    path: str,
+    service: str,
+    canary_weight: int | None = None,
+    path_type: str = "Exact",
+) -> dict:
     notes = {}
     if canary_weight is not None:
         notes = {
@@ -24,7 +36,17 @@ def ingress(name: str, path: str, service: str, canary_weight: int | None = None
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": name, "annotations": notes},
-        "spec": {"rules": [{"http": {"paths": [{"path": path, "pathType": path_type, "backend": backend}]}}]},
+        "spec": {
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {"path": path, "pathType": path_type, "backend": backend}
+                        ]
+                    }
+                }
+            ]
+        },
     }
 
 
@@ -36,7 +58,10 @@ def write(tmp_path, *docs):
 
 def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
     text = devstack.render_nginx(SERVERS)
-    assert '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }' in text
+    assert (
+        '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }'
+        in text
+    )
     # The main Ingress's limits hold for the whole split (README, "Security").
     assert (
         "location = /notas {\n"
@@ -49,18 +74,58 @@ def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
     ) in text
     assert "limit_req_zone $binary_remote_addr zone=edge_0:5m rate=5000r/s;" in text
     assert "location @edge_429 {\n            proxy_set_header X-Code 429;" in text
-    for path, service in [("/api", "dashboard-api"), ("/socket.io", "dashboard-api"), ("/", "frontend")]:
+    for path, service in [
+        ("/api", "dashboard-api"),
+        ("/socket.io", "dashboard-api"),
+        ("/", "frontend"),
+    ]:
         assert f"location {path} {{\n            proxy_pass http://{service};" in text
     # Every replica is a server of its upstream; the frontend is served by dashboard-api here.
-    assert "server 127.0.0.1:8181 max_fails=0;\n        server 127.0.0.1:8182 max_fails=0;" in text
+    assert (
+        "server 127.0.0.1:8181 max_fails=0;\n        server 127.0.0.1:8182 max_fails=0;"
+        in text
+    )
     assert "upstream frontend {\n        server 127.0.0.1:8383 max_fails=0;" in text
     assert "listen 127.0.0.1:8080;" in text
-    assert re.findall(r"@@\w+@@", text) == ["@@NAME@@"]  # in the comment that explains them
+    assert re.findall(r"@@\w+@@", text) == [
+        "@@NAME@@"
+    ]  # in the comment that explains them
     assert "__static_204" not in text
 
 
+def test_the_three_routes_share_all_notas_a_third_each_with_the_edge_limits_of_notas():
+    text = devstack.render_nginx(SERVERS)
+    split = '    split_clients "${request_id}" $split_all {\n        33% redis-api;\n        33% grpc-client;\n        * queue-api;\n    }'
+    assert split in text
+    location = re.search(
+        r"location = /all/notas \{\n(.*?)\n        \}", text, re.S
+    ).group(1)
+    assert (
+        "client_max_body_size 16k;" in location
+        and "error_page 429 = @edge_429;" in location
+    )
+    # The routes serve /notas: the path is rewritten before the split's upstream gets it.
+    assert location.endswith(
+        "rewrite ^ /notas break;\n            proxy_pass http://$split_all;"
+    )
+    assert "upstream queue-api {\n        server 127.0.0.1:8585 max_fails=0;" in text
+
+
+def test_without_queue_api_there_is_no_three_way_split(tmp_path):
+    servers = {name: ports for name, ports in SERVERS.items() if name != "queue-api"}
+    path = write(
+        tmp_path,
+        ingress("main", "/notas", "grpc-client"),
+        ingress("canary", "/notas", "redis-api", canary_weight=50),
+    )
+    assert "/all/notas" not in devstack.render_nginx(servers, ingress=path)
+
+
 def test_the_benchmark_adds_a_static_location():
-    assert "location = /__static_204 {\n            return 204;" in devstack.render_nginx(SERVERS, static_204=True)
+    assert (
+        "location = /__static_204 {\n            return 204;"
+        in devstack.render_nginx(SERVERS, static_204=True)
+    )
 
 
 def test_the_canary_weight_sets_the_share(tmp_path):
@@ -71,8 +136,12 @@ def test_the_canary_weight_sets_the_share(tmp_path):
     )
     main, splits = devstack.ingress_routes(path)
     assert splits == {"/notas": [("redis-api", 30), ("grpc-client", 70)]}
-    assert main == [{"path": "/notas", "type": "Exact", "service": "grpc-client", "annotations": {}}]
-    assert "30% redis-api;\n        * grpc-client;" in devstack.render_nginx(SERVERS, ingress=path)
+    assert main == [
+        {"path": "/notas", "type": "Exact", "service": "grpc-client", "annotations": {}}
+    ]
+    assert "30% redis-api;\n        * grpc-client;" in devstack.render_nginx(
+        SERVERS, ingress=path
+    )
 
 
 def test_the_edge_limits_follow_the_annotations_and_the_bench_goes_without_the_rate_limit():
@@ -83,8 +152,14 @@ def test_the_edge_limits_follow_the_annotations_and_the_bench_goes_without_the_r
     zones, directives = devstack.edge_limits(notes, "z")
     assert zones == "    limit_req_zone $binary_remote_addr zone=z:5m rate=10r/s;\n"
     # ingress-nginx's default burst multiplier is 5.
-    assert directives == ["limit_req zone=z burst=50 nodelay;", "client_max_body_size 1k;"]
-    assert devstack.edge_limits(notes, "z", rate_limit=False) == ("", ["client_max_body_size 1k;"])
+    assert directives == [
+        "limit_req zone=z burst=50 nodelay;",
+        "client_max_body_size 1k;",
+    ]
+    assert devstack.edge_limits(notes, "z", rate_limit=False) == (
+        "",
+        ["client_max_body_size 1k;"],
+    )
     assert devstack.edge_limits({}, "z") == ("", [])
     bench = devstack.render_nginx(SERVERS, static_204=True, rate_limit=False)
     assert "limit_req" not in bench.replace("limit_req_status", "")
@@ -98,12 +173,21 @@ def test_a_prefix_path_is_a_prefix_location(tmp_path):
 @pytest.mark.parametrize(
     "docs, message",
     [
-        ([ingress("canary", "/notas", "redis-api", canary_weight=50)], "no main Ingress for that path"),
         (
-            [ingress("main", "/notas", "grpc-client"), ingress("canary", "/notas", "redis-api", canary_weight=150)],
+            [ingress("canary", "/notas", "redis-api", canary_weight=50)],
+            "no main Ingress for that path",
+        ),
+        (
+            [
+                ingress("main", "/notas", "grpc-client"),
+                ingress("canary", "/notas", "redis-api", canary_weight=150),
+            ],
             "weigh 150",
         ),
-        ([ingress("main", "/grades", "grades-api")], "no local process answers for the Service grades-api"),
+        (
+            [ingress("main", "/grades", "grades-api")],
+            "no local process answers for the Service grades-api",
+        ),
     ],
 )
 def test_ingresses_the_local_stack_cannot_serve_are_refused(tmp_path, docs, message):
@@ -112,19 +196,34 @@ def test_ingresses_the_local_stack_cannot_serve_are_refused(tmp_path, docs, mess
 
 
 def test_nginx_accepts_the_rendering(tmp_path):
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    nginx = shutil.which("nginx") or shutil.which(
+        "nginx", path="/usr/sbin:/usr/local/sbin"
+    )
     if not nginx:
         pytest.skip("nginx is not installed")
     for sub in ("nginx/tmp", "logs"):
         (tmp_path / sub).mkdir(parents=True)
     conf = tmp_path / "nginx" / "nginx.conf"
     conf.write_text(devstack.render_nginx(SERVERS, state=tmp_path, static_204=True))
-    test = [nginx, "-t", "-p", str(tmp_path / "nginx"), "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log")]
+    test = [
+        nginx,
+        "-t",
+        "-p",
+        str(tmp_path / "nginx"),
+        "-c",
+        str(conf),
+        "-e",
+        str(tmp_path / "logs" / "error.log"),
+    ]
     checked = subprocess.run(test, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
 
 
 def test_a_log_holding_a_password_of_the_stack_is_named():
-    urls = ["mysql://notas_app:f00d@127.0.0.1:13306/notas", "redis://:beef@127.0.0.1:16379", "http://127.0.0.1:8080"]
+    urls = [
+        "mysql://notas_app:f00d@127.0.0.1:13306/notas",
+        "redis://:beef@127.0.0.1:16379",
+        "http://127.0.0.1:8080",
+    ]
     logs = {"clean.log": "connected as notas_app:***", "leak.log": "AUTH beef failed"}
     assert devstack.passwords_in(logs, urls) == ["leak.log"]

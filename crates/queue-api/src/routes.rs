@@ -3,7 +3,7 @@
 //! `POST /notas`: the body and the `Idempotency-Key` are checked as on the other routes (400,
 //! 413, 415, 422). The grade is appended to the topic under its key (the client's, or a new
 //! UUID, so a redelivered record stores nothing twice) and answered `202` with
-//! `{"key", "status": "pending"}` and `Location: notas/status/{key}`, only once the broker
+//! `{"key", "status": "pending"}` and `Location: /queue/notas/status/{key}`, only once the broker
 //! has acknowledged it durably; `503` with `Retry-After` when it has not within
 //! `KAFKA_TIMEOUT_MS`. The key's other rules (same key with another grade) are the
 //! consumer's: such a record is a dead letter and the key keeps its first grade.
@@ -13,7 +13,9 @@
 //! accepted, so a key it never saw reads as pending too.
 //!
 //! Both are served at `/notas...` and under `/queue`, the path prefix of route 3 at the entry
-//! point; the `Location` is relative (`notas/status/{key}`), so it resolves under either.
+//! point, so the `Location` (under `/queue`) reads the status through the entry point and
+//! from queue-api itself alike, whichever path accepted the grade (`/queue/notas`, or the
+//! three-way split's `/all/notas`).
 
 use axum::{
     Json, Router,
@@ -87,7 +89,7 @@ async fn accept(
         .await?
         .map_err(|(e, _)| StoreError::new(Store::Broker, e))?;
     let mut headers = HeaderMap::new();
-    let location = format!("notas/status/{}", percent_encoded(key.as_str()));
+    let location = format!("{PREFIX}/notas/status/{}", percent_encoded(key.as_str()));
     headers.insert(
         header::LOCATION,
         HeaderValue::from_str(&location).expect("percent-encoded ASCII"),
