@@ -117,7 +117,7 @@ fn every_path_the_walk_names_exists() {
 #[test]
 fn each_walk_can_be_followed_by_go_to_definition() {
     let walks = walks(&section());
-    assert_eq!(walks.len(), 2, "a walk for each route: {walks:?}");
+    assert_eq!(walks.len(), 3, "a walk for each route: {walks:?}");
     for walk in &walks {
         let files: BTreeSet<&str> = walk.steps.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(

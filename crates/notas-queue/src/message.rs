@@ -6,8 +6,9 @@
 //! - header [`ACCEPTED_AT`]: when queue-api accepted it, in Unix milliseconds, for the time
 //!   from `202` to stored.
 //!
-//! A record that cannot be decoded is a poison record: the consumer sends it to the
-//! dead-letter topic with header [`REASON`], so it never blocks its partition.
+//! grade-consumer's `GradeConsumer::handle` reads each record back with [`decode`]. A record
+//! that cannot be decoded is a poison record: the consumer sends it to the dead-letter topic
+//! with header [`REASON`], so it never blocks its partition.
 
 use notas_core::{
     grade::{Grade, GradeInput, InvalidField},
