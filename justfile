@@ -166,7 +166,7 @@ metrics_server_sha256 := "1cec29a5267809306a2c6ec74a3e449abbb705b4a8beed0c8a1963
 # sha256 of a file, the same on Linux and macOS.
 sha256 := "python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest())'"
 
-# A kind cluster with ingress-nginx and metrics-server, the Nix-built images loaded, and k8s/overlays/kind applied with those images (needs Docker, Nix, kind, kubectl).
+# A kind cluster with ingress-nginx, metrics-server and the Strimzi operator, the Nix-built images loaded, route 3's Kafka cluster Ready, and k8s/overlays/kind applied with those images (needs Docker, Nix, kind, kubectl).
 up:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -221,15 +221,30 @@ up:
         kubectl -n so1p2 create secret generic notas-redis --from-literal=password="$redis" \
             --from-literal=url="redis://:$redis@redis:6379"
     fi
+    # Route 3's broker: the Strimzi operator, pinned and hash-checked like ingress-nginx
+    # (scripts/strimzi.py: Strimzi 1.2.0's install/cluster-operator files, each refused unless
+    # its sha256 is the pinned one), in the namespace strimzi, watching so1p2. Server-side:
+    # the Kafka CRD is too large for the annotation of a client-side apply.
+    python3 scripts/strimzi.py > .dev/strimzi.yaml
+    kubectl apply --server-side --force-conflicts -f .dev/strimzi.yaml
+    kubectl wait --for=condition=Established --timeout=120s \
+        crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io
+    kubectl -n strimzi wait --for=condition=Available deployment/strimzi-cluster-operator --timeout=300s
     kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=180s
     python3 scripts/overlay.py kind --images .dev/images/images.json > .dev/kind.yaml
+    # The Kafka cluster and its topics first (k8s/components/strimzi-kafka), the services once
+    # they are Ready: queue-api is ready only when the broker answers for its topic.
+    kubectl apply -f .dev/kind.yaml -l strimzi.io/cluster=notas
+    kubectl -n so1p2 wait --for=condition=Ready kafka/notas --timeout=600s
+    kubectl -n so1p2 wait --for=condition=Ready kafkatopic --all --timeout=180s
     kubectl -n so1p2 delete job notas-migrate --ignore-not-found
     kubectl apply -f .dev/kind.yaml
     kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s
     for d in $(kubectl -n so1p2 get deploy -o name); do kubectl -n so1p2 rollout status $d --timeout=180s; done
     echo "dashboard: http://localhost/   load test: just loadtest brief http://localhost"
+    echo "POST /notas: routes 1 and 2, 50/50   POST /queue/notas: route 3 (queued, 202)"
 
-# Delete the kind cluster.
+# Delete the kind cluster, with everything in it (the MySQL and Kafka volumes too).
 down:
     kind delete cluster --name notas
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_INSTANCE NOTAS_DOMAIN; do
     [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (README, 'Deploying to GKE')" >&2; exit 1; }
 done
-for tool in nix skopeo gcloud kubectl python3; do
+for tool in nix skopeo gcloud kubectl curl python3; do
     command -v $tool >/dev/null || { echo "deploy-gke needs $tool (nix develop has them all)" >&2; exit 1; }
 done
 
@@ -47,7 +47,7 @@ nix build .#packages.x86_64-linux.all-images --out-link "$work/images"
 # Each image under its content tag, then pinned by the digest the registry stored.
 creds="oauth2accesstoken:$(gcloud auth print-access-token)"
 pushed=()
-for name in grpc-server grpc-client redis-api dashboard-api monitor frontend; do
+for name in grpc-server grpc-client redis-api queue-api grade-consumer dashboard-api monitor frontend; do
     tag=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]].rsplit(":", 1)[1])' \
         "$work/images/images.json" "$name")
     skopeo copy --dest-creds "$creds" "docker-archive:$work/images/$name.tar" "docker://$registry/$name:$tag"
@@ -59,7 +59,7 @@ done
 # The cluster's workloads act as the Google service account that may use Cloud SQL; GMP's
 # query frontend (the route comparison's Prometheus) reads metrics as it too, which takes
 # roles/monitoring.viewer (k8s/components/managed-prometheus/query-frontend.yaml).
-for ksa in grpc-server redis-api dashboard-api notas-migrate gmp-frontend; do
+for ksa in grpc-server redis-api queue-api grade-consumer dashboard-api notas-migrate gmp-frontend; do
     gcloud iam service-accounts add-iam-policy-binding "$GCP_SERVICE_ACCOUNT" "${project[@]}" --quiet \
         --role=roles/iam.workloadIdentityUser --member="serviceAccount:$GCP_PROJECT.svc.id.goog[so1p2/$ksa]" >/dev/null
 done
@@ -126,6 +126,19 @@ gcloud redis instances describe "$MEMORYSTORE_INSTANCE" --region "$GCP_REGION" "
 kubectl -n so1p2 create secret generic notas-redis --from-file=url="$work/redis-url" \
     --from-file=ca.pem="$work/redis-ca.pem" --dry-run=client -o yaml | kubectl apply -f -
 rm -f "$work/redis-auth" "$work/redis-url"
+# Route 3's broker: Kafka run by Strimzi on this cluster, as on kind (README, 'Deploying to
+# GKE', says why not Managed Service for Apache Kafka). The operator from the same pinned,
+# hash-checked manifests as `just up` (scripts/strimzi.py; server-side: the Kafka CRD is too
+# large for a client-side apply), then the Kafka cluster and its topics, and the services
+# only once those are Ready.
+python3 scripts/strimzi.py > "$work/strimzi.yaml"
+kubectl apply --server-side --force-conflicts -f "$work/strimzi.yaml"
+kubectl wait --for=condition=Established --timeout=120s \
+    crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io
+kubectl -n strimzi wait --for=condition=Available deployment/strimzi-cluster-operator --timeout=300s
+kubectl apply -f "$work/gke.yaml" -l strimzi.io/cluster=notas
+kubectl -n so1p2 wait --for=condition=Ready kafka/notas --timeout=900s
+kubectl -n so1p2 wait --for=condition=Ready kafkatopic --all --timeout=180s
 kubectl -n so1p2 delete job notas-migrate --ignore-not-found
 kubectl apply -f "$work/gke.yaml"
 kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s
@@ -135,3 +148,4 @@ echo "dashboard: ${FRONTEND_ORIGINS//,/ or }"
 echo "API:       https://$NOTAS_DOMAIN (its DNS A record must point at $address; the certificate"
 echo "           becomes active some minutes after that: gcloud compute ssl-certificates describe notas-cert --global)"
 echo "load test: just loadtest brief https://$NOTAS_DOMAIN   (LT_MYSQL / LT_REDIS to reconcile)"
+echo "route 3:   POST https://$NOTAS_DOMAIN/queue/notas; all three routes: POST /notas with the header x-notas-split: all"

@@ -24,7 +24,16 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGES = ["grpc-server", "grpc-client", "redis-api", "dashboard-api", "monitor", "frontend"]
+IMAGES = [
+    "grpc-server",
+    "grpc-client",
+    "redis-api",
+    "queue-api",
+    "grade-consumer",
+    "dashboard-api",
+    "monitor",
+    "frontend",
+]
 PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 

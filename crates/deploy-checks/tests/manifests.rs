@@ -11,10 +11,12 @@
 mod common;
 
 use common::cluster::*;
+use common::strimzi::{self, with_operands};
 use common::{
-    CLUSTERS, IMAGES, NAMESPACE, RENDERINGS, flake, name, objects, of_kind, render, repo, strings,
+    CLUSTERS, IMAGES, NAMESPACE, RENDERINGS, check_fields, flake, name, objects, of_kind, render,
+    repo, strings,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::PathBuf,
@@ -54,13 +56,17 @@ fn every_object_is_valid_for_the_pinned_kubernetes_version() {
     let validator = std::env::var("KUBERNETES_VALIDATE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo().join(".dev/venv/bin/kubernetes-validate"));
-    // Custom resources: GKE installs their definitions; tests below check what we use.
+    // Custom resources: GKE and the Strimzi operator install their definitions; tests below
+    // (and tests/broker.rs for Strimzi's) check what we use.
     let custom = [
         "Gateway",
         "HTTPRoute",
         "HealthCheckPolicy",
         "GCPBackendPolicy",
         "PodMonitoring",
+        "Kafka",
+        "KafkaNodePool",
+        "KafkaTopic",
     ];
     for rendering in CLUSTERS {
         let file =
@@ -202,17 +208,11 @@ fn gke_splits_notas_fifty_fifty_with_route_weights() {
         let routes = of_kind(&objects, "HTTPRoute");
         assert_eq!(routes.len(), 1);
         let rules = routes[0]["spec"]["rules"].as_array().unwrap();
-        let notas: Vec<_> = rules
-            .iter()
-            .filter(|r| {
-                r["matches"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|m| m["path"]["value"] == "/notas")
-            })
-            .collect();
-        assert_eq!(notas.len(), 1, "{rendering}: one rule for /notas");
+        // The rule every client without the three-way header gets (the brief's split).
+        let notas = rules_where(rules, |m| {
+            m["path"]["value"] == "/notas" && m["headers"].is_null()
+        });
+        assert_eq!(notas.len(), 1, "{rendering}: one plain rule for /notas");
         assert_eq!(notas[0]["matches"][0]["path"]["type"], "Exact");
         let weights: Vec<_> = notas[0]["backendRefs"]
             .as_array()
@@ -262,11 +262,33 @@ fn ingress_routes(objects: &[Value]) -> Routes {
     routes
 }
 
+/// The HTTPRoute rules with a match (`matches[]` entry) that `matches` accepts.
+fn rules_where<'a>(
+    rules: impl IntoIterator<Item = &'a Value>,
+    matches: impl Fn(&Value) -> bool,
+) -> Vec<&'a Value> {
+    rules
+        .into_iter()
+        .filter(|r| r["matches"].as_array().unwrap().iter().any(&matches))
+        .collect()
+}
+
+/// Matches on a header as well as a path: GKE's three-way split, which ingress-nginx has not.
+fn matches_headers(rule: &Value) -> bool {
+    rule["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["headers"].is_array())
+}
+
+/// The HTTPRoutes' routes by path alone (rules that also match headers left out).
 fn http_route_routes(objects: &[Value]) -> Routes {
     let mut routes = Routes::new();
     for rule in of_kind(objects, "HTTPRoute")
         .into_iter()
         .flat_map(|r| r["spec"]["rules"].as_array().unwrap())
+        .filter(|rule| !matches_headers(rule))
     {
         let backends = rule["backendRefs"].as_array().unwrap();
         let weight = |b: &Value| b["weight"].as_u64().unwrap_or(1);
@@ -290,7 +312,13 @@ fn http_route_routes(objects: &[Value]) -> Routes {
 fn kind_and_gke_route_the_same_paths_alike() {
     let kind = ingress_routes(&objects("kind"));
     assert!(
-        kind.contains(&("/notas".into(), "redis-api".into(), 80, 50)),
+        kind.contains(&("/notas".into(), "redis-api".into(), 80, 50))
+            && kind.contains(&(
+                queue_api::routes::PREFIX.into(),
+                "queue-api".into(),
+                80,
+                100
+            )),
         "{kind:?}"
     );
     assert_eq!(http_route_routes(&objects("gke")), kind);
@@ -397,6 +425,163 @@ fn ingress_nginx_admits_every_ingress() {
     }
 }
 
+// --- Route 3 at the entry point -----------------------------------------------------------
+
+/// The ingestion routes' backends: what takes `POST /notas` somewhere at the entry point.
+const INGESTION: [&str; 3] = ["grpc-client", "redis-api", "queue-api"];
+
+/// The edge's limits an Ingress sets (k8s/components/ingress-nginx-split/ingress.yaml).
+const EDGE_ANNOTATIONS: [&str; 5] = [
+    "limit-rps",
+    "limit-burst-multiplier",
+    "proxy-body-size",
+    "custom-http-errors",
+    "default-backend",
+];
+
+#[test]
+fn kind_serves_route_3_at_its_path_with_the_edges_limits() {
+    let objects = objects("kind");
+    let ingresses = of_kind(&objects, "Ingress");
+    // queue-api serves its endpoints under this prefix too, so the Ingress needs no rewrite.
+    let prefix = queue_api::routes::PREFIX;
+    let route3: Vec<_> = ingresses
+        .iter()
+        .filter(|i| ingress_paths(i).iter().any(|p| p.1 == prefix))
+        .collect();
+    assert_eq!(route3.len(), 1, "one Ingress for {prefix}");
+    assert!(!is_canary(route3[0]));
+    assert_eq!(
+        ingress_paths(route3[0]),
+        [(
+            String::new(),
+            prefix.into(),
+            "Prefix".into(),
+            "queue-api".into(),
+            80
+        )]
+    );
+    // Every Ingress that takes grades sets the same limits (a canary takes its main's).
+    let limits = |i: &Value| -> Vec<Option<String>> {
+        EDGE_ANNOTATIONS
+            .iter()
+            .map(|a| {
+                i["metadata"]["annotations"][format!("nginx.ingress.kubernetes.io/{a}")]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let ingesting: Vec<_> = ingresses
+        .iter()
+        .filter(|i| !is_canary(i))
+        .filter(|i| {
+            ingress_paths(i)
+                .iter()
+                .any(|p| INGESTION.contains(&p.3.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        ingesting.len(),
+        2,
+        "route 1's (with its canary) and route 3's"
+    );
+    for i in &ingesting {
+        assert!(
+            limits(i).iter().all(Option::is_some),
+            "{}: the edge's limits",
+            name(i)
+        );
+        assert_eq!(limits(i), limits(ingesting[0]), "{}", name(i));
+    }
+}
+
+#[test]
+fn gke_serves_route_3_at_its_path_and_splits_three_ways_on_a_header() {
+    for rendering in ["gke", "gke-private-ip"] {
+        let objects = objects(rendering);
+        let rules: Vec<&Value> = of_kind(&objects, "HTTPRoute")
+            .into_iter()
+            .flat_map(|r| r["spec"]["rules"].as_array().unwrap())
+            .collect();
+        let backends = |rule: &Value| -> Vec<(String, u64)> {
+            rule["backendRefs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    (
+                        b["name"].as_str().unwrap().to_owned(),
+                        b["weight"].as_u64().unwrap_or(1),
+                    )
+                })
+                .collect()
+        };
+        // Route 3 alone at its prefix.
+        let prefix = queue_api::routes::PREFIX;
+        let route3 = rules_where(rules.iter().copied(), |m| m["path"]["value"] == prefix);
+        assert_eq!(route3.len(), 1, "{rendering}: one rule for {prefix}");
+        assert_eq!(route3[0]["matches"][0]["path"]["type"], "PathPrefix");
+        assert_eq!(backends(route3[0]), [("queue-api".to_owned(), 1)]);
+        // The three-way split: the plain rule's exact path and one header more, so it takes
+        // precedence for requests with the header (HTTPRouteRule precedence), in equal thirds.
+        let three: Vec<_> = rules.iter().filter(|r| matches_headers(r)).collect();
+        assert_eq!(three.len(), 1, "{rendering}: one header-matched rule");
+        let m = &three[0]["matches"][0];
+        assert_eq!(
+            (m["path"]["type"].as_str(), m["path"]["value"].as_str()),
+            (Some("Exact"), Some("/notas"))
+        );
+        assert_eq!(
+            m["headers"],
+            json!([{ "type": "Exact", "name": "x-notas-split", "value": "all" }])
+        );
+        let weights = backends(three[0]);
+        let names: BTreeSet<&str> = weights.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, INGESTION.into_iter().collect());
+        assert!(
+            weights.iter().all(|(_, w)| *w == weights[0].1 && *w > 0),
+            "{weights:?}"
+        );
+        // No path rewrite: GKE's Gateway does not claim HTTPRoutePathRewrite
+        // (GoogleCloudPlatform/gke-gateway-api conformance/conformance_test.go, exempt features).
+        for rule in &rules {
+            for filter in rule["filters"].as_array().into_iter().flatten() {
+                assert!(
+                    filter["urlRewrite"]["path"].is_null(),
+                    "{rendering}: a path rewrite GKE does not claim"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_ingestion_backend_is_behind_the_edges_rate_limit_on_gke() {
+    let objects = objects("gke");
+    let secured: BTreeMap<&str, &str> = of_kind(&objects, "GCPBackendPolicy")
+        .into_iter()
+        .filter_map(|p| {
+            Some((
+                p["spec"]["targetRef"]["name"].as_str()?,
+                p["spec"]["default"]["securityPolicy"].as_str()?,
+            ))
+        })
+        .collect();
+    let behind_the_entry_point: BTreeSet<&str> = of_kind(&objects, "HTTPRoute")
+        .into_iter()
+        .flat_map(|r| r["spec"]["rules"].as_array().unwrap())
+        .flat_map(|rule| rule["backendRefs"].as_array().unwrap())
+        .map(|b| b["name"].as_str().unwrap())
+        .filter(|b| INGESTION.contains(b))
+        .collect();
+    assert_eq!(behind_the_entry_point, INGESTION.into_iter().collect());
+    for backend in behind_the_entry_point {
+        // The Cloud Armor policy deploy-gke.sh makes (tests/recipes.rs).
+        assert_eq!(secured.get(backend), Some(&"notas-edge"), "{backend}");
+    }
+}
+
 // --- Workloads -------------------------------------------------------------------------
 
 #[test]
@@ -448,6 +633,50 @@ fn every_deployment_has_its_hpa_and_cpu_requests() {
                 ),
                 (Some("cpu"), Some(50))
             );
+        }
+    }
+}
+
+#[test]
+fn every_notas_workload_is_probed_where_it_answers() {
+    for rendering in CLUSTERS {
+        let objects = objects(rendering);
+        let deployments: BTreeSet<&str> = of_kind(&objects, "Deployment")
+            .into_iter()
+            .filter(|d| is_notas(d))
+            .map(name)
+            .collect();
+        for route3 in ["queue-api", "grade-consumer"] {
+            assert!(deployments.contains(route3), "{rendering}: no {route3}");
+        }
+        for (workload, c) in notas_containers(&objects) {
+            if of_kind(&objects, "Job").iter().any(|j| name(j) == workload) {
+                continue; // the migration step runs to its end
+            }
+            let what = format!("{rendering}: {workload}");
+            let declared: Vec<&Value> = c["ports"].as_array().into_iter().flatten().collect();
+            for probe in ["readinessProbe", "livenessProbe"] {
+                let p = &c[probe];
+                assert!(p.is_object(), "{what} has no {probe}");
+                let port = &p["httpGet"]["port"];
+                if !port.is_null() {
+                    assert!(
+                        declared
+                            .iter()
+                            .any(|d| &d["name"] == port || &d["containerPort"] == port),
+                        "{what}: {probe} on {port}, a port it does not declare"
+                    );
+                }
+            }
+            // The Rust HTTP services answer /readyz (their stores) and /healthz (alive);
+            // grpc-server's readiness is the gRPC health service.
+            let binary = binary_of(c);
+            if binary.is_some_and(|b| b != "grpc-server") {
+                assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz", "{what}");
+            }
+            if binary.is_some() {
+                assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz", "{what}");
+            }
         }
     }
 }
@@ -538,8 +767,9 @@ fn cloud_sql_private_ip_is_a_setting() {
             .map(|c| strings(&c["args"]).any(|a| a == "--private-ip"))
             .collect()
     };
-    assert_eq!(proxies("gke"), [false; 4]);
-    assert_eq!(proxies("gke-private-ip"), [true; 4]);
+    // grpc-server, redis-api, queue-api, grade-consumer, dashboard-api and the migration Job.
+    assert_eq!(proxies("gke"), [false; 6]);
+    assert_eq!(proxies("gke-private-ip"), [true; 6]);
 }
 
 /// What a binary cannot run without in a cluster although its default is not local-only
@@ -672,6 +902,8 @@ fn flows(objects: &[Value], rendering: &str) -> Vec<Flow> {
     for connection in connections(objects, rendering) {
         flows.extend(connection_flows(objects, &connection));
     }
+    // Route 3's broker as the Strimzi operator runs it (tests/common/strimzi.rs).
+    flows.extend(strimzi::internal_flows(objects));
     let mut outside = vec![];
     for w in workloads(objects) {
         let from = pod_named(&pods, name(w));
@@ -711,7 +943,7 @@ fn every_real_sender_is_admitted_by_the_network_policies() {
     // (Kubernetes' NetworkPolicy docs; kindnet's kube-network-policies exempts the node's
     // root processes; Cilium, GKE Dataplane V2, lets the local host in).
     for rendering in CLUSTERS {
-        let objects = objects(rendering);
+        let objects = with_operands(objects(rendering));
         let policies = of_kind(&objects, "NetworkPolicy");
         let flows = flows(&objects, rendering);
         assert!(flows.len() >= 15, "{rendering}: {} flows", flows.len());
@@ -876,39 +1108,6 @@ fn cloud_run_fields(path: &str) -> Option<&'static [&'static str]> {
         "spec.template.spec.volumes.secret.items" => &["key", "path"],
         _ => return None,
     })
-}
-
-/// Every field of `value` (at `path`, dotted, arrays looked through) is one `allowed` lists
-/// for its parent; parents `allowed` does not know (maps of free keys) are not looked into.
-fn check_fields(
-    value: &Value,
-    path: &str,
-    allowed: &dyn Fn(&str) -> Option<&'static [&'static str]>,
-    what: &str,
-) {
-    match value {
-        Value::Array(items) => items
-            .iter()
-            .for_each(|i| check_fields(i, path, allowed, what)),
-        Value::Object(fields) => {
-            let Some(known) = allowed(path) else {
-                return;
-            };
-            for (key, child) in fields {
-                assert!(
-                    known.contains(&key.as_str()),
-                    "{what}: {path}.{key} is not a field this check knows {what} takes"
-                );
-                let child_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                check_fields(child, &child_path, allowed, what);
-            }
-        }
-        _ => {}
-    }
 }
 
 #[test]
@@ -1228,7 +1427,12 @@ fn every_notas_service_is_scraped_once_on_its_metrics_port() {
                 expected.insert(workload, port.to_owned());
             }
         }
-        assert_eq!(expected.len(), 5, "{rendering}: {expected:?}");
+        // Every notas image but the frontend's.
+        assert_eq!(
+            expected.len(),
+            IMAGES.len() - 1,
+            "{rendering}: {expected:?}"
+        );
         let mut scraped = BTreeMap::new();
         for s in scrapes(&objects) {
             let what = format!("{rendering}: {} on {}", s.workload, s.port.1);

@@ -1,9 +1,12 @@
 //! The recipes that cannot run here (`just up`, `just deploy-gke`), read for what they must
-//! do: grant what Google Cloud needs, build for the right machine, and run on macOS too.
+//! do: grant what Google Cloud needs, build for the right machine, install only pinned,
+//! hash-checked upstream manifests, start route 3's broker before the services, and run on
+//! macOS too.
 
 mod common;
 
-use common::{repo, run};
+use common::cluster::{containers, workloads};
+use common::{IMAGES, objects, repo, run};
 use std::process::Command;
 
 #[test]
@@ -53,8 +56,23 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
             assert!(line.contains(argument), "gcloud {command}: {argument}");
         }
     }
-    // Its query frontend acts as that account too.
-    assert!(joined.contains("notas-migrate gmp-frontend; do"));
+    // Its query frontend acts as that account too, and so does every workload that reaches
+    // Cloud SQL through the proxy sidecar (route 3's two as well).
+    let bound = loop_over(&joined, "ksa");
+    assert!(bound.contains(&"gmp-frontend"));
+    for w in workloads(&objects("gke")) {
+        if containers(w).iter().any(|c| c["name"] == "cloud-sql-proxy") {
+            let account = w["spec"]["template"]["spec"]["serviceAccountName"]
+                .as_str()
+                .unwrap();
+            assert!(
+                bound.contains(&account),
+                "deploy-gke.sh does not bind {account}"
+            );
+        }
+    }
+    // It pushes every image the GKE overlay runs (scripts/overlay.py refuses a missing one).
+    assert_eq!(loop_over(&joined, "name"), IMAGES, "deploy-gke.sh pushes");
     // CORS admits both of the Cloud Run service's URLs, not only status.url's.
     assert!(
         joined.contains("run.googleapis.com/urls") && joined.contains("export FRONTEND_ORIGINS")
@@ -69,6 +87,19 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
             .arg(repo().join("scripts/deploy-gke.sh")),
         "bash",
     );
+}
+
+/// The words a script's `for VARIABLE in WORDS; do` loop goes over.
+fn loop_over<'a>(script: &'a str, variable: &str) -> Vec<&'a str> {
+    let head = format!("for {variable} in ");
+    let line = script
+        .lines()
+        .find(|l| l.starts_with(&head))
+        .unwrap_or_else(|| panic!("no `{head}` loop"));
+    line[head.len()..]
+        .trim_end_matches("; do")
+        .split(' ')
+        .collect()
 }
 
 /// The nix-darwin settings that let its Linux builder build x86_64-linux on Apple Silicon
@@ -223,4 +254,152 @@ fn just_up_makes_the_edges_rate_limit_a_429() {
         patch.contains(r#"{"data":{"limit-req-status-code":"429"}}"#),
         "{patch}"
     );
+}
+
+/// The lines of a recipe of the justfile, from its header to the next blank line.
+fn recipe<'a>(justfile: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("\n{name}:");
+    let start = justfile
+        .find(&header)
+        .unwrap_or_else(|| panic!("no recipe {name}"));
+    justfile[start + 1..]
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .collect()
+}
+
+/// Every manifest `just up` applies is the pinned upstream one, checked by its sha256
+/// (ingress-nginx and metrics-server through `pinned`, the Strimzi operator through
+/// scripts/strimzi.py, tests/broker.rs), or this repository's own rendering.
+#[test]
+fn just_up_applies_only_pinned_upstream_manifests_and_its_own() {
+    let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
+    let up = recipe(&justfile, "up");
+    let applies: Vec<&str> = up
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.contains("kubectl apply"))
+        .collect();
+    let allowed = [
+        r#"kubectl apply -f "$2""#,
+        "kubectl apply --server-side --force-conflicts -f .dev/strimzi.yaml",
+        "kubectl apply -f .dev/kind.yaml -l strimzi.io/cluster=notas",
+        "kubectl apply -f .dev/kind.yaml",
+    ];
+    for line in &applies {
+        assert!(
+            allowed.contains(line)
+                || line.ends_with("| kubectl apply -f -") && line.contains("create namespace"),
+            "just up: `{line}` applies something unpinned"
+        );
+    }
+    // `pinned` refuses a file whose sha256 is not the one given, and is given each URL's.
+    let pinned = up
+        .iter()
+        .skip_while(|l| !l.contains("pinned() {"))
+        .take(4)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        pinned.contains(r#"[ "$({{sha256}} "$2")" = "$3" ] || {"#),
+        "{pinned}"
+    );
+    for (url, sha256) in [
+        ("ingress_nginx_url", "ingress_nginx_sha256"),
+        ("metrics_server_url", "metrics_server_sha256"),
+    ] {
+        let value = |variable: &str| -> String {
+            let line = justfile
+                .lines()
+                .find(|l| l.starts_with(&format!("{variable} := ")))
+                .unwrap_or_else(|| panic!("justfile: no {variable}"));
+            line.split('"').nth(1).unwrap().to_owned()
+        };
+        let hash = value(sha256);
+        assert!(
+            hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+            "{sha256}"
+        );
+        assert!(value(url).starts_with("https://"));
+        assert!(
+            up.iter()
+                .any(|l| l.trim().starts_with(&format!("pinned {{{{{url}}}}} "))
+                    && l.ends_with(&format!("{{{{{sha256}}}}}"))),
+            "just up applies {url} without its sha256"
+        );
+    }
+}
+
+/// `just up` and `just deploy-gke` install the Strimzi operator from scripts/strimzi.py's
+/// output (server-side: the Kafka CRD is too large for a client-side apply's annotation),
+/// then the Kafka cluster and its topics (their label), wait for them to be Ready, and only
+/// then apply the rest, the services: queue-api is ready only once the broker answers.
+#[test]
+fn route_3s_broker_is_installed_pinned_and_ready_before_the_services() {
+    let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
+    let deploy_gke = std::fs::read_to_string(repo().join("scripts/deploy-gke.sh")).unwrap();
+    let up = recipe(&justfile, "up").join("\n").replace("\\\n", " ");
+    let deploy_gke = deploy_gke.replace("\\\n", " ");
+    for (what, script, rendering, rendered) in [
+        (
+            "just up",
+            up.as_str(),
+            ".dev/strimzi.yaml",
+            ".dev/kind.yaml",
+        ),
+        (
+            "deploy-gke.sh",
+            deploy_gke.as_str(),
+            r#""$work/strimzi.yaml""#,
+            r#""$work/gke.yaml""#,
+        ),
+    ] {
+        let lines: Vec<&str> = script.lines().map(str::trim).collect();
+        let at = |step: &str| -> usize {
+            lines
+                .iter()
+                .position(|l| l == &step)
+                .unwrap_or_else(|| panic!("{what} does not run `{step}`"))
+        };
+        let steps = [
+            format!("python3 scripts/strimzi.py > {rendering}"),
+            format!("kubectl apply --server-side --force-conflicts -f {rendering}"),
+            format!("kubectl apply -f {rendered} -l strimzi.io/cluster=notas"),
+            format!("kubectl apply -f {rendered}"),
+        ];
+        let positions: Vec<usize> = steps.iter().map(|s| at(s)).collect();
+        assert!(positions.is_sorted(), "{what}: {steps:?} out of order");
+        let ready = |resource: &str| {
+            lines[positions[2]..positions[3]]
+                .iter()
+                .any(|l| l.contains("wait --for=condition=Ready") && l.contains(resource))
+        };
+        assert!(
+            ready("kafka/notas") && ready("kafkatopic --all"),
+            "{what}: waits for the broker"
+        );
+        assert!(
+            lines[positions[1]..positions[2]]
+                .iter()
+                .any(|l| l.contains("condition=Established")
+                    && l.contains("crd/kafkas.kafka.strimzi.io")),
+            "{what}: applies Kafka resources before their CRDs are established"
+        );
+    }
+    // The label selects the broker's resources and nothing of the services.
+    for rendering in common::CLUSTERS {
+        for o in objects(rendering) {
+            let labelled = o["metadata"]["labels"]["strimzi.io/cluster"] == "notas";
+            let strimzi = o["apiVersion"]
+                .as_str()
+                .unwrap()
+                .starts_with("kafka.strimzi.io/");
+            assert_eq!(
+                labelled, strimzi,
+                "{rendering}: {} {}",
+                o["kind"], o["metadata"]["name"]
+            );
+        }
+    }
 }

@@ -1,9 +1,10 @@
 //! Cluster settings are complete: every setting whose default works only on the machine a
 //! binary runs on (a loopback server, a loopback listening address, a local path), read from
 //! the binaries' own clap definitions, is set in each overlay on every workload that runs the
-//! binary, to something that exists there: a Service of the rendering with that port (and a
-//! NetworkPolicy that lets the flow in), an address outside the cluster, a port the container
-//! declares, a mounted path. A loopback server is legitimate only where a sidecar of the same
+//! binary, to something that exists there: a Service of the rendering with that port, or one
+//! the Strimzi operator makes of it (KAFKA_BROKERS: the Kafka cluster's bootstrap Service,
+//! tests/common/strimzi.rs), and a NetworkPolicy that lets the flow in; an address outside
+//! the cluster, a port the container declares, a mounted path. A loopback server is legitimate only where a sidecar of the same
 //! pod serves it: the Cloud SQL Auth Proxy's `--port` on GKE.
 //!
 //! And the local settings' list, `.env.example`, names every variable the binaries read with
@@ -12,6 +13,7 @@
 mod common;
 
 use common::cluster::*;
+use common::strimzi::with_operands;
 use common::{CLUSTERS, name, objects, of_kind, repo, strings};
 use serde_json::Value;
 use std::{collections::BTreeSet, net::SocketAddr};
@@ -31,6 +33,32 @@ fn the_binaries_have_local_only_defaults_to_check() {
         .flatten()
         .filter(|s| s.local == Local::Server);
     assert!(servers.count() >= 4, "{settings:?}");
+}
+
+/// A loopback `host:port` default is an address to listen on unless its setting is one of
+/// SERVER_LISTS: a new list of servers without a scheme (one more broker setting, say) must
+/// be added there, or the cluster checks would ask it to listen on every interface.
+#[test]
+fn every_loopback_address_is_known() {
+    let mut found = vec![];
+    for (binary, variable, default) in defaults() {
+        let loopback = default
+            .split(',')
+            .all(|a| a.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback()));
+        if loopback {
+            assert!(
+                variable.ends_with("_ADDR") || SERVER_LISTS.contains(&variable.as_str()),
+                "{binary} {variable}={default}: an address to listen on is named *_ADDR; \
+                 a list of servers belongs in SERVER_LISTS"
+            );
+            found.push((binary, variable));
+        }
+    }
+    // queue-api's and grade-consumer's KAFKA_BROKERS, and the listening addresses.
+    assert!(
+        found.iter().filter(|(_, v)| v == "KAFKA_BROKERS").count() == 2,
+        "{found:?}"
+    );
 }
 
 /// The port a sidecar of the pod serves on loopback for the app: the Cloud SQL Auth Proxy's
@@ -96,7 +124,7 @@ fn cluster_settings_are_complete() {
     let settings = local_only_settings();
     let mut problems = vec![];
     for rendering in CLUSTERS {
-        let objects = objects(rendering);
+        let objects = with_operands(objects(rendering));
         for w in workloads(&objects).into_iter().filter(|w| is_notas(w)) {
             for c in containers(w) {
                 let Some(binary) = binary_of(c) else { continue };
@@ -132,6 +160,64 @@ fn cluster_settings_are_complete() {
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
+/// A `rediss://` REDIS_URL (GKE's Memorystore with in-transit encryption, as deploy-gke.sh
+/// writes it) is trusted only through its server CA: every container given one reads
+/// REDIS_CA_FILE from the Secret's `ca.pem`, mounted (k8s/components/memorystore).
+#[test]
+fn every_rediss_url_comes_with_its_ca() {
+    let mut checked = BTreeSet::new();
+    for rendering in CLUSTERS {
+        let objects = objects(rendering);
+        for w in workloads(&objects).into_iter().filter(|w| is_notas(w)) {
+            let volumes = w["spec"]["template"]["spec"]["volumes"].as_array();
+            for c in containers(w) {
+                let environment = environment(&objects, rendering, c);
+                let Some(url) = environment.get("REDIS_URL") else {
+                    continue;
+                };
+                if !url.starts_with("rediss://") {
+                    continue;
+                }
+                let what = format!("{rendering}: {}", name(w));
+                let file = environment
+                    .get("REDIS_CA_FILE")
+                    .unwrap_or_else(|| panic!("{what}: rediss:// without REDIS_CA_FILE"));
+                let mount = c["volumeMounts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|m| file.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap())))
+                    .unwrap_or_else(|| panic!("{what}: {file} is under no mount"));
+                let volume = volumes
+                    .into_iter()
+                    .flatten()
+                    .find(|v| v["name"] == mount["name"])
+                    .unwrap();
+                let item = volume["secret"]["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|i| i["key"] == "ca.pem");
+                assert!(
+                    volume["secret"]["secretName"] == "notas-redis"
+                        && item.is_some_and(
+                            |i| file.ends_with(&format!("/{}", i["path"].as_str().unwrap()))
+                        ),
+                    "{what}: {file} is not notas-redis' ca.pem"
+                );
+                checked.insert(name(w).to_owned());
+            }
+        }
+    }
+    // Every writer or reader of the live view on GKE, and the monitor.
+    assert_eq!(
+        checked,
+        ["dashboard-api", "grade-consumer", "monitor", "redis-api"]
+            .map(String::from)
+            .into(),
+    );
+}
+
 /// What the test suite reads (`notas-testkit`), listed in `.env.example` under "tests only".
 const TEST_VARIABLES: [&str; 2] = ["TEST_MYSQL_URL", "TEST_REDIS_URL"];
 
@@ -165,19 +251,11 @@ fn env_example_lists_every_variable_with_its_default_and_nothing_else() {
     for name in read.iter().filter(|n| !names.contains(n.as_str())) {
         problems.push(format!("{name} is read, but not listed"));
     }
-    for (binary, command) in commands() {
-        for argument in command.get_arguments() {
-            let (Some(name), Some(default)) =
-                (argument.get_env(), argument.get_default_values().first())
-            else {
-                continue;
-            };
-            let (name, default) = (name.to_str().unwrap(), default.to_str().unwrap());
-            if names.contains(name) && !listed.contains(&(name, default)) {
-                problems.push(format!(
-                    "{name}: {binary}'s default {default:?} is not listed"
-                ));
-            }
+    for (binary, name, default) in defaults() {
+        if names.contains(name.as_str()) && !listed.contains(&(name.as_str(), default.as_str())) {
+            problems.push(format!(
+                "{name}: {binary}'s default {default:?} is not listed"
+            ));
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));

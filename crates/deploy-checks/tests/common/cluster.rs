@@ -10,12 +10,19 @@ use std::{
     net::SocketAddr,
 };
 
+/// The objects that run pods: the rendering's, and the broker's StrimziPodSets as
+/// `strimzi::operands` models them.
 pub fn workloads(objects: &[Value]) -> Vec<&Value> {
+    let kinds = [
+        "Deployment",
+        "DaemonSet",
+        "Job",
+        "StatefulSet",
+        "StrimziPodSet",
+    ];
     objects
         .iter()
-        .filter(|o| {
-            ["Deployment", "DaemonSet", "Job", "StatefulSet"].contains(&o["kind"].as_str().unwrap())
-        })
+        .filter(|o| kinds.contains(&o["kind"].as_str().unwrap()))
         .collect()
 }
 
@@ -188,9 +195,10 @@ pub fn admitted(
                     .into_iter()
                     .flatten()
                     .any(|rule| {
+                        // No peers, or an empty list of them: every source (or destination).
                         port_ok(rule)
                             && rule[peers].as_array().is_none_or(|entries| {
-                                entries.iter().any(|e| peer_matches(e, other))
+                                entries.is_empty() || entries.iter().any(|e| peer_matches(e, other))
                             })
                     })
             })
@@ -333,9 +341,27 @@ pub fn commands() -> BTreeMap<&'static str, clap::Command> {
         ("grpc-server", grpc_server::config::Config::command()),
         ("grpc-client", grpc_client::config::Config::command()),
         ("redis-api", redis_api::config::Config::command()),
+        ("queue-api", queue_api::config::Config::command()),
+        ("grade-consumer", grade_consumer::config::Config::command()),
         ("dashboard-api", dashboard_api::config::Config::command()),
         ("monitor", monitor::config::Config::command()),
     ])
+}
+
+/// Every default a binary's clap definition gives a variable: (binary, variable, default).
+pub fn defaults() -> Vec<(&'static str, String, String)> {
+    let mut found = vec![];
+    for (binary, command) in commands() {
+        for argument in command.get_arguments() {
+            if let (Some(variable), Some(default)) =
+                (argument.get_env(), argument.get_default_values().first())
+            {
+                let text = |s: &std::ffi::OsStr| s.to_str().unwrap().to_owned();
+                found.push((binary, text(variable), text(default)));
+            }
+        }
+    }
+    found
 }
 
 /// The environment variables each binary reads: its clap arguments' `env`, plus the
@@ -382,8 +408,14 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Settings that name servers as `host:port[,host:port...]` without a scheme (Kafka's
+/// bootstrap servers): their loopback default is a server on this machine, not an address
+/// to listen on. `every_loopback_address_is_known` keeps this list complete.
+pub const SERVER_LISTS: [&str; 1] = ["KAFKA_BROKERS"];
+
 /// Every setting of every notas binary whose default is local-only, read from the clap
-/// definitions: a URL of a loopback host, a loopback socket address, an absolute path.
+/// definitions: a URL of a loopback host (or a SERVER_LISTS list of them), a loopback socket
+/// address, an absolute path.
 pub fn local_only_settings() -> BTreeMap<&'static str, Vec<Setting>> {
     commands()
         .into_iter()
@@ -397,13 +429,14 @@ pub fn local_only_settings() -> BTreeMap<&'static str, Vec<Setting>> {
                         .first()?
                         .to_string_lossy()
                         .into_owned();
-                    let local = if default.contains("://") {
-                        is_loopback(&url_addresses(&default)[0].0).then_some(Local::Server)
-                    } else if let Ok(address) = default.parse::<SocketAddr>() {
-                        address.ip().is_loopback().then_some(Local::Listen)
-                    } else {
-                        default.starts_with('/').then_some(Local::Path)
-                    }?;
+                    let local =
+                        if default.contains("://") || SERVER_LISTS.contains(&variable.as_str()) {
+                            is_loopback(&url_addresses(&default)[0].0).then_some(Local::Server)
+                        } else if let Ok(address) = default.parse::<SocketAddr>() {
+                            address.ip().is_loopback().then_some(Local::Listen)
+                        } else {
+                            default.starts_with('/').then_some(Local::Path)
+                        }?;
                     Some(Setting {
                         variable,
                         default,
@@ -500,12 +533,12 @@ pub fn environment(
 }
 
 /// The (host, port) of each URL of a setting (comma-separated, as GRPC_SERVER_URL allows);
-/// a URL without a port has its scheme's.
+/// a URL without a port has its scheme's; one without a scheme is `host:port` (SERVER_LISTS).
 pub fn url_addresses(value: &str) -> Vec<(String, u64)> {
     value
         .split(',')
         .map(|url| {
-            let (scheme, rest) = url.trim().split_once("://").unwrap();
+            let (scheme, rest) = url.trim().split_once("://").unwrap_or(("", url.trim()));
             let authority = rest.split('/').next().unwrap();
             let authority = authority.rsplit('@').next().unwrap();
             match authority.rsplit_once(':') {

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses part of it
 
 pub mod cluster;
+pub mod strimzi;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,10 +16,12 @@ use std::{
 
 pub const NAMESPACE: &str = "so1p2";
 /// The notas images, by the name `nix/images.nix` and `k8s/` give them.
-pub const IMAGES: [&str; 6] = [
+pub const IMAGES: [&str; 8] = [
     "grpc-server",
     "grpc-client",
     "redis-api",
+    "queue-api",
+    "grade-consumer",
     "dashboard-api",
     "monitor",
     "frontend",
@@ -182,4 +185,37 @@ pub fn name(o: &Value) -> &str {
 
 pub fn strings(v: &Value) -> impl Iterator<Item = &str> {
     v.as_array().into_iter().flatten().filter_map(Value::as_str)
+}
+
+/// Every field of `value` (at `path`, dotted, arrays looked through) is one `allowed` lists
+/// for its parent; parents `allowed` does not know (maps of free keys) are not looked into.
+pub fn check_fields(
+    value: &Value,
+    path: &str,
+    allowed: &dyn Fn(&str) -> Option<&'static [&'static str]>,
+    what: &str,
+) {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .for_each(|i| check_fields(i, path, allowed, what)),
+        Value::Object(fields) => {
+            let Some(known) = allowed(path) else {
+                return;
+            };
+            for (key, child) in fields {
+                assert!(
+                    known.contains(&key.as_str()),
+                    "{what}: {path}.{key} is not a field this check knows {what} takes"
+                );
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                check_fields(child, &child_path, allowed, what);
+            }
+        }
+        _ => {}
+    }
 }
