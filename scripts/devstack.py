@@ -71,11 +71,7 @@ def ingress_routes(
 ) -> tuple[list[dict], dict[str, list[tuple[str, int]]]]:
     """The Ingress paths as (path, pathType, service) and, per canaried path, the
     services with their weights, the main Ingress's last (it takes what the canaries leave)."""
-    docs = [
-        d
-        for d in yaml.safe_load_all(ingress.read_text())
-        if d and d.get("kind") == "Ingress"
-    ]
+    docs = [d for d in yaml.safe_load_all(ingress.read_text()) if d and d.get("kind") == "Ingress"]
     main, canary = [], {}
     for doc in docs:
         notes = doc["metadata"].get("annotations", {})
@@ -90,9 +86,7 @@ def ingress_routes(
                     "annotations": notes,
                 }
                 if is_canary:
-                    canary.setdefault(entry["path"], []).append(
-                        (entry["service"], weight)
-                    )
+                    canary.setdefault(entry["path"], []).append((entry["service"], weight))
                 else:
                     main.append(entry)
     splits = {}
@@ -100,14 +94,10 @@ def ingress_routes(
         # As ingress-nginx: a canary only shares a path that a main Ingress serves.
         base = next((e["service"] for e in main if e["path"] == path), None)
         if base is None:
-            sys.exit(
-                f"devstack: {ingress}: the canary of {path} has no main Ingress for that path"
-            )
+            sys.exit(f"devstack: {ingress}: the canary of {path} has no main Ingress for that path")
         weight = sum(w for _, w in canaries)
         if not 0 <= weight <= 100:
-            sys.exit(
-                f"devstack: {ingress}: the canaries of {path} weigh {weight}, not 0 to 100"
-            )
+            sys.exit(f"devstack: {ingress}: the canaries of {path} weigh {weight}, not 0 to 100")
         splits[path] = [*canaries, (base, 100 - weight)]
     return main, splits
 
@@ -116,9 +106,7 @@ def ingress_routes(
 ANNOTATION = "nginx.ingress.kubernetes.io/"
 
 
-def edge_limits(
-    annotations: dict, zone: str, rate_limit: bool = True
-) -> tuple[str, list[str]]:
+def edge_limits(annotations: dict, zone: str, rate_limit: bool = True) -> tuple[str, list[str]]:
     """What ingress-nginx makes of a main Ingress's limits, for one location: the http-level
     `limit_req_zone` and the location's directives. Per client address, `limit-rps` a second
     with bursts of `limit-burst-multiplier` (default 5) times that, answered without delay
@@ -136,9 +124,7 @@ def edge_limits(
         directives.append(f"client_max_body_size {size};")
     if codes := get("custom-http-errors"):
         directives.append("proxy_intercept_errors on;")
-        directives += [
-            f"error_page {code} = @edge_{code};" for code in codes.split(",")
-        ]
+        directives += [f"error_page {code} = @edge_{code};" for code in codes.split(",")]
     return zones, directives
 
 
@@ -148,9 +134,7 @@ def edge_error_locations(main: list[dict]) -> str:
     codes = {}
     for entry in main:
         notes = entry["annotations"]
-        for code in filter(
-            None, notes.get(ANNOTATION + "custom-http-errors", "").split(",")
-        ):
+        for code in filter(None, notes.get(ANNOTATION + "custom-http-errors", "").split(",")):
             codes[code] = notes[ANNOTATION + "default-backend"]
     return "\n".join(
         f"        location @edge_{code} {{\n"
@@ -163,9 +147,10 @@ def edge_error_locations(main: list[dict]) -> str:
     )
 
 
-# The three-way split of the local stack: ingress-nginx weighs one canary per path, so the
-# kind cluster has none; the GKE Gateway has the same path (k8s/components/gateway-api-split).
-THREE_WAY_PATH = "/all/notas"
+# The header that asks POST /notas for the three-way split, as the GKE Gateway's rule
+# matches it (k8s/components/gateway-api-split); ingress-nginx weighs one canary per path, so
+# the kind cluster has no three-way split.
+THREE_WAY_HEADER = ("x-notas-split", "all")
 
 
 def three_way_split(
@@ -195,38 +180,26 @@ def render_nginx(
     # (nginx tries the next), where the default rules it out for 10 s, and during a rolling
     # restart both replicas at once ("no live upstreams"). The cluster's ingress-nginx
     # follows the Service's ready endpoints instead.
+    # POST /notas with THREE_WAY_HEADER: the three routes, a third each (with queue-api only).
     three = three_way_split(splits) if "queue-api" in servers else None
     services = sorted(
-        {e["service"] for e in main}
-        | {s for parts in splits.values() for s, _ in parts}
-        | {s for s, _ in three or []}
+        {e["service"] for e in main} | {s for parts in splits.values() for s, _ in parts} | {s for s, _ in three or []}
     )
     if unknown := [svc for svc in services if svc not in SERVICE_PROCESS]:
-        sys.exit(
-            f"devstack: no local process answers for the Service {unknown[0]} (devstack.SERVICE_PROCESS)"
-        )
+        sys.exit(f"devstack: no local process answers for the Service {unknown[0]} (devstack.SERVICE_PROCESS)")
     upstreams = "\n".join(
         f"    upstream {svc} {{\n"
-        + "".join(
-            f"        server 127.0.0.1:{port} max_fails=0;\n"
-            for port in servers[SERVICE_PROCESS[svc]]
-        )
+        + "".join(f"        server 127.0.0.1:{port} max_fails=0;\n" for port in servers[SERVICE_PROCESS[svc]])
         + "        keepalive 64;\n    }\n"
         for svc in services
     )
     split_blocks, locations = [], []
 
-    def location(match: str, entry: dict, upstream: str, rewrite: str = "") -> str:
-        zones, directives = edge_limits(
-            entry["annotations"], f"edge_{len(locations)}", rate_limit
-        )
+    def location(match: str, entry: dict, upstream: str) -> str:
+        zones, directives = edge_limits(entry["annotations"], f"edge_{len(locations)}", rate_limit)
         if zones:
             split_blocks.append(zones)
-        proxy = [f"rewrite ^ {rewrite} break;"] if rewrite else []
-        body = "".join(
-            f"            {d}\n"
-            for d in [*directives, *proxy, f"proxy_pass http://{upstream};"]
-        )
+        body = "".join(f"            {d}\n" for d in [*directives, f"proxy_pass http://{upstream};"])
         return f"        location {match}{entry['path']} {{\n{body}        }}"
 
     def split(var: str, parts: list[tuple[str, int]]) -> None:
@@ -238,23 +211,20 @@ def render_nginx(
     for i, (path, parts) in enumerate(splits.items()):
         var = f"$split_{i}"
         split(var, parts)
+        if path == "/notas" and three:
+            (name, value), var = THREE_WAY_HEADER, "$split_notas"
+            split("$split_all", three)
+            header = "$http_" + name.replace("-", "_")
+            split_blocks.append(
+                f"    map {header} {var} {{\n        default $split_{i};\n        {value} $split_all;\n    }}\n"
+            )
         # The split takes the main Ingress's settings, as ingress-nginx gives a canary's path.
         entry = next(e for e in main if e["path"] == path)
         locations.append(location("= ", entry, var))
     for entry in main:
         if entry["path"] in splits:
             continue
-        locations.append(
-            location("= " if entry["type"] == "Exact" else "", entry, entry["service"])
-        )
-    if three:
-        split("$split_all", three)
-        # The edge settings of /notas; the routes serve /notas, so the path is rewritten.
-        entry = {
-            **next(e for e in main if e["path"] == "/notas"),
-            "path": THREE_WAY_PATH,
-        }
-        locations.append(location("= ", entry, "$split_all", rewrite="/notas"))
+        locations.append(location("= " if entry["type"] == "Exact" else "", entry, entry["service"]))
     if errors := edge_error_locations(main):
         locations.append(errors)
     text = TEMPLATE.read_text()
@@ -265,18 +235,14 @@ def render_nginx(
         "UPSTREAMS": upstreams,
         "SPLITS": "\n".join(split_blocks),
         "LOCATIONS": "\n\n".join(locations),
-        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }"
-        if static_204
-        else "",
+        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }" if static_204 else "",
     }.items():
         text = text.replace(f"@@{key}@@", value)
     return text
 
 
 def find(binary: str) -> str:
-    path = shutil.which(binary) or shutil.which(
-        binary, path="/usr/sbin:/usr/local/sbin"
-    )
+    path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/local/sbin")
     if not path:
         sys.exit(f"devstack: {binary} is missing (scripts/bootstrap.sh installs it)")
     return path
@@ -331,9 +297,7 @@ def mysql_users(port: int, state: Path = STATE) -> tuple[str, str]:
 def as_app_user(admin_url: str) -> str:
     """`admin_url` (an existing server's account) with the services' user and a new password."""
     u = urlparse(admin_url)
-    return u._replace(
-        netloc=f"notas_app:{secrets.token_hex(16)}@{u.hostname}:{u.port or 3306}"
-    ).geturl()
+    return u._replace(netloc=f"notas_app:{secrets.token_hex(16)}@{u.hostname}:{u.port or 3306}").geturl()
 
 
 def write_migrate_env(migrate_url: str, app_url: str, state: Path = STATE) -> None:
@@ -355,9 +319,7 @@ def redacted(url: str) -> str:
     u = urlparse(url)
     if not u.password:
         return url
-    return u._replace(
-        netloc=f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
-    ).geturl()
+    return u._replace(netloc=f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")).geturl()
 
 
 # The command line of each process (`exec` so that the process honcho, or the fault suite,
@@ -393,9 +355,7 @@ def tansu() -> str:
     """The broker's binary: TANSU, else the one scripts/bootstrap.sh links into .dev/bin."""
     path = os.environ.get("TANSU", str(ROOT / ".dev" / "bin" / "tansu"))
     if not os.access(path, os.X_OK):
-        sys.exit(
-            f"devstack: {path} is missing (scripts/bootstrap.sh builds tansu once per machine)"
-        )
+        sys.exit(f"devstack: {path} is missing (scripts/bootstrap.sh builds tansu once per machine)")
     return path
 
 
@@ -429,13 +389,10 @@ def render_prometheus(targets: dict[str, str]) -> str:
     config = {
         "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]}
-            for job, target in targets.items()
+            {"job_name": job, "static_configs": [{"targets": [target]}]} for job, target in targets.items()
         ],
     }
-    return "# Generated by scripts/devstack.py for `just dev`.\n" + yaml.safe_dump(
-        config, sort_keys=False
-    )
+    return "# Generated by scripts/devstack.py for `just dev`.\n" + yaml.safe_dump(config, sort_keys=False)
 
 
 def service_command(service: str, profile: str = PROFILE, **env: str) -> str:
@@ -446,9 +403,7 @@ def service_command(service: str, profile: str = PROFILE, **env: str) -> str:
 
 def prepare() -> None:
     if pid := running_pid():
-        sys.exit(
-            f"devstack: a stack is already running (honcho pid {pid}); `just dev-down` stops it"
-        )
+        sys.exit(f"devstack: a stack is already running (honcho pid {pid}); `just dev-down` stops it")
     for sub in ("logs", "nginx/tmp", "redis", "prometheus"):
         (STATE / sub).mkdir(parents=True, exist_ok=True)
     ports = choose_ports()
@@ -489,32 +444,21 @@ def prepare() -> None:
         LISTEN_ADDR=f"127.0.0.1:{ports['grpc-client']}",
         GRPC_SERVER_URL=f"http://127.0.0.1:{ports['grpc-server']}",
     )
-    procs["redis-api"] = service_command(
-        "redis-api", LISTEN_ADDR=f"127.0.0.1:{ports['redis-api']}"
-    )
+    procs["redis-api"] = service_command("redis-api", LISTEN_ADDR=f"127.0.0.1:{ports['redis-api']}")
     procs["dashboard-api"] = service_command(
         "dashboard-api",
         LISTEN_ADDR=f"127.0.0.1:{ports['dashboard-api']}",
         FRONTEND_DIR=f"{ROOT}/frontend/dist",
     )
-    procs["monitor"] = service_command(
-        "monitor", LISTEN_ADDR=f"127.0.0.1:{ports['monitor']}"
-    )
+    procs["monitor"] = service_command("monitor", LISTEN_ADDR=f"127.0.0.1:{ports['monitor']}")
     # Route 3: its broker, then queue-api and a consumer group of two; the first consumer
     # creates the topics (the cluster declares them as KafkaTopics) before it joins.
     procs["kafka"] = kafka_command(ports["kafka"])
-    procs["queue-api"] = service_command(
-        "queue-api", LISTEN_ADDR=f"127.0.0.1:{ports['queue-api']}"
+    procs["queue-api"] = service_command("queue-api", LISTEN_ADDR=f"127.0.0.1:{ports['queue-api']}")
+    procs["grade-consumer"] = f"{ROOT}/target/{PROFILE}/grade-consumer --create-topics && " + service_command(
+        "grade-consumer", LISTEN_ADDR=f"127.0.0.1:{ports['grade-consumer']}"
     )
-    procs["grade-consumer"] = (
-        f"{ROOT}/target/{PROFILE}/grade-consumer --create-topics && "
-        + service_command(
-            "grade-consumer", LISTEN_ADDR=f"127.0.0.1:{ports['grade-consumer']}"
-        )
-    )
-    procs["grade-consumer-2"] = service_command(
-        "grade-consumer", LISTEN_ADDR=f"127.0.0.1:{ports['grade-consumer-2']}"
-    )
+    procs["grade-consumer-2"] = service_command("grade-consumer", LISTEN_ADDR=f"127.0.0.1:{ports['grade-consumer-2']}")
     procs["prometheus"] = prometheus_command(ports["prometheus"])
     (STATE / "prometheus" / "prometheus.yml").write_text(
         render_prometheus(
@@ -534,9 +478,7 @@ def prepare() -> None:
         )
     )
     procs["ready"] = f"cd {ROOT} && exec {sys.executable} -m scripts.devstack wait"
-    (STATE / "Procfile").write_text(
-        "".join(f"{name}: {cmd}\n" for name, cmd in procs.items())
-    )
+    (STATE / "Procfile").write_text("".join(f"{name}: {cmd}\n" for name, cmd in procs.items()))
 
     env = {
         "MYSQL_URL": mysql_url,
@@ -555,9 +497,7 @@ def prepare() -> None:
 def wait() -> None:
     pending = wait_until_ready()
     if pending:
-        sys.exit(
-            f"devstack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)"
-        )
+        sys.exit(f"devstack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)")
     ports, env = read_ports(), read_env()
     url = env["NOTAS_URL"]
     print(
@@ -568,7 +508,7 @@ def wait() -> None:
         f"  route 1 direct   http://127.0.0.1:{ports['grpc-client']}/notas\n"
         f"  route 2 direct   http://127.0.0.1:{ports['redis-api']}/notas\n"
         f"  route 3 queued   {url}/queue/notas   (202, then GET the Location; direct: port {ports['queue-api']})\n"
-        f"  three routes     {url}{THREE_WAY_PATH}   (a third each)\n"
+        f"  three routes     {url}/notas with {': '.join(THREE_WAY_HEADER)}   (a third each)\n"
         f"  metrics          http://127.0.0.1:{ports['grpc-server-admin']}/metrics (grpc-server), /metrics on each service\n"
         f"  Prometheus       {env['PROMETHEUS_URL']}   (scrapes every service and the host monitor)\n"
         f"  MySQL            {redacted(env['MYSQL_URL'])}   (password in {STATE}/stack.env)\n"

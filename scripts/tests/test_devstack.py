@@ -36,17 +36,7 @@ def ingress(
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": name, "annotations": notes},
-        "spec": {
-            "rules": [
-                {
-                    "http": {
-                        "paths": [
-                            {"path": path, "pathType": path_type, "backend": backend}
-                        ]
-                    }
-                }
-            ]
-        },
+        "spec": {"rules": [{"http": {"paths": [{"path": path, "pathType": path_type, "backend": backend}]}}]},
     }
 
 
@@ -58,10 +48,7 @@ def write(tmp_path, *docs):
 
 def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
     text = devstack.render_nginx(SERVERS)
-    assert (
-        '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }'
-        in text
-    )
+    assert '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }' in text
     # The main Ingress's limits hold for the whole split (README, "Security").
     assert (
         "location = /notas {\n"
@@ -70,7 +57,7 @@ def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
         "            proxy_intercept_errors on;\n"
         "            error_page 413 = @edge_413;\n"
         "            error_page 429 = @edge_429;\n"
-        "            proxy_pass http://$split_0;"
+        "            proxy_pass http://$split_notas;"
     ) in text
     assert "limit_req_zone $binary_remote_addr zone=edge_0:5m rate=5000r/s;" in text
     assert "location @edge_429 {\n            proxy_set_header X-Code 429;" in text
@@ -81,33 +68,19 @@ def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
     ]:
         assert f"location {path} {{\n            proxy_pass http://{service};" in text
     # Every replica is a server of its upstream; the frontend is served by dashboard-api here.
-    assert (
-        "server 127.0.0.1:8181 max_fails=0;\n        server 127.0.0.1:8182 max_fails=0;"
-        in text
-    )
+    assert "server 127.0.0.1:8181 max_fails=0;\n        server 127.0.0.1:8182 max_fails=0;" in text
     assert "upstream frontend {\n        server 127.0.0.1:8383 max_fails=0;" in text
     assert "listen 127.0.0.1:8080;" in text
-    assert re.findall(r"@@\w+@@", text) == [
-        "@@NAME@@"
-    ]  # in the comment that explains them
+    assert re.findall(r"@@\w+@@", text) == ["@@NAME@@"]  # in the comment that explains them
     assert "__static_204" not in text
 
 
-def test_the_three_routes_share_all_notas_a_third_each_with_the_edge_limits_of_notas():
+def test_the_three_way_header_shares_notas_between_the_three_routes_a_third_each():
     text = devstack.render_nginx(SERVERS)
     split = '    split_clients "${request_id}" $split_all {\n        33% redis-api;\n        33% grpc-client;\n        * queue-api;\n    }'
     assert split in text
-    location = re.search(
-        r"location = /all/notas \{\n(.*?)\n        \}", text, re.S
-    ).group(1)
-    assert (
-        "client_max_body_size 16k;" in location
-        and "error_page 429 = @edge_429;" in location
-    )
-    # The routes serve /notas: the path is rewritten before the split's upstream gets it.
-    assert location.endswith(
-        "rewrite ^ /notas break;\n            proxy_pass http://$split_all;"
-    )
+    # As the GKE Gateway's rule: the header picks the three-way split, else the 50/50 one.
+    assert "map $http_x_notas_split $split_notas {\n        default $split_0;\n        all $split_all;\n    }" in text
     assert "upstream queue-api {\n        server 127.0.0.1:8585 max_fails=0;" in text
 
 
@@ -118,14 +91,12 @@ def test_without_queue_api_there_is_no_three_way_split(tmp_path):
         ingress("main", "/notas", "grpc-client"),
         ingress("canary", "/notas", "redis-api", canary_weight=50),
     )
-    assert "/all/notas" not in devstack.render_nginx(servers, ingress=path)
+    text = devstack.render_nginx(servers, ingress=path)
+    assert "$split_all" not in text and "proxy_pass http://$split_0;" in text
 
 
 def test_the_benchmark_adds_a_static_location():
-    assert (
-        "location = /__static_204 {\n            return 204;"
-        in devstack.render_nginx(SERVERS, static_204=True)
-    )
+    assert "location = /__static_204 {\n            return 204;" in devstack.render_nginx(SERVERS, static_204=True)
 
 
 def test_the_canary_weight_sets_the_share(tmp_path):
@@ -136,12 +107,8 @@ def test_the_canary_weight_sets_the_share(tmp_path):
     )
     main, splits = devstack.ingress_routes(path)
     assert splits == {"/notas": [("redis-api", 30), ("grpc-client", 70)]}
-    assert main == [
-        {"path": "/notas", "type": "Exact", "service": "grpc-client", "annotations": {}}
-    ]
-    assert "30% redis-api;\n        * grpc-client;" in devstack.render_nginx(
-        SERVERS, ingress=path
-    )
+    assert main == [{"path": "/notas", "type": "Exact", "service": "grpc-client", "annotations": {}}]
+    assert "30% redis-api;\n        * grpc-client;" in devstack.render_nginx(SERVERS, ingress=path)
 
 
 def test_the_edge_limits_follow_the_annotations_and_the_bench_goes_without_the_rate_limit():
@@ -196,9 +163,7 @@ def test_ingresses_the_local_stack_cannot_serve_are_refused(tmp_path, docs, mess
 
 
 def test_nginx_accepts_the_rendering(tmp_path):
-    nginx = shutil.which("nginx") or shutil.which(
-        "nginx", path="/usr/sbin:/usr/local/sbin"
-    )
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if not nginx:
         pytest.skip("nginx is not installed")
     for sub in ("nginx/tmp", "logs"):

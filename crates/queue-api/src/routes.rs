@@ -15,7 +15,7 @@
 //! Both are served at `/notas...` and under `/queue`, the path prefix of route 3 at the entry
 //! point, so the `Location` (under `/queue`) reads the status through the entry point and
 //! from queue-api itself alike, whichever path accepted the grade (`/queue/notas`, or the
-//! three-way split's `/all/notas`).
+//! three-way split: `/notas` with `x-notas-split: all`).
 
 use axum::{
     Json, Router,
