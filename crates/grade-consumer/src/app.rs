@@ -3,7 +3,11 @@
 //! [`Application::run_until_stopped`] consumes (and keeps the store's upkeep) until the
 //! signal, then finishes its batch and leaves the group.
 
-use crate::{config::Config, consumer::GradeConsumer};
+use crate::{
+    config::Config,
+    consumer::GradeConsumer,
+    lag::{InHand, Lag},
+};
 use axum::Router;
 use notas_core::{
     http::{ready_check, with_contract},
@@ -21,6 +25,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     consumer: GradeConsumer,
+    lag: Lag,
 }
 
 impl Application {
@@ -28,6 +33,7 @@ impl Application {
     /// loop polls), and binds the health port (0 picks a free one).
     pub async fn build(config: Config) -> Result<Application, notas_core::BoxError> {
         Store::count_errors_from_zero(&[Store::MySql, Store::Redis, Store::Broker]);
+        count_from_zero();
         let store = GradeStore::connect(&config.mysql, &config.batch).await?;
         let live_view =
             LiveView::connect(&config.redis, config.live_recent_limit, Route::Queue).await?;
@@ -56,8 +62,15 @@ impl Application {
             &config.http,
             ready,
         );
+        let (consumer, in_hand) = (Arc::new(consumer), InHand::default());
+        let lag = Lag::new(
+            Arc::clone(&consumer),
+            &config.kafka_group,
+            kafka.timeout(),
+            in_hand.clone(),
+        );
         let consumer = GradeConsumer {
-            consumer: Arc::new(consumer),
+            consumer,
             store,
             live_view,
             dead_letters: kafka.producer("grade-consumer")?,
@@ -65,6 +78,7 @@ impl Application {
             max_batch: config.batch.batch_max_size as usize,
             max_wait: config.batch.config().max_wait,
             kafka_timeout: kafka.timeout(),
+            in_hand,
         };
         let listener = TcpListener::bind(config.listen_addr).await?;
         tracing::info!(addr = %listener.local_addr()?, group = %config.kafka_group, "grade-consumer listening");
@@ -72,6 +86,7 @@ impl Application {
             listener,
             router,
             consumer,
+            lag,
         })
     }
 
@@ -79,8 +94,8 @@ impl Application {
         self.listener.local_addr().expect("bound")
     }
 
-    /// Consumes, keeps the upkeep (report summaries, old keys) and serves the health
-    /// endpoints until `shutdown` is cancelled; then finishes the batch in hand.
+    /// Consumes, keeps the upkeep (report summaries, old keys) and the lag gauges, and serves
+    /// the health endpoints until `shutdown` is cancelled; then finishes the batch in hand.
     pub async fn run_until_stopped(
         self,
         shutdown: CancellationToken,
@@ -89,13 +104,24 @@ impl Application {
             let (store, stop) = (self.consumer.store.clone(), shutdown.clone());
             tokio::spawn(async move { store.upkeep_until(stop).await })
         };
+        let lag = tokio::spawn(self.lag.run(shutdown.clone()));
         let consuming = tokio::spawn(self.consumer.run(shutdown.clone()));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await?;
         consuming.await?;
         upkeep.await?;
+        lag.await?;
         tracing::info!("grade-consumer stopped");
         Ok(())
     }
+}
+
+/// Route 3's counters start at 0, so that their rates are 0 rather than missing before the
+/// first grade (or the first dead letter, which may never come); their `# HELP`s.
+fn count_from_zero() {
+    notas_core::metrics::handle();
+    crate::consumer::describe_metrics();
+    metrics::counter!("notas_queue_stored_total").increment(0);
+    metrics::counter!("notas_queue_dead_letters_total").increment(0);
 }

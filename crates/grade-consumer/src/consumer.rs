@@ -13,7 +13,10 @@
 //! offsets stay uncommitted and the topic holds the records (the queue grows, then
 //! drains). A process that stops mid-batch commits nothing; its partitions go to another
 //! member, which receives the batch again and, by the keys, stores each grade once.
+//!
+//! The loop tells [`InHand`] which batch it holds, for the lag's age ([`crate::lag`]).
 
+use crate::lag::InHand;
 use notas_core::{
     grade::StoredGrade,
     live::LiveView,
@@ -47,6 +50,8 @@ pub struct GradeConsumer {
     pub max_batch: usize,
     pub max_wait: Duration,
     pub kafka_timeout: Duration,
+    /// The batch being stored, for the lag gauges.
+    pub in_hand: InHand,
 }
 
 /// A record that will not be stored, and why.
@@ -80,9 +85,11 @@ impl GradeConsumer {
                     Ok(Err(_)) | Err(_) => break,
                 }
             }
+            self.in_hand.hold(&batch);
             if self.handle(&batch, &shutdown).await.is_none() {
                 break;
             }
+            self.in_hand.release();
         }
         tracing::info!("grade-consumer stopped consuming");
     }
@@ -198,6 +205,29 @@ impl GradeConsumer {
             tracing::warn!(error = %e, "offsets not committed; the records will come again");
         }
     }
+}
+
+/// The `# HELP` of the loop's metrics.
+pub fn describe_metrics() {
+    use metrics::Unit;
+    metrics::describe_histogram!(
+        "notas_queue_batch_size",
+        Unit::Count,
+        "Records per consumer batch (BATCH_MAX_SIZE at most, poison records included)."
+    );
+    metrics::describe_histogram!(
+        "notas_queue_time_to_stored_seconds",
+        Unit::Seconds,
+        "From queue-api's 202 (the record's accepted-at-ms) to the grade's row committed in MySQL, for each grade stored for the first time."
+    );
+    metrics::describe_counter!(
+        "notas_queue_stored_total",
+        "Grades this member stored and applied to the live view, each counted once."
+    );
+    metrics::describe_counter!(
+        "notas_queue_dead_letters_total",
+        "Records sent to the dead-letter topic: not a grade, or a key reused with another grade."
+    );
 }
 
 /// Runs `attempt` until it succeeds, waiting longer after each failure (up to 2 s); `None`

@@ -8,9 +8,12 @@
 //! # Layout
 //! - [`config`]: flags and environment variables.
 //! - [`consumer`]: the loop: a batch, MySQL, the live view, the dead letters, the offsets.
+//! - [`lag`]: the group's lag on this member's partitions (records and seconds), as gauges
+//!   refreshed beside the loop.
 //! - [`app`]: `build` wires the group member, the stores and the health endpoints;
 //!   `run_until_stopped` consumes and drains.
 
 pub mod app;
 pub mod config;
 pub mod consumer;
+pub mod lag;

@@ -9,6 +9,10 @@
 //! - `notas_live_pending`: route 2 records committed to MySQL still owed to Redis past the
 //!   outbox's grace period
 //! - `notas_summarized_total`: grades added to the report summaries by this replica's summarizer
+//! - route 3's (grade-consumer, `crates/grade-consumer`): `notas_queue_batch_size` (records
+//!   per consumer batch), `notas_queue_time_to_stored_seconds` (from `202` to the row),
+//!   `notas_queue_stored_total`, `notas_queue_dead_letters_total`, and the lag gauges
+//!   `notas_queue_lag_records` and `notas_queue_lag_seconds` (`group`, `topic`, `partition`)
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::{sync::OnceLock, time::Duration};
@@ -19,6 +23,10 @@ const LATENCY_BUCKETS: &[f64] = &[
 const BATCH_BUCKETS: &[f64] = &[
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
 ];
+/// From `202` to stored: a batch's wait and commit at best, minutes while MySQL is down.
+const TIME_TO_STORED_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -26,10 +34,24 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// returns the handle that renders it.
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS)
-            .and_then(|b| {
-                b.set_buckets_for_metric(Matcher::Full("notas_batch_size".into()), BATCH_BUCKETS)
+        // Histograms without buckets would be rendered as summaries, whose quantiles cannot
+        // be added up over replicas: every histogram recorded here has its buckets.
+        let buckets = [
+            (Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS),
+            (Matcher::Full("notas_batch_size".into()), BATCH_BUCKETS),
+            (
+                Matcher::Full("notas_queue_batch_size".into()),
+                BATCH_BUCKETS,
+            ),
+            (
+                Matcher::Full("notas_queue_time_to_stored_seconds".into()),
+                TIME_TO_STORED_BUCKETS,
+            ),
+        ];
+        let recorder = buckets
+            .into_iter()
+            .try_fold(PrometheusBuilder::new(), |b, (matcher, buckets)| {
+                b.set_buckets_for_metric(matcher, buckets)
             })
             .expect("bucket lists are non-empty")
             .build_recorder();

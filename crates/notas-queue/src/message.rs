@@ -76,15 +76,18 @@ pub fn decode(record: &impl Message) -> Result<Accepted, Poison> {
     let input: GradeInput = serde_json::from_slice(record.payload().unwrap_or_default())
         .map_err(|e| Poison::NotJson(e.to_string()))?;
     let grade = Grade::parse(input).map_err(Poison::Invalid)?;
-    let accepted_at_ms = record.headers().and_then(|headers| {
-        let header = headers.iter().find(|h| h.key == ACCEPTED_AT)?;
-        std::str::from_utf8(header.value?).ok()?.parse().ok()
-    });
     Ok(Accepted {
         key,
         grade,
-        accepted_at_ms,
+        accepted_at_ms: accepted_at_ms(record),
     })
+}
+
+/// When queue-api accepted the record: its [`ACCEPTED_AT`] header, Unix milliseconds;
+/// `None` when it has none that reads as a number.
+pub fn accepted_at_ms(record: &impl Message) -> Option<i64> {
+    let header = record.headers()?.iter().find(|h| h.key == ACCEPTED_AT)?;
+    std::str::from_utf8(header.value?).ok()?.parse().ok()
 }
 
 #[cfg(test)]

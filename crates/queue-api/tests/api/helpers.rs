@@ -6,11 +6,14 @@
 use grade_consumer::{app::Application as Consumer, config::Config as ConsumerConfig};
 use notas_core::{live::LiveKeys, route::Route};
 use notas_testkit::{
-    ANY_PORT, Stores, TestBroker, TestService, contract::IngestApp, defaults, spawn_service,
+    ANY_PORT, Stores, TestBroker, TestService,
+    contract::{IngestApp, payload},
+    defaults, spawn_service,
 };
 use queue_api::{app::Application, config::Config};
 use serde_json::Value;
-use std::{ops::Deref, time::Duration};
+use std::{collections::BTreeSet, ops::Deref, time::Duration};
+use tokio::task::JoinSet;
 
 pub const BODY_LIMIT: usize = 4096;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(6);
@@ -22,6 +25,9 @@ pub struct TestRoute {
     pub ingest: IngestApp,
     pub broker: TestBroker,
     pub keys: LiveKeys,
+    /// The route's consumer group, a name of its own: the tests of this binary share one
+    /// metrics recorder, whose lag gauges are labelled by group.
+    pub group: String,
 }
 
 /// queue-api on a fresh broker whose grades topic has three partitions; no consumer yet.
@@ -48,6 +54,7 @@ pub async fn spawn_route() -> TestRoute {
             body_limit: BODY_LIMIT,
         },
         broker,
+        group: format!("grade-consumer-{}", uuid::Uuid::new_v4()),
     }
 }
 
@@ -61,6 +68,7 @@ impl TestRoute {
         config.kafka = self.broker.kafka_args();
         config.kafka.kafka_timeout_ms = 2000;
         config.kafka_session_timeout_ms = 6000;
+        config.kafka_group = self.group.clone();
         config.mysql.mysql_url = stores.proxied_mysql_url();
         config.mysql.store_timeout_ms = 2000;
         config.redis.redis_url = stores.proxied_redis_url();
@@ -118,6 +126,24 @@ impl TestRoute {
             .expect("the live total");
         total.unwrap_or(0)
     }
+}
+
+/// Posts grades for carnets `1..=n` at once; the keys of their 202s.
+pub async fn accept(route: &TestRoute, n: u32) -> BTreeSet<String> {
+    let (client, url) = (
+        reqwest::Client::new(),
+        format!("{}/notas", route.service.base_url),
+    );
+    let mut posts = JoinSet::new();
+    for carnet in 1..=n {
+        let request = client.post(&url).json(&payload(carnet));
+        posts.spawn(async move {
+            let response = request.send().await.expect("sent");
+            assert_eq!(response.status(), 202);
+            key_of(&response.json().await.expect("JSON"))
+        });
+    }
+    posts.join_all().await.into_iter().collect()
 }
 
 /// The key a `202` names.

@@ -3,4 +3,5 @@
 
 mod accept;
 mod helpers;
+mod lag;
 mod store;

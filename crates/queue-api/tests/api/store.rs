@@ -1,30 +1,11 @@
 //! What becomes of accepted grades: each stored exactly once however the consumers fail,
 //! the live view exact, what cannot be stored in the dead-letter topic with its reason.
 
-use crate::helpers::{key_of, spawn_route};
+use crate::helpers::{accept, spawn_route};
 use notas_queue::message::REASON;
 use notas_testkit::contract::{get, payload, post_json, post_with_key};
 use rdkafka::{Message, consumer::Consumer, message::Headers, producer::FutureRecord};
 use std::{collections::BTreeSet, time::Duration};
-use tokio::task::JoinSet;
-
-/// Posts grades for carnets `1..=n` at once; the keys of their 202s.
-async fn accept(route: &crate::helpers::TestRoute, n: u32) -> BTreeSet<String> {
-    let (client, url) = (
-        reqwest::Client::new(),
-        format!("{}/notas", route.service.base_url),
-    );
-    let mut posts = JoinSet::new();
-    for carnet in 1..=n {
-        let request = client.post(&url).json(&payload(carnet));
-        posts.spawn(async move {
-            let response = request.send().await.expect("sent");
-            assert_eq!(response.status(), 202);
-            key_of(&response.json().await.expect("JSON"))
-        });
-    }
-    posts.join_all().await.into_iter().collect()
-}
 
 fn keys(rows: &[(String, u32)]) -> BTreeSet<String> {
     rows.iter().map(|(k, _)| k.clone()).collect()

@@ -1,0 +1,337 @@
+//! The group's lag on the partitions this member owns, as two Prometheus gauges per
+//! partition (labels `group`, `topic`, `partition`), refreshed every [`REFRESH`] by a task of
+//! its own: librdkafka's committed-offset and watermark queries block for a round trip to the
+//! broker, so they run on tokio's blocking pool and never in the consumer loop.
+//!
+//! - `notas_queue_lag_records`: records appended and not yet stored, the partition's high
+//!   watermark minus the group's committed offset. The consumer commits a batch only after
+//!   MySQL and the live view have it, so this is exactly what is still owed to the stores. A
+//!   partition the group never committed counts from its low watermark, where the member
+//!   starts reading (`auto.offset.reset=earliest`).
+//! - `notas_queue_lag_seconds`: how long the oldest of those records has waited since it was
+//!   appended (0 when none waits). The exact age when this member holds that record (its
+//!   `accepted-at-ms` header, in the batch being stored); otherwise the time since a refresh
+//!   first saw the high watermark pass it, so it is a lower bound by at most one [`REFRESH`]
+//!   (or, for a backlog this member found when it got the partition, by the time it had
+//!   waited before; the member receives it within moments and the age is exact again).
+//!
+//! A partition the group gave to another member reads 0 here and its new owner reports it,
+//! so `max by (topic, partition)` over the members is the group's lag, and a sum of that the
+//! queue's. While the broker does not answer, the gauges keep their last values.
+
+use metrics::Unit;
+use notas_core::shutdown::CancellationToken;
+use notas_queue::message;
+use rdkafka::{
+    Message, Offset,
+    consumer::{Consumer, StreamConsumer},
+    error::KafkaResult,
+    message::OwnedMessage,
+};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tokio::time::MissedTickBehavior;
+
+/// How often the gauges are refreshed (the local Prometheus scrapes every 2 s).
+pub const REFRESH: Duration = Duration::from_secs(1);
+
+const RECORDS: &str = "notas_queue_lag_records";
+const SECONDS: &str = "notas_queue_lag_seconds";
+
+/// High watermarks kept per partition while records wait; past this, every other one is
+/// dropped (an estimate then uses a later sighting: still a lower bound).
+const MAX_SIGHTINGS: usize = 4096;
+
+/// A partition: its topic and number.
+type Key = (String, i32);
+
+/// The oldest record of each partition in the batch the consumer loop is storing: (offset,
+/// when it was accepted, Unix ms). Written by the loop, read by the refresh.
+#[derive(Clone, Default)]
+pub struct InHand(Arc<Mutex<HashMap<Key, (i64, i64)>>>);
+
+impl InHand {
+    /// The loop took `batch` and has not committed it yet.
+    pub fn hold(&self, batch: &[OwnedMessage]) {
+        let mut oldest = self.0.lock().expect("not poisoned");
+        oldest.clear();
+        for record in batch {
+            let Some(at) = message::accepted_at_ms(record).or(record.timestamp().to_millis())
+            else {
+                continue;
+            };
+            let entry = oldest
+                .entry((record.topic().to_owned(), record.partition()))
+                .or_insert((record.offset(), at));
+            if record.offset() < entry.0 {
+                *entry = (record.offset(), at);
+            }
+        }
+    }
+
+    /// The batch is committed (or abandoned to the group).
+    pub fn release(&self) {
+        self.0.lock().expect("not poisoned").clear();
+    }
+
+    fn oldest(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        let held = self.0.lock().expect("not poisoned");
+        held.get(&(topic.to_owned(), partition)).copied()
+    }
+}
+
+/// What one refresh read of a partition: the group's committed offset (`None`: never
+/// committed) and the partition's watermarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offsets {
+    pub committed: Option<i64>,
+    pub low: i64,
+    pub high: i64,
+}
+
+/// One owned partition's estimator: the high watermarks seen since its oldest waiting
+/// record was appended, each with when it was first seen.
+#[derive(Debug, Default)]
+struct Partition {
+    /// (Unix ms, high watermark), both increasing.
+    sightings: VecDeque<(i64, i64)>,
+}
+
+impl Partition {
+    /// The lag at `now_ms`: records waiting, and how long the oldest has waited in seconds.
+    /// `held`: the oldest record of this partition the loop holds (offset, accepted-at).
+    fn lag(&mut self, offsets: Offsets, held: Option<(i64, i64)>, now_ms: i64) -> (i64, f64) {
+        let next = offsets
+            .committed
+            .map_or(offsets.low, |c| c.max(offsets.low));
+        let waiting = (offsets.high - next).max(0);
+        if self
+            .sightings
+            .back()
+            .is_none_or(|&(_, high)| offsets.high > high)
+        {
+            self.sightings.push_back((now_ms, offsets.high));
+        }
+        // A sighting at or below `next` says nothing of the records still waiting.
+        while self
+            .sightings
+            .front()
+            .is_some_and(|&(_, high)| high <= next)
+        {
+            self.sightings.pop_front();
+        }
+        if self.sightings.len() > MAX_SIGHTINGS {
+            let kept = self.sightings.iter().step_by(2).copied().collect();
+            self.sightings = kept;
+        }
+        if waiting == 0 {
+            return (0, 0.0);
+        }
+        // The first sighting past `next` came after the record at `next` was appended.
+        let seen = self.sightings.front().map_or(now_ms, |&(at, _)| at);
+        let accepted = held
+            .filter(|&(offset, _)| offset >= next)
+            .map_or(now_ms, |(_, at)| at);
+        let waited_ms = (now_ms - seen.min(accepted)).max(0);
+        (waiting, waited_ms as f64 / 1000.0)
+    }
+}
+
+/// The refresh task's state.
+pub struct Lag {
+    consumer: Arc<StreamConsumer>,
+    group: String,
+    timeout: Duration,
+    in_hand: InHand,
+    owned: BTreeMap<Key, Partition>,
+}
+
+impl Lag {
+    /// Describes the gauges (their `# HELP`) for `consumer`, a member of `group`; each
+    /// broker query waits at most `timeout`.
+    pub fn new(
+        consumer: Arc<StreamConsumer>,
+        group: &str,
+        timeout: Duration,
+        in_hand: InHand,
+    ) -> Lag {
+        metrics::describe_gauge!(
+            RECORDS,
+            Unit::Count,
+            "Records appended to the partition and not yet stored: high watermark minus the group's committed offset (commits follow MySQL and Redis). 0 where another member owns the partition."
+        );
+        metrics::describe_gauge!(
+            SECONDS,
+            Unit::Seconds,
+            "How long the partition's oldest record not yet stored has waited since it was appended: exact while this member holds it, else a lower bound by at most the 1 s refresh. 0 when none waits."
+        );
+        Lag {
+            consumer,
+            group: group.to_owned(),
+            timeout,
+            in_hand,
+            owned: BTreeMap::new(),
+        }
+    }
+
+    /// Refreshes the gauges every [`REFRESH`] until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(REFRESH);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let (consumer, timeout) = (Arc::clone(&self.consumer), self.timeout);
+            match tokio::task::spawn_blocking(move || read(&consumer, timeout)).await {
+                Ok(Ok(offsets)) => self.publish(offsets, unix_ms()),
+                Ok(Err(e)) => tracing::debug!(error = %e, "consumer lag not refreshed"),
+                Err(e) => tracing::warn!(error = %e, "consumer lag not refreshed"),
+            }
+        }
+    }
+
+    /// Sets the gauges of the partitions in `offsets` (this member's), and zeroes those of
+    /// the partitions it no longer owns.
+    fn publish(&mut self, offsets: Vec<(Key, Offsets)>, now_ms: i64) {
+        let mut owned = BTreeMap::new();
+        for (key, offsets) in offsets {
+            let mut partition = self.owned.remove(&key).unwrap_or_default();
+            let held = self.in_hand.oldest(&key.0, key.1);
+            let (records, seconds) = partition.lag(offsets, held, now_ms);
+            self.set(&key, records as f64, seconds);
+            owned.insert(key, partition);
+        }
+        for key in std::mem::replace(&mut self.owned, owned).into_keys() {
+            self.set(&key, 0.0, 0.0);
+        }
+    }
+
+    fn set(&self, (topic, partition): &Key, records: f64, seconds: f64) {
+        let labels = [
+            ("group", self.group.clone()),
+            ("topic", topic.clone()),
+            ("partition", partition.to_string()),
+        ];
+        metrics::gauge!(RECORDS, &labels).set(records);
+        metrics::gauge!(SECONDS, &labels).set(seconds);
+    }
+}
+
+/// The committed offsets and watermarks of every partition assigned to `consumer` (blocking:
+/// a round trip to the broker per partition and one for the offsets). A partition whose
+/// offsets came back with an error is left out until the next refresh.
+fn read(consumer: &StreamConsumer, timeout: Duration) -> KafkaResult<Vec<(Key, Offsets)>> {
+    let assignment = consumer.assignment()?;
+    if assignment.count() == 0 {
+        return Ok(vec![]);
+    }
+    let committed = consumer.committed_offsets(assignment, timeout)?;
+    let mut found = vec![];
+    for element in committed.elements() {
+        if element.error().is_err() {
+            continue;
+        }
+        let (topic, partition) = (element.topic(), element.partition());
+        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+        let committed = match element.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        };
+        found.push((
+            (topic.to_owned(), partition),
+            Offsets {
+                committed,
+                low,
+                high,
+            },
+        ));
+    }
+    Ok(found)
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(committed: Option<i64>, low: i64, high: i64) -> Offsets {
+        Offsets {
+            committed,
+            low,
+            high,
+        }
+    }
+
+    #[test]
+    fn records_are_the_high_watermark_past_the_committed_offset_or_the_low_one() {
+        let mut p = Partition::default();
+        assert_eq!(p.lag(offsets(None, 0, 0), None, 1_000), (0, 0.0));
+        assert_eq!(
+            p.lag(offsets(None, 5, 12), None, 2_000).0,
+            7,
+            "never committed"
+        );
+        assert_eq!(p.lag(offsets(Some(10), 5, 12), None, 3_000).0, 2);
+        assert_eq!(
+            p.lag(offsets(Some(2), 5, 12), None, 4_000).0,
+            7,
+            "committed before the records kept"
+        );
+        assert_eq!(p.lag(offsets(Some(12), 5, 12), None, 5_000), (0, 0.0));
+    }
+
+    #[test]
+    fn seconds_are_the_age_of_the_oldest_record_waiting() {
+        let mut p = Partition::default();
+        // Offsets 0..3 appended by 10 s, 3..5 by 11 s; nothing stored.
+        assert_eq!(p.lag(offsets(None, 0, 3), None, 10_000), (3, 0.0));
+        assert_eq!(p.lag(offsets(None, 0, 5), None, 11_000), (5, 1.0));
+        assert_eq!(p.lag(offsets(None, 0, 5), None, 14_000), (5, 4.0));
+        // 0..3 stored: the oldest waiting (3) was first seen at 11 s.
+        assert_eq!(p.lag(offsets(Some(3), 0, 5), None, 15_000), (2, 4.0));
+        assert_eq!(p.lag(offsets(Some(5), 0, 5), None, 16_000), (0, 0.0));
+        assert!(p.sightings.is_empty(), "{:?}", p.sightings);
+        assert_eq!(p.lag(offsets(Some(5), 0, 6), None, 17_000), (1, 0.0));
+    }
+
+    #[test]
+    fn a_held_record_gives_its_exact_age_unless_it_is_already_committed() {
+        let mut p = Partition::default();
+        // The member got the partition with a backlog: its first sighting is now, but the
+        // batch it holds says the record at the committed offset was accepted 30 s ago.
+        assert_eq!(
+            p.lag(offsets(Some(4), 0, 9), Some((4, 70_000)), 100_000),
+            (5, 30.0)
+        );
+        assert_eq!(p.lag(offsets(Some(4), 0, 9), None, 101_000), (5, 1.0));
+        assert_eq!(
+            p.lag(offsets(Some(6), 0, 9), Some((4, 70_000)), 102_000),
+            (3, 2.0),
+            "a held record behind the committed offset is not waiting"
+        );
+    }
+
+    #[test]
+    fn sightings_are_bounded_and_still_a_lower_bound() {
+        let mut p = Partition::default();
+        for i in 0..(MAX_SIGHTINGS as i64 + 10) {
+            p.lag(offsets(None, 0, i + 1), None, i * 1_000);
+        }
+        assert!(p.sightings.len() <= MAX_SIGHTINGS);
+        assert_eq!(
+            p.sightings.front(),
+            Some(&(0, 1)),
+            "the oldest sighting stays"
+        );
+    }
+}

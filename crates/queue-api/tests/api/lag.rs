@@ -1,0 +1,75 @@
+//! The consumer group's lag as grade-consumer exports it at `/metrics`: the records still owed
+//! to MySQL and how long the oldest has waited rise while MySQL is cut, and both fall to 0
+//! once the queue has drained.
+
+use crate::helpers::{STORED_WITHIN, TestRoute, accept, spawn_route};
+use notas_testkit::TestService;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The values of gauge `name` for `route`'s group, one per partition.
+async fn gauges(consumer: &TestService, route: &TestRoute, name: &str) -> Vec<f64> {
+    let group = format!("group=\"{}\"", route.group);
+    consumer
+        .metrics()
+        .await
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&group))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().expect("a number"))
+        .collect()
+}
+
+/// (records waiting over the partitions, the oldest's wait in seconds, partitions reported).
+type Lag = (f64, f64, usize);
+
+async fn lag(consumer: &TestService, route: &TestRoute) -> Lag {
+    let records = gauges(consumer, route, "notas_queue_lag_records").await;
+    let seconds = gauges(consumer, route, "notas_queue_lag_seconds").await;
+    (
+        records.iter().sum(),
+        seconds.iter().copied().fold(0.0, f64::max),
+        records.len(),
+    )
+}
+
+/// The lag once `check` holds of it, or when [`STORED_WITHIN`] has passed.
+async fn lag_once(consumer: &TestService, route: &TestRoute, check: impl Fn(Lag) -> bool) -> Lag {
+    let deadline = Instant::now() + STORED_WITHIN;
+    loop {
+        let lag = lag(consumer, route).await;
+        if check(lag) || Instant::now() > deadline {
+            return lag;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_lag_rises_while_mysql_is_cut_and_falls_to_0_once_the_queue_drains() {
+    let route = spawn_route().await;
+    let consumer = route.consumer().await;
+    // The member owns the three partitions; nothing waits.
+    let idle = (0.0, 0.0, 3);
+    assert_eq!(lag_once(&consumer, &route, |l| l == idle).await, idle);
+
+    route.stores.mysql_proxy.sever().await;
+    assert_eq!(accept(&route, 40).await.len(), 40);
+    let (records, before, _) = lag_once(&consumer, &route, |l| l.0 == 40.0).await;
+    assert_eq!(records, 40.0, "every record waits");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (records, after, _) = lag(&consumer, &route).await;
+    assert_eq!(records, 40.0, "MySQL is cut: nothing stored");
+    assert!(
+        after >= before + 2.0 && after >= 2.5,
+        "the oldest record's wait grows with the outage: {before} s, then {after} s"
+    );
+    assert!(route.stored().await.is_empty());
+
+    route.stores.mysql_proxy.restore().await;
+    assert_eq!(
+        lag_once(&consumer, &route, |l| l == idle).await,
+        idle,
+        "the queue drained"
+    );
+    assert_eq!(route.stored().await.len(), 40);
+}
