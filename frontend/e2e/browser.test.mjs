@@ -108,16 +108,19 @@ test("grades posted through both routes fill every panel", async (t) => {
   try {
     const routeChart = (key) => chart(page.getByTestId(`routes-${key}`));
     const both = async (key) => (await routeChart(key)).lines.length === 2;
-    await waitFor(() => both("created"), 30_000, "201/s of both routes");
-    const first = { routes: await routeChart("created"), host: await waitFor(async () => (await chart(hostChart)).points, 10_000, "host samples") };
+    await waitFor(() => both("accepted"), 30_000, "201/s of both routes");
+    const first = { routes: await routeChart("accepted"), host: await waitFor(async () => (await chart(hostChart)).points, 10_000, "host samples") };
     for (const key of ["errors", "p50", "p95", "p99"]) await waitFor(() => both(key), 15_000, `${key} of both routes`);
-    await waitFor(async () => (await routeChart("created")).points > first.routes.points, 20_000, "the route chart to move");
+    await waitFor(async () => (await routeChart("accepted")).points > first.routes.points, 20_000, "the route chart to move");
     await waitFor(async () => (await chart(hostChart)).points > first.host, 10_000, "the host chart to move");
   } finally {
     await load.stop();
   }
   assert.match(await text("routes"), /ruta 1 · gRPC/);
   assert.match(await text("routes"), /ruta 2 · Redis/);
+  // Route 3 (not started here) had no traffic: the two routes read as before, its queue in a line.
+  assert.doesNotMatch(await text("routes"), /ruta 3 · Kafka/);
+  assert.match(await text("routes-queue"), /Sin notas por la ruta 3 en los últimos 5 minutos/);
   assert.ok((await page.locator('[data-testid="routes"] .recharts-line-curve').count()) >= 8, "two lines in each of four charts");
   const processes = await hostPanel.getByTestId("host-processes").innerText();
   for (const row of ["Corriendo", "Durmiendo", "Zombie", "Parados", "Total"]) assert.match(processes, new RegExp(`${row}\\s+\\d`));

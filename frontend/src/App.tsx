@@ -47,7 +47,7 @@ export function App() {
       <Selectors selection={selection} onChange={select} />
 
       <div className="grid">
-        <Panel title="Total de registros en Redis (ruta 2, en vivo)" testId="live-total" loading={live.total === null && live.connection !== "disconnected"}>
+        <Panel title="Total de registros en Redis (rutas 2 y 3, en vivo)" testId="live-total" loading={live.total === null && live.connection !== "disconnected"}>
           <p className="big">{live.total ?? "–"}</p>
         </Panel>
         <Panel title={`Notas de ${curso} en ${term} en Redis (en vivo)`} testId="live-count" loading={live.count === null && live.connection === "connected"}>

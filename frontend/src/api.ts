@@ -14,8 +14,14 @@ export interface Selection {
   year: number;
 }
 
-/** The route that stored a record: 1 (gRPC → MySQL) or 2 (Redis → MySQL and the live view). */
-export type Route = "grpc" | "redis";
+/**
+ * The ingestion routes by the names the services give them (`notas_core::route::Route`, held
+ * to it by crates/deploy-checks/tests/contract.rs): 1 (gRPC → MySQL), 2 (Redis → MySQL and
+ * the live view) and 3 (queue-api → Kafka → grade-consumer → MySQL and the live view).
+ */
+export const ROUTE_NAMES = ["grpc", "redis", "queue"] as const;
+/** The route that stored a record. */
+export type Route = (typeof ROUTE_NAMES)[number];
 
 /** A grade as the API shows it; stored ones (MySQL) carry their time, live ones (Redis) do not. */
 export interface GradeRecord {
@@ -84,16 +90,33 @@ export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> 
   return body as T;
 }
 
-/** The series of the route comparison, as Prometheus computed them. */
-export const ROUTE_SERIES = ["created_per_second", "errors_per_second", "p50_ms", "p95_ms", "p99_ms"] as const;
+/**
+ * The series of the route comparison, as Prometheus computed them (dashboard-api's
+ * comparison.rs): every route's accepted/s (201, or 202 on route 3), stored/s, errors/s
+ * and answer latency; route 3's consumer lag and time from 202 to stored.
+ */
+export const ROUTE_SERIES = [
+  "accepted_per_second",
+  "stored_per_second",
+  "errors_per_second",
+  "p50_ms",
+  "p95_ms",
+  "p99_ms",
+  "queue_lag_records",
+  "queue_lag_seconds",
+  "time_to_stored_p50_seconds",
+  "time_to_stored_p95_seconds",
+  "time_to_stored_p99_seconds",
+] as const;
 export type RouteSeries = (typeof ROUTE_SERIES)[number];
 
 /** A point of a Prometheus series: [unix seconds, value]. */
 export type SeriesPoint = [number, number];
 
 /**
- * `GET /api/routes`: per series, per route (`grpc`, `redis`), the points of the last
- * `window_seconds` every `step_seconds`; a route without requests in the window is absent.
+ * `GET /api/routes`: per series, per route (`grpc`, `redis`, `queue`), the points of the
+ * last `window_seconds` every `step_seconds`; a route without requests in the window is
+ * absent, and the queue's series have route `queue` only.
  */
 export interface RouteComparison {
   window_seconds: number;

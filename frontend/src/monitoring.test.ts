@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { HostSample } from "./api";
+import { ROUTE_NAMES, type HostSample, type RouteComparison } from "./api";
 import {
   ROUTES,
   addHostSamples,
@@ -10,6 +10,8 @@ import {
   formatValue,
   hostFigures,
   hostPoints,
+  linePoints,
+  queueActive,
   routePoints,
   routesWithData,
   sampleTime,
@@ -42,47 +44,96 @@ function at(seconds: number, change: Partial<HostSample> = {}): HostSample {
 }
 
 describe("route points", () => {
-  it("merge both routes by time, leaving a gap where one has no value", () => {
+  it("merge the routes by time, leaving a gap where one has no value", () => {
     const points = routePoints({ grpc: [[10, 1], [15, 2]], redis: [[15, 3], [20, 4]] });
     expect(points).toEqual([
-      { t: 10, grpc: 1, redis: null },
-      { t: 15, grpc: 2, redis: 3 },
-      { t: 20, grpc: null, redis: 4 },
+      { t: 10, grpc: 1, redis: null, queue: null },
+      { t: 15, grpc: 2, redis: 3, queue: null },
+      { t: 20, grpc: null, redis: 4, queue: null },
     ]);
     expect(routesWithData(points)).toEqual(["grpc", "redis"]);
+    expect(routePoints({ grpc: [[10, 1]], queue: [[15, 2]] }, undefined, ["grpc"])).toEqual([{ t: 10, grpc: 1 }]);
   });
   it("are empty without series, and name no route", () => {
     expect(routePoints(undefined)).toEqual([]);
     expect(routesWithData(routePoints({}))).toEqual([]);
   });
-  it("count absent errors as 0 where the route stored records", () => {
-    const created = { grpc: [[10, 50], [15, 52]] as [number, number][], redis: [[15, 40]] as [number, number][] };
-    expect(routePoints({ grpc: [[15, 0.5]] }, created)).toEqual([
-      { t: 10, grpc: 0, redis: null },
-      { t: 15, grpc: 0.5, redis: 0 },
+  it("count absent errors as 0 where the route accepted grades", () => {
+    const accepted = { grpc: [[10, 50], [15, 52]] as [number, number][], redis: [[15, 40]] as [number, number][] };
+    expect(routePoints({ grpc: [[15, 0.5]] }, accepted)).toEqual([
+      { t: 10, grpc: 0, redis: null, queue: null },
+      { t: 15, grpc: 0.5, redis: 0, queue: null },
     ]);
   });
-  it("fill the five charts of the comparison", () => {
-    const charts = comparisonCharts({
+  it("merge several series of one chart under their own keys", () => {
+    expect(linePoints([{ key: "a", points: [[10, 1]] }, { key: "b", points: [[15, 2]] }, { key: "c" }])).toEqual([
+      { t: 10, a: 1, b: null, c: null },
+      { t: 15, a: null, b: 2, c: null },
+    ]);
+  });
+  it("without route 3 traffic draw the brief's two routes as before, and no queue charts", () => {
+    const comparison = {
       window_seconds: 300,
       step_seconds: 5,
       series: {
-        created_per_second: { grpc: [[10, 50]], redis: [[10, 40]] },
+        accepted_per_second: { grpc: [[10, 50]], redis: [[10, 40]], queue: [[10, 0]] },
+        stored_per_second: { grpc: [[10, 50]], redis: [[10, 40]], queue: [[10, 0]] },
         errors_per_second: {},
         p50_ms: { grpc: [[10, 1.8]], redis: [[10, 1.2]] },
         p95_ms: { grpc: [[10, 3.5]] },
         p99_ms: { redis: [[10, 9]] },
+        queue_lag_records: { queue: [[10, 0]] },
+        queue_lag_seconds: { queue: [[10, 0]] },
       },
-    });
-    expect(charts.map((c) => c.key)).toEqual(["created", "errors", "p50", "p95", "p99"]);
-    expect(charts[1].points).toEqual([{ t: 10, grpc: 0, redis: 0 }]);
-    expect(charts[2].points).toEqual([{ t: 10, grpc: 1.8, redis: 1.2 }]);
-    expect(charts[3].points).toEqual([{ t: 10, grpc: 3.5, redis: null }]);
-    expect(comparisonCharts(null).every((c) => c.points.length === 0)).toBe(true);
+    } satisfies RouteComparison;
+    expect(queueActive(comparison)).toBe(false);
+    const { routes, queue } = comparisonCharts(comparison);
+    expect(routes.map((c) => c.key)).toEqual(["accepted", "errors", "p50", "p95", "p99"]);
+    for (const chart of routes) expect(chart.lines.map((l) => l.name)).toEqual(["ruta 1 · gRPC", "ruta 2 · Redis"]);
+    expect(routes[0].points).toEqual([{ t: 10, grpc: 50, redis: 40 }]);
+    expect(routes[1].points).toEqual([{ t: 10, grpc: 0, redis: 0 }]);
+    expect(routes[2].points).toEqual([{ t: 10, grpc: 1.8, redis: 1.2 }]);
+    expect(routes[3].points).toEqual([{ t: 10, grpc: 3.5, redis: null }]);
+    expect(queue).toEqual([]);
+    const empty = comparisonCharts(null);
+    expect(empty.routes.every((c) => c.points.length === 0) && empty.queue.length === 0).toBe(true);
+  });
+  it("with route 3 traffic draw it beside the others and its queue's own charts", () => {
+    const comparison = {
+      window_seconds: 300,
+      step_seconds: 5,
+      series: {
+        accepted_per_second: { grpc: [[10, 50]], queue: [[10, 90], [15, 95]] },
+        stored_per_second: { grpc: [[10, 50]], queue: [[10, 30], [15, 0]] },
+        queue_lag_records: { queue: [[10, 300], [15, 775]] },
+        queue_lag_seconds: { queue: [[10, 2.5], [15, 7.5]] },
+        time_to_stored_p50_seconds: { queue: [[10, 0.05]] },
+        time_to_stored_p95_seconds: { queue: [[10, 0.2]] },
+        time_to_stored_p99_seconds: { queue: [[10, 1.5]] },
+      },
+    } satisfies RouteComparison;
+    expect(queueActive(comparison)).toBe(true);
+    expect(queueActive({ ...comparison, series: { queue_lag_records: { queue: [[10, 3]] } } })).toBe(true);
+    const { routes, queue } = comparisonCharts(comparison);
+    expect(routes[0].lines.map((l) => l.key)).toEqual(["grpc", "redis", "queue"]);
+    expect(routes[0].points).toEqual([
+      { t: 10, grpc: 50, redis: null, queue: 90 },
+      { t: 15, grpc: null, redis: null, queue: 95 },
+    ]);
+    expect(queue.map((c) => c.key)).toEqual(["queue-flow", "queue-lag-records", "queue-lag-seconds", "queue-time-to-stored"]);
+    expect(queue[0].points).toEqual([
+      { t: 10, accepted: 90, stored: 30 },
+      { t: 15, accepted: 95, stored: 0 },
+    ]);
+    expect(queue[1].points.map((p) => p.records)).toEqual([300, 775]);
+    expect(queue[2].points.map((p) => p.seconds)).toEqual([2.5, 7.5]);
+    expect(queue[3].points).toEqual([{ t: 10, p50: 0.05, p95: 0.2, p99: 1.5 }]);
+    expect(queue[3].lines.map((l) => l.key)).toEqual(["p50", "p95", "p99"]);
   });
   it("name and color the routes the same everywhere", () => {
-    expect(ROUTES.map((r) => r.label)).toEqual(["ruta 1 · gRPC", "ruta 2 · Redis"]);
-    expect(new Set(ROUTES.map((r) => r.color)).size).toBe(2);
+    expect(ROUTES.map((r) => r.label)).toEqual(["ruta 1 · gRPC", "ruta 2 · Redis", "ruta 3 · Kafka"]);
+    expect(ROUTES.map((r) => r.route)).toEqual([...ROUTE_NAMES]);
+    expect(new Set(ROUTES.map((r) => r.color)).size).toBe(3);
   });
   it("say in words that Prometheus is missing", () => {
     expect(comparisonProblem(503)).toBe("Sin Prometheus: no se puede comparar las rutas.");

@@ -3,11 +3,22 @@
 
 import type { HostHistory, HostSample, Route, RouteComparison, SeriesPoint } from "./api";
 
-/** The two ingestion routes, in the order and colors every chart uses. */
+/** The three ingestion routes, in the order and colors every chart uses. */
 export const ROUTES: readonly { route: Route; label: string; color: string }[] = [
   { route: "grpc", label: "ruta 1 · gRPC", color: "#1565c0" },
   { route: "redis", label: "ruta 2 · Redis", color: "#e65100" },
+  { route: "queue", label: "ruta 3 · Kafka", color: "#2e7d32" },
 ];
+
+/** A line of a chart: the key of its values in the points, its legend and color. */
+export interface ChartLine {
+  key: string;
+  name: string;
+  color: string;
+}
+
+/** One instant of a chart: unix seconds and each line's value (null: a gap). */
+export type ChartPoint = { t: number } & Record<string, number | null>;
 
 /** One instant of a route chart: unix seconds and each route's value (null: a gap). */
 export type RoutePoint = { t: number } & Record<Route, number | null>;
@@ -15,40 +26,140 @@ export type RoutePoint = { t: number } & Record<Route, number | null>;
 type PerRoute = Partial<Record<string, SeriesPoint[]>> | undefined;
 
 /**
- * The points of one series for a chart: every time at which some route has a value, with
- * each route's value then (null where it has none, drawn as a gap), oldest first.
+ * The points of one series for a chart: every time at which one of `routes` has a value,
+ * with each route's value then (null where it has none, drawn as a gap), oldest first.
  * `zeroWhere`: another series at whose times a route without a value counts as 0 (errors
- * are only reported when there were some, so where a route created records they were 0).
+ * are only reported when there were some, so where a route accepted grades they were 0).
  */
-export function routePoints(series: PerRoute, zeroWhere?: PerRoute): RoutePoint[] {
-  const byTime = new Map<number, RoutePoint>();
+export function routePoints(series: PerRoute, zeroWhere?: PerRoute, routes: readonly Route[] = ROUTES.map((r) => r.route)): RoutePoint[] {
+  return linePoints(
+    routes.map((route) => ({ key: route, points: series?.[route], zeroWhere: zeroWhere?.[route] })),
+  ) as RoutePoint[];
+}
+
+/**
+ * Several series in one chart, each under its line's `key`: every time at which one has a
+ * value, oldest first; null where a line has none (a gap), or 0 at the times of its
+ * `zeroWhere` points.
+ */
+export function linePoints(lines: readonly { key: string; points?: SeriesPoint[]; zeroWhere?: SeriesPoint[] }[]): ChartPoint[] {
+  const byTime = new Map<number, ChartPoint>();
   const at = (t: number) => {
     let point = byTime.get(t);
-    if (!point) byTime.set(t, (point = { t, grpc: null, redis: null }));
+    if (!point) {
+      point = { t } as ChartPoint;
+      for (const { key } of lines) point[key] = null;
+      byTime.set(t, point);
+    }
     return point;
   };
-  for (const { route } of ROUTES) {
-    for (const [t] of zeroWhere?.[route] ?? []) at(t)[route] = 0;
-    for (const [t, value] of series?.[route] ?? []) at(t)[route] = value;
+  for (const { key, points, zeroWhere } of lines) {
+    for (const [t] of zeroWhere ?? []) at(t)[key] = 0;
+    for (const [t, value] of points ?? []) at(t)[key] = value;
   }
   return [...byTime.values()].sort((a, b) => a.t - b.t);
 }
 
 /** The routes that have at least one value among `points`. */
 export function routesWithData(points: RoutePoint[]): Route[] {
-  return ROUTES.map((r) => r.route).filter((route) => points.some((p) => p[route] !== null));
+  return ROUTES.map((r) => r.route).filter((route) => points.some((p) => p[route] !== null && p[route] !== undefined));
 }
 
-/** The five charts of the comparison, each a title and its points. */
-export function comparisonCharts(comparison: RouteComparison | null): { key: string; title: string; points: RoutePoint[] }[] {
+/**
+ * Whether route 3 had any traffic in the window: a grade accepted, stored or refused, or
+ * records waiting. Its counters and gauges exist (at 0) as soon as its services run, so a
+ * series alone does not say so.
+ */
+export function queueActive(comparison: RouteComparison | null): boolean {
   const series = comparison?.series ?? {};
-  return [
-    { key: "created", title: "Notas guardadas por segundo (201/s)", points: routePoints(series.created_per_second) },
-    { key: "errors", title: "Errores por segundo", points: routePoints(series.errors_per_second, series.created_per_second) },
-    { key: "p50", title: "Latencia p50 (ms)", points: routePoints(series.p50_ms) },
-    { key: "p95", title: "Latencia p95 (ms)", points: routePoints(series.p95_ms) },
-    { key: "p99", title: "Latencia p99 (ms)", points: routePoints(series.p99_ms) },
+  const names = ["accepted_per_second", "stored_per_second", "errors_per_second", "queue_lag_records"] as const;
+  return names.some((name) => (series[name]?.queue ?? []).some(([, value]) => value > 0));
+}
+
+/** A chart of the comparison: its key (test ids), title, unit, lines and points. */
+export interface ComparisonChart {
+  key: string;
+  title: string;
+  unit: string;
+  lines: ChartLine[];
+  points: ChartPoint[];
+}
+
+/** The lines of route 3's time from 202 to stored. */
+const QUANTILE_LINES: ChartLine[] = [
+  { key: "p50", name: "p50", color: "#81c784" },
+  { key: "p95", name: "p95", color: "#2e7d32" },
+  { key: "p99", name: "p99", color: "#1b5e20" },
+];
+
+/**
+ * The comparison's charts. `routes`: every route side by side (route 3 only when it had
+ * traffic, so that the brief's two routes read as before without it): grades accepted per
+ * second (a 201 is a grade stored, route 3's 202 one queued), errors per second and the
+ * answer's latency. `queue`: route 3's own, empty without traffic: accepted against
+ * stored per second, the consumers' lag in records and in seconds, and the time from 202
+ * to stored.
+ */
+export function comparisonCharts(comparison: RouteComparison | null): { routes: ComparisonChart[]; queue: ComparisonChart[] } {
+  const series = comparison?.series ?? {};
+  const active = queueActive(comparison);
+  const shown = ROUTES.filter((r) => active || r.route !== "queue");
+  const lines = shown.map((r) => ({ key: r.route, name: r.label, color: r.color }));
+  const routeChart = (key: string, title: string, unit: string, points: RoutePoint[]) => ({ key, title, unit, lines, points });
+  const on = shown.map((r) => r.route);
+  const routes = [
+    routeChart("accepted", "Notas aceptadas por segundo (201 guardada · 202 en cola)", "/s", routePoints(series.accepted_per_second, undefined, on)),
+    routeChart("errors", "Errores por segundo", "/s", routePoints(series.errors_per_second, series.accepted_per_second, on)),
+    routeChart("p50", "Latencia de la respuesta p50 (ms)", "ms", routePoints(series.p50_ms, undefined, on)),
+    routeChart("p95", "Latencia de la respuesta p95 (ms)", "ms", routePoints(series.p95_ms, undefined, on)),
+    routeChart("p99", "Latencia de la respuesta p99 (ms)", "ms", routePoints(series.p99_ms, undefined, on)),
   ];
+  if (!active) return { routes, queue: [] };
+  const queue = (name: keyof typeof series) => series[name]?.queue;
+  const single = (key: string, name: string) => [{ key, name, color: "#2e7d32" }];
+  return {
+    routes,
+    queue: [
+      {
+        key: "queue-flow",
+        title: "Ruta 3: aceptadas (202) y guardadas por segundo",
+        unit: "/s",
+        lines: [
+          { key: "accepted", name: "aceptadas", color: "#81c784" },
+          { key: "stored", name: "guardadas", color: "#1b5e20" },
+        ],
+        points: linePoints([
+          { key: "accepted", points: queue("accepted_per_second") },
+          { key: "stored", points: queue("stored_per_second") },
+        ]),
+      },
+      {
+        key: "queue-lag-records",
+        title: "Ruta 3: registros en la cola sin guardar",
+        unit: "registros",
+        lines: single("records", "registros"),
+        points: linePoints([{ key: "records", points: queue("queue_lag_records") }]),
+      },
+      {
+        key: "queue-lag-seconds",
+        title: "Ruta 3: espera del registro más antiguo sin guardar (s)",
+        unit: "s",
+        lines: single("seconds", "espera"),
+        points: linePoints([{ key: "seconds", points: queue("queue_lag_seconds") }]),
+      },
+      {
+        key: "queue-time-to-stored",
+        title: "Ruta 3: de 202 a guardada (s)",
+        unit: "s",
+        lines: QUANTILE_LINES,
+        points: linePoints([
+          { key: "p50", points: queue("time_to_stored_p50_seconds") },
+          { key: "p95", points: queue("time_to_stored_p95_seconds") },
+          { key: "p99", points: queue("time_to_stored_p99_seconds") },
+        ]),
+      },
+    ],
+  };
 }
 
 /** What the comparison panel says when `GET /api/routes` failed (503: no Prometheus). */

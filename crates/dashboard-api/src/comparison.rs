@@ -1,7 +1,10 @@
-//! The route-comparison panel: each route's 201/s, errors/s and p50/p95/p99 latency over
-//! the last minutes, asked of Prometheus (`PROMETHEUS_URL`) through its HTTP query API. The
-//! numbers are the services' own `http_requests_total` and `http_request_duration_seconds`
-//! for `POST /notas`, by their `route` label. Prometheus is optional: without it
+//! The route-comparison panel: each route's accepted/s, stored/s, errors/s and p50/p95/p99
+//! latency over the last minutes, and route 3's queue (consumer lag in records and seconds,
+//! time from `202` to stored), asked of Prometheus (`PROMETHEUS_URL`) through its HTTP query
+//! API. The numbers are the services' own: `http_requests_total` and
+//! `http_request_duration_seconds` for `POST /notas` by their `route` label (route 3 is
+//! also counted at `/queue/notas`, the path the entry point gives it), and grade-consumer's
+//! `notas_queue_*`, labelled `route="queue"` here. Prometheus is optional: without it
 //! `GET /api/routes` answers a JSON 503 saying so within PROMETHEUS_TIMEOUT_MS, and the rest
 //! of the dashboard works.
 
@@ -20,26 +23,56 @@ const STEP: Duration = Duration::from_secs(5);
 
 /// The panel's series, each one PromQL expression with one result per `route`. Rates over
 /// 30 s: several scrapes locally (every 2 s) and in a cluster (every 10 s).
-pub const SERIES: [(&str, &str); 5] = [
+///
+/// A grade is accepted with a `201` on routes 1 and 2 (it is stored) and a `202` on route
+/// 3 (it is queued; grade-consumer counts it stored later); any other answer is an error.
+/// The lag takes the largest value each partition has over the consumers (a member reports
+/// 0 for a partition the group gave to another) and adds the partitions up; its seconds are
+/// the oldest waiting record's.
+pub const SERIES: [(&str, &str); 11] = [
     (
-        "created_per_second",
-        r#"sum by (route) (rate(http_requests_total{path="/notas", method="POST", status="201"}[30s]))"#,
+        "accepted_per_second",
+        r#"sum by (route) (rate(http_requests_total{path=~"/notas|/queue/notas", method="POST", status=~"201|202"}[30s]))"#,
+    ),
+    (
+        "stored_per_second",
+        r#"sum by (route) (rate(http_requests_total{path=~"/notas|/queue/notas", method="POST", status="201"}[30s])) or label_replace(sum(rate(notas_queue_stored_total[30s])), "route", "queue", "__name__", ".*")"#,
     ),
     (
         "errors_per_second",
-        r#"sum by (route) (rate(http_requests_total{path="/notas", method="POST", status!="201"}[30s]))"#,
+        r#"sum by (route) (rate(http_requests_total{path=~"/notas|/queue/notas", method="POST", status!~"201|202"}[30s]))"#,
     ),
     (
         "p50_ms",
-        r#"1000 * histogram_quantile(0.50, sum by (route, le) (rate(http_request_duration_seconds_bucket{path="/notas", method="POST"}[30s])))"#,
+        r#"1000 * histogram_quantile(0.50, sum by (route, le) (rate(http_request_duration_seconds_bucket{path=~"/notas|/queue/notas", method="POST"}[30s])))"#,
     ),
     (
         "p95_ms",
-        r#"1000 * histogram_quantile(0.95, sum by (route, le) (rate(http_request_duration_seconds_bucket{path="/notas", method="POST"}[30s])))"#,
+        r#"1000 * histogram_quantile(0.95, sum by (route, le) (rate(http_request_duration_seconds_bucket{path=~"/notas|/queue/notas", method="POST"}[30s])))"#,
     ),
     (
         "p99_ms",
-        r#"1000 * histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{path="/notas", method="POST"}[30s])))"#,
+        r#"1000 * histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{path=~"/notas|/queue/notas", method="POST"}[30s])))"#,
+    ),
+    (
+        "queue_lag_records",
+        r#"label_replace(sum(max by (group, topic, partition) (notas_queue_lag_records)), "route", "queue", "__name__", ".*")"#,
+    ),
+    (
+        "queue_lag_seconds",
+        r#"label_replace(max(notas_queue_lag_seconds), "route", "queue", "__name__", ".*")"#,
+    ),
+    (
+        "time_to_stored_p50_seconds",
+        r#"label_replace(histogram_quantile(0.50, sum by (le) (rate(notas_queue_time_to_stored_seconds_bucket[30s]))), "route", "queue", "__name__", ".*")"#,
+    ),
+    (
+        "time_to_stored_p95_seconds",
+        r#"label_replace(histogram_quantile(0.95, sum by (le) (rate(notas_queue_time_to_stored_seconds_bucket[30s]))), "route", "queue", "__name__", ".*")"#,
+    ),
+    (
+        "time_to_stored_p99_seconds",
+        r#"label_replace(histogram_quantile(0.99, sum by (le) (rate(notas_queue_time_to_stored_seconds_bucket[30s]))), "route", "queue", "__name__", ".*")"#,
     ),
 ];
 

@@ -1,8 +1,9 @@
 //! The facts the Python tools and the frontend copy from the services are the services' own:
 //! `scripts/contract.py` (printed by `python3 -m scripts.contract`) and `frontend/src/api.ts`
-//! against the courses and semesters of `notas_core::grade`, its pass mark, the live view's
-//! keys of `notas_core::live`, and the defaults in each binary's clap definition. A change on
-//! one side fails here, naming the fact and both values, until the other side follows.
+//! against the courses and semesters of `notas_core::grade`, its pass mark, the routes' names
+//! (`notas_core::route`, the frontend's), the live view's keys of `notas_core::live`, and the
+//! defaults in each binary's clap definition. A change on one side fails here, naming the
+//! fact and both values, until the other side follows.
 
 mod common;
 
@@ -10,6 +11,7 @@ use common::cluster::commands;
 use common::{repo, run};
 use notas_core::grade::{Course, PASS_THRESHOLD, Semester};
 use notas_core::live::{LiveKeys, count_field};
+use notas_core::route::Route;
 use serde_json::{Value, json};
 use std::process::Command;
 
@@ -172,5 +174,10 @@ fn the_frontends_facts_are_the_services() {
         &typescript_strings(&text, "SEMESTERS"),
     );
     differences.compare("the pass mark", json!(PASS_THRESHOLD), &json!(pass_mark));
+    differences.compare(
+        "the routes' names",
+        json!(Route::ALL.map(Route::as_str)),
+        &typescript_strings(&text, "ROUTE_NAMES"),
+    );
     differences.assert_none();
 }

@@ -16,6 +16,9 @@ pub enum Route {
 }
 
 impl Route {
+    /// Every route, in their order (1, 2, 3).
+    pub const ALL: [Route; 3] = [Route::Grpc, Route::Redis, Route::Queue];
+
     /// The routes whose records the Redis live view holds ([`crate::live`]).
     pub const IN_LIVE_VIEW: [Route; 2] = [Route::Redis, Route::Queue];
 

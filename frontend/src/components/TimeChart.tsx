@@ -1,11 +1,5 @@
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { clock, formatValue, timeTicks } from "../monitoring";
-
-export interface ChartLine {
-  key: string;
-  name: string;
-  color: string;
-}
+import { type ChartLine, clock, formatValue, timeTicks } from "../monitoring";
 
 interface Props {
   title: string;

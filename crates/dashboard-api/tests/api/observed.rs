@@ -78,30 +78,56 @@ impl Drop for TestPrometheus {
     }
 }
 
-/// Serves what the two routes' /metrics would show: 10 more grades answered 201 by each
-/// route on every scrape (and one 503 by route 1), half of them within 2.5 ms, all within 5.
+/// Serves what the three routes' /metrics would show, 10 more grades on every scrape: routes
+/// 1 and 2 answer them 201 (and route 1 one 503), half of them within 2.5 ms, all within 5;
+/// route 3 answers them 202, 6 at `/queue/notas` (the entry point's path) and 4 at `/notas`,
+/// and its consumers store 8. Its lag: partitions 0 and 1 wait 5 and 7 records, the oldest
+/// 3.5 s, and a second member still shows 0 for partition 1, which the group took from it;
+/// half of its grades were stored within 50 ms of their 202, all within 100 ms.
 async fn fake_routes_exporter() -> String {
     let scrapes = Arc::new(AtomicU64::new(0));
     let metrics = move || {
         let n = scrapes.fetch_add(1, Ordering::Relaxed) + 1;
         async move {
             let mut text = String::new();
-            for route in ["grpc", "redis"] {
-                let labels = format!(r#"path="/notas",method="POST",route="{route}""#);
+            let answers = [
+                ("grpc", "/notas", "201", 10),
+                ("redis", "/notas", "201", 10),
+                ("queue", "/queue/notas", "202", 6),
+                ("queue", "/notas", "202", 4),
+            ];
+            for (route, path, status, per_scrape) in answers {
+                let labels = format!(r#"path="{path}",method="POST",route="{route}""#);
                 text += &format!(
-                    "http_requests_total{{{labels},status=\"201\"}} {}\n",
-                    n * 10
+                    "http_requests_total{{{labels},status=\"{status}\"}} {}\n",
+                    n * per_scrape
                 );
                 // Latency: every request under 5 ms, half under 2.5 ms.
                 for (le, share) in [("0.001", 0), ("0.0025", 5), ("0.005", 10), ("+Inf", 10)] {
                     text += &format!(
-                        "http_request_duration_seconds_bucket{{{labels},status=\"201\",le=\"{le}\"}} {}\n",
-                        n * share
+                        "http_request_duration_seconds_bucket{{{labels},status=\"{status}\",le=\"{le}\"}} {}\n",
+                        n * share * per_scrape / 10
                     );
                 }
             }
             text += "http_requests_total{path=\"/notas\",method=\"POST\",route=\"grpc\",status=\"503\"} ";
             text += &format!("{}\n", n);
+            text += &format!("notas_queue_stored_total {}\n", n * 8);
+            for (partition, member, records, seconds) in
+                [(0, "a", 5, 3.5), (1, "a", 7, 1.0), (1, "b", 0, 0.0)]
+            {
+                let labels = format!(
+                    r#"group="grade-consumer",topic="grades",partition="{partition}",member="{member}""#
+                );
+                text += &format!("notas_queue_lag_records{{{labels}}} {records}\n");
+                text += &format!("notas_queue_lag_seconds{{{labels}}} {seconds}\n");
+            }
+            for (le, share) in [("0.025", 0), ("0.05", 5), ("0.1", 10), ("+Inf", 10)] {
+                text += &format!(
+                    "notas_queue_time_to_stored_seconds_bucket{{le=\"{le}\"}} {}\n",
+                    n * share
+                );
+            }
             text
         }
     };
@@ -116,7 +142,7 @@ async fn fake_routes_exporter() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_route_comparison_reads_each_routes_rate_errors_and_latency_from_prometheus() {
+async fn the_route_comparison_reads_each_routes_rates_latency_and_the_queue_from_prometheus() {
     let prometheus = TestPrometheus::scraping(&fake_routes_exporter().await).await;
     let app = spawn_app_with(|c| c.prometheus_url = prometheus.url.clone()).await;
 
@@ -125,10 +151,12 @@ async fn the_route_comparison_reads_each_routes_rate_errors_and_latency_from_pro
     let answer = loop {
         let (status, body) = app.get("/api/routes").await;
         assert_eq!(status, 200, "{body}");
-        if body["series"]["created_per_second"]["redis"]
-            .as_array()
-            .is_some_and(|p| p.len() > 1)
-        {
+        let points = |series: &str, route: &str| {
+            body["series"][series][route]
+                .as_array()
+                .is_some_and(|p| p.len() > 1)
+        };
+        if points("accepted_per_second", "redis") && points("stored_per_second", "queue") {
             break body;
         }
         assert!(
@@ -138,7 +166,9 @@ async fn the_route_comparison_reads_each_routes_rate_errors_and_latency_from_pro
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let last = |series: &str, route: &str| -> f64 {
-        let points = answer["series"][series][route].as_array().unwrap();
+        let points = answer["series"][series][route]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {series} of {route}: {answer}"));
         points.last().unwrap()[1].as_f64().unwrap()
     };
     assert_eq!(
@@ -148,19 +178,28 @@ async fn the_route_comparison_reads_each_routes_rate_errors_and_latency_from_pro
         ),
         (json!(300), json!(5))
     );
-    // Both routes answered 10 grades per scrape, route 1 also one 503 per scrape. (The
-    // rates themselves are low until the series are 30 s old, so compare them.)
-    let (grpc, redis) = (
-        last("created_per_second", "grpc"),
-        last("created_per_second", "redis"),
-    );
-    assert!(
-        grpc > 0.0 && (grpc - redis).abs() < 1e-9,
-        "201/s: grpc {grpc}, redis {redis}"
-    );
+    // Every route accepted 10 grades per scrape (route 3 at its two paths), route 1 also
+    // answered one 503 per scrape, route 3's consumers stored 8. (The rates themselves are
+    // low until the series are 30 s old, so compare them.)
+    let grpc = last("accepted_per_second", "grpc");
+    assert!(grpc > 0.0, "accepted/s: grpc {grpc}");
+    for route in ["redis", "queue"] {
+        let accepted = last("accepted_per_second", route);
+        assert!(
+            (accepted - grpc).abs() < 1e-9,
+            "accepted/s: {route} {accepted}, grpc {grpc}"
+        );
+    }
+    for (route, share) in [("grpc", 1.0), ("redis", 1.0), ("queue", 0.8)] {
+        let stored = last("stored_per_second", route) / grpc;
+        assert!(
+            (stored - share).abs() < 1e-9,
+            "{route}: {stored} stored per accepted"
+        );
+    }
     let errors = last("errors_per_second", "grpc") / grpc;
     assert!((errors - 0.1).abs() < 1e-9, "grpc: {errors} errors per 201");
-    for route in ["grpc", "redis"] {
+    for route in ["grpc", "redis", "queue"] {
         // Half the requests within 2.5 ms, none within 1 ms: the median is the 1-2.5 ms bucket's top.
         let p50 = last("p50_ms", route);
         assert!(
@@ -173,10 +212,57 @@ async fn the_route_comparison_reads_each_routes_rate_errors_and_latency_from_pro
             "{route}: p95 {p95} ms, in the 2.5-5 ms bucket"
         );
     }
-    assert!(
-        answer["series"]["errors_per_second"]["redis"].is_null(),
-        "route 2 had no errors"
-    );
+    for route in ["redis", "queue"] {
+        assert!(
+            answer["series"]["errors_per_second"][route].is_null(),
+            "{route} had no errors (a 202 is none)"
+        );
+    }
+    // The queue: 12 records wait (the second member's 0 for partition 1 is not its lag),
+    // the oldest 3.5 s; half the grades stored within 50 ms of their 202.
+    assert_eq!(last("queue_lag_records", "queue"), 12.0);
+    assert_eq!(last("queue_lag_seconds", "queue"), 3.5);
+    let p50 = last("time_to_stored_p50_seconds", "queue");
+    assert!((p50 - 0.05).abs() < 1e-9, "time to stored p50 {p50} s");
+    let p99 = last("time_to_stored_p99_seconds", "queue");
+    assert!((0.05..=0.1).contains(&p99), "time to stored p99 {p99} s");
+    for series in [
+        "queue_lag_records",
+        "queue_lag_seconds",
+        "time_to_stored_p95_seconds",
+    ] {
+        let routes: Vec<_> = answer["series"][series]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(routes, ["queue"], "{series}");
+    }
+}
+
+/// The frontend names every series it reads (`ROUTE_SERIES` in `frontend/src/api.ts`), each
+/// as `GET /api/routes` answers it.
+#[test]
+fn the_frontend_reads_the_series_answered() {
+    let api = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../frontend/src/api.ts"),
+    )
+    .unwrap();
+    let listed = api
+        .split("export const ROUTE_SERIES = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("`export const ROUTE_SERIES = [...]` in frontend/src/api.ts");
+    let frontend: Vec<&str> = listed
+        .split(',')
+        .map(|s| s.trim().trim_matches('"'))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let answered: Vec<&str> = dashboard_api::comparison::SERIES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(frontend, answered);
 }
 
 #[tokio::test]
