@@ -30,10 +30,20 @@ dev-down: _venv
 dev-clean: dev-down
     rm -rf .dev
 
-# Locust, headless: `just loadtest [smoke|brief|stress] [target URL]` (default: the local stack). LT_USERS, LT_SPAWN, LT_DURATION, LT_PROCESSES (Locust processes; -1: one per core) override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX, LT_PROMETHEUS give a remote target's stores and Prometheus for the reconciliation and the server-side figures (found by themselves for the local stack and for kind at http://localhost). Writes locust/runs/<time>-<preset>/report.md.
-loadtest preset="smoke" target="": _venv
+# Locust, headless: `just loadtest [smoke|brief|stress] [target URL] [split|queue|all]` (default: the local stack, the split). The third argument (or LT_ROUTES) is where the users post: split, POST /notas, routes 1 and 2 50/50 (the brief's); queue, POST /queue/notas, route 3 alone; all, POST /notas with the header x-notas-split: all, the three routes a third each (the local stack and GKE; kind's ingress-nginx has no such split). LT_USERS, LT_SPAWN, LT_DURATION, LT_PROCESSES (Locust processes; -1: one per core) override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX, LT_PROMETHEUS give a remote target's stores and Prometheus for the reconciliation and the server-side figures (found by themselves for the local stack and for kind at http://localhost). Writes locust/runs/<time>-<preset>[-queue|-all]/report.md.
+loadtest preset="smoke" target="" routes=env("LT_ROUTES", "split"): _venv
     #!/usr/bin/env bash
     set -euo pipefail
+    # Where the users post. Routes 1 and 2 have no path of their own at the entry point: the
+    # Ingress (and the GKE Gateway) split /notas between them.
+    split=
+    case "{{routes}}" in
+        split) path=/notas ;;
+        queue) path=/queue/notas ;;
+        all)   path=/notas split=all ;;
+        grpc | redis) echo "routes 1 and 2 have no path of their own at the entry point (it splits /notas between them): split, queue or all" >&2; exit 2 ;;
+        *) echo "unknown routes '{{routes}}': split (routes 1 and 2, /notas), queue (route 3, /queue/notas) or all (the three)" >&2; exit 2 ;;
+    esac
     # p: Locust processes. One FastHttpUser process sends the brief's ~575 requests/s with a
     # third of a core; forked workers cost more CPU per request, so only stress has one per core.
     case "{{preset}}" in
@@ -77,27 +87,40 @@ loadtest preset="smoke" target="": _venv
         mysql=${mysql_url/@mysql:3306/@127.0.0.1:$mysql_port} redis=${redis_url/@redis:6379/@127.0.0.1:$redis_port}
         prometheus=http://127.0.0.1:$(local_port prometheus) cpu=cadvisor
     fi
-    # Any answer to GET /notas that names a route proves the split reaches the services.
-    curl -sS -o /dev/null -D - "$target/notas" 2>/dev/null | grep -qi '^x-notas-route:' ||
-        { echo "$target/notas is not answered by notas (no x-notas-route header): is the stack up at that address?" >&2; exit 2; }
-    run=locust/runs/$(date -u +%Y%m%dT%H%M%SZ)-{{preset}}
+    # The route that answers GET $path (with the header x-notas-split when aiming at all), if notas does.
+    answers() {
+        curl -sS -o /dev/null -D - ${split:+-H "x-notas-split: $split"} "$target$path" 2>/dev/null |
+            tr -d '\r' | awk -F': *' 'tolower($1) == "x-notas-route" { print $2; exit }'
+    }
+    # Any answer that names a route proves the entry point reaches the services.
+    [ -n "$(answers)" ] ||
+        { echo "$target$path is not answered by notas (no x-notas-route header): is the stack up at that address?" >&2; exit 2; }
+    # The three-way split: route 3 among the answers (one in three; kind's ingress-nginx has no
+    # such split and ignores the header, so there only routes 1 and 2 answer).
+    if [ -n "$split" ]; then
+        three=
+        for _ in $(seq 1 40); do [ "$(answers)" = queue ] && { three=1; break; }; done
+        [ -n "$three" ] ||
+            { echo "$target has no three-way split (POST /notas with x-notas-split: all never reached route 3): split or queue" >&2; exit 2; }
+    fi
+    run=locust/runs/$(date -u +%Y%m%dT%H%M%SZ)-{{preset}}$( [ "{{routes}}" = split ] || echo "-{{routes}}" )
     mkdir -p "$run"
-    printf '{"target": "%s", "preset": "%s", "users": %s, "spawn rate": %s, "duration": "%s", "Locust processes": %s}\n' \
-        "$target" "{{preset}}" "$u" "$r" "$t" "$p" > "$run/run.json"
+    printf '{"target": "%s", "preset": "%s", "routes": "%s", "path": "%s", "users": %s, "spawn rate": %s, "duration": "%s", "Locust processes": %s}\n' \
+        "$target" "{{preset}}" "{{routes}}" "$path${split:+ (x-notas-split: $split)}" "$u" "$r" "$t" "$p" > "$run/run.json"
     # Without LT_PREFIX, the services' default key prefix (scripts/contract.py).
     report() { {{python}} -m scripts.loadtest_report "$@" --mysql "$mysql" --redis "$redis" ${prefix:+--prefix "$prefix"} --prometheus "$prometheus" ${cpu:+--cpu $cpu}; }
     report snapshot > "$run/before.json"
     # --stop-timeout: at the end each user may finish the grade it is sending (with its
     # retries); Locust still ends some with a request in flight, which the report counts as
     # cut at the stop from the keys sent.
-    NOTAS_RUN_DIR="$run" .dev/venv/bin/locust -f locust/locustfile.py --headless -u "$u" -r "$r" -t "$t" \
+    NOTAS_RUN_DIR="$run" NOTAS_PATH="$path" NOTAS_SPLIT="$split" .dev/venv/bin/locust -f locust/locustfile.py --headless -u "$u" -r "$r" -t "$t" \
         $( [ "$p" -gt 1 ] && echo --processes "$p" ) \
         --host "$target" --csv "$run/locust" --csv-full-history --html "$run/locust.html" \
         --exit-code-on-error 0 --only-summary --loglevel WARNING --stop-timeout 15
     report write "$run" --before "$run/before.json" $strict
     echo "report: $run/report.md"
 
-# CI's load test: bring the local stack up, run the smoke preset and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, check the edge's 429 and 413 (scripts/edge_check.py), tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
+# CI's load test: bring the local stack up, run the smoke preset (and for 10 s at the three routes) and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, check the edge's 429 and 413 (scripts/edge_check.py), tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
 smoke: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
@@ -111,6 +134,8 @@ smoke: _venv _npm
     done
     grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
     just loadtest smoke
+    # Route 3 beside the others (the three-way split): every 202 stored once within the bound.
+    LT_DURATION=10s just loadtest smoke "" all
     # The brief preset's users and spawn rate, as users run it but for 30 s: it must pass, and
     # its server-side figures must be measured (numbers for both routes, no placeholder).
     LT_DURATION=30s just loadtest brief | tee .dev/smoke-brief.log

@@ -1,11 +1,19 @@
-"""Teachers registering grades: the brief's payload with random values, posted to /notas.
+"""Teachers registering grades: the brief's payload with random values, posted through the
+entry point.
+
+Where they post is NOTAS_PATH (`just loadtest` sets it from its `routes` argument): `/notas`,
+the brief's 50/50 split between routes 1 and 2 (the default), or `/queue/notas`, route 3
+alone. NOTAS_SPLIT=all adds the header `x-notas-split: all`, for which the entry point (the
+local stack's nginx, GKE's Gateway) splits `/notas` between the three routes, a third each.
 
 Each request is named in Locust's statistics by the route that answered (the
-`x-notas-route` header), so Locust's own report compares route 1 (grpc) and route 2
-(redis). Anything but a 201 with an id is a failure. Every grade carries an
-`Idempotency-Key`, and a 503 or a lost connection is retried with the same key after a
-growing pause, as a well-behaved client does: the key makes the retry store nothing twice,
-even when the first attempt was committed but its answer lost.
+`x-notas-route` header), so Locust's own report compares route 1 (grpc), route 2 (redis) and
+route 3 (queue). Success is a 201 with an id (routes 1 and 2: stored), or a 202 from route 3
+carrying the grade's key and its `Location` (durably queued; stored later by the consumers);
+anything else is a failure. Every grade carries an `Idempotency-Key`, and a 503 or a lost
+connection is retried with the same key after a growing pause, as a well-behaved client does:
+the key makes the retry store nothing twice, even when the first attempt was committed (or
+appended) but its answer lost.
 
 Users are `FastHttpUser`s (geventhttpclient), several times cheaper per request than
 `HttpUser`'s requests library, so that the load generator, on the same cores as the stack,
@@ -21,10 +29,12 @@ without one loses to a package that has one).
 When NOTAS_RUN_DIR is set, each process writes there, for scripts/loadtest_report.py:
 - `ids-<pid>.csv`: `sent,KEY` before a grade's first attempt; `try,KEY,ROUTE,ok|fail,MS,UNIX`
   after each attempt (its answer, its latency and when it ended); `201,KEY,ROUTE,ID` when it
-  is acknowledged; `given-up,KEY` after its last attempt. A key with only `sent` was cut at
-  the stop (Locust ends users with requests in flight). The report's client-side figures
-  come from these lines, not from Locust's statistics, whose master misses the workers'
-  last reports (it quits 0.5 s after telling them to, and they stop first);
+  is acknowledged as stored; `202,KEY,ROUTE,UNIX` when it is acknowledged as queued (route 3),
+  with the time Locust read that answer, from which the report measures the time to its row;
+  `given-up,KEY` after its last attempt. A key with only `sent` was cut at the stop (Locust
+  ends users with requests in flight). The report's client-side figures come from these
+  lines, not from Locust's statistics, whose master misses the workers' last reports (it
+  quits 0.5 s after telling them to, and they stop first);
 - `cpu-<pid>.json`: its CPU seconds and wall seconds from the test's start to its stop.
 """
 
@@ -44,6 +54,9 @@ ATTEMPTS = 5
 FIRST_PAUSE = 0.2
 
 RUN_DIR = os.environ.get("NOTAS_RUN_DIR")
+# Where the users post: the split (default), route 3 alone or the three-way split.
+PATH = os.environ.get("NOTAS_PATH", "/notas")
+HEADERS = {"x-notas-split": os.environ["NOTAS_SPLIT"]} if os.environ.get("NOTAS_SPLIT") else {}
 _ids = None  # this process's ids file, opened once the process is forked (init)
 _started: tuple[float, float] | None = None  # (CPU seconds, wall clock) at the test's start
 
@@ -72,29 +85,49 @@ class Teacher(FastHttpUser):
 
     def attempt(self, grade: dict, key: str) -> str:
         """One POST: `done`, `failed` (not worth retrying) or `retry` (503, no answer)."""
-        headers = {"Idempotency-Key": key}
-        with self.client.post(
-            "/notas", json=grade, headers=headers, name="POST /notas", catch_response=True
-        ) as response:
+        headers = {**HEADERS, "Idempotency-Key": key}
+        with self.client.post(PATH, json=grade, headers=headers, name=f"POST {PATH}", catch_response=True) as response:
             # A connection error's response has no headers.
             route = (response.headers or {}).get("x-notas-route", "none")
             # Renaming before the block ends files the request under the route that answered.
-            response.request_meta["name"] = f"POST /notas [{route}]"
+            response.request_meta["name"] = f"POST {PATH} [{route}]"
             latency = f"{response.request_meta['response_time']:.1f}"
-            if response.status_code != 201:
-                response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
-                record("try", key, route, "fail", latency, f"{time.time():.3f}")
-                return "retry" if response.status_code in (0, 503) else "failed"
+            ended = f"{time.time():.3f}"
             try:
-                record_id = int(response.json()["id"])
-            except (ValueError, KeyError, TypeError):
-                response.failure("201 without a numeric id")
-                record("try", key, route, "fail", latency, f"{time.time():.3f}")
-                return "failed"
+                record_id = acknowledged(response, key)
+            except ValueError as problem:
+                response.failure(str(problem))
+                record("try", key, route, "fail", latency, ended)
+                return "retry" if response.status_code in (0, 503) else "failed"
             response.success()
-            record("try", key, route, "ok", latency, f"{time.time():.3f}")
-            record("201", key, route, str(record_id))
+            record("try", key, route, "ok", latency, ended)
+            if record_id:
+                record("201", key, route, record_id)  # stored, with its id
+            else:
+                record("202", key, route, ended)  # queued, and when Locust read that
             return "done"
+
+
+def acknowledged(response, key: str) -> str | None:
+    """The stored record's id of a 201, or None for a 202 (route 3: queued); a ValueError
+    saying what is wrong with any other answer, a 201 without a numeric id, or a 202 without
+    the grade's key as pending and the `Location` of its status."""
+    status, text = response.status_code, (response.text or "")[:200]
+    if status not in (201, 202):
+        raise ValueError(f"HTTP {status}: {text}")
+    try:
+        body = response.json()
+        if status == 201:
+            return str(int(body["id"]))
+        queued = body["key"] == key and body["status"] == "pending"
+    except (ValueError, KeyError, TypeError):
+        queued = False
+    if status == 201 or not queued:
+        raise ValueError(f"{status} without {'a numeric id' if status == 201 else 'its key as pending'}: {text}")
+    location = (response.headers or {}).get("location")
+    if location != f"/queue/notas/status/{key}":
+        raise ValueError(f"202 with Location {location!r}, not /queue/notas/status/{key}")
+    return None
 
 
 @events.init.add_listener

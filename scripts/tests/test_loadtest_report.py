@@ -7,10 +7,16 @@ from collections import Counter
 import pytest
 
 from scripts.loadtest_report import (
+    AIMS,
+    Client,
     Stored,
+    client_lines,
     client_stats,
+    cpu_parts,
     generator_lines,
+    pass_line,
     quantile,
+    queue_lines,
     read_ids,
     reconcile,
     server_lines,
@@ -23,12 +29,21 @@ def test_the_ids_files_of_every_process_are_read(tmp_path):
     (tmp_path / "ids-1.csv").write_text(
         "sent,a\ntry,a,grpc,fail,12.5,100.0\ntry,a,redis,ok,3.0,101.0\n201,a,redis,7\nsent,b\n"
     )
-    (tmp_path / "ids-2.csv").write_text("sent,c\ntry,c,none,fail,5000.0,102.0\ngiven-up,c\n")
-    sent, acked, given_up, tries = read_ids(tmp_path)
-    assert sent == {"a", "b", "c"}
-    assert acked == {"a": ("redis", 7)}
-    assert given_up == {"c"}
-    assert sorted(tries) == [("grpc", False, 12.5, 100.0), ("none", False, 5000.0, 102.0), ("redis", True, 3.0, 101.0)]
+    (tmp_path / "ids-2.csv").write_text(
+        "sent,c\ntry,c,none,fail,5000.0,102.0\ngiven-up,c\nsent,d\ntry,d,queue,ok,4.0,103.5\n202,d,queue,103.5\n"
+    )
+    client = read_ids(tmp_path)
+    assert client.sent == {"a", "b", "c", "d"}
+    assert client.acked == {"a": ("redis", 7)}
+    assert client.queued == {"d": ("queue", 103.5)}
+    assert client.given_up == {"c"}
+    assert client.cut == {"b"}
+    assert sorted(client.tries) == [
+        ("grpc", False, 12.5, 100.0),
+        ("none", False, 5000.0, 102.0),
+        ("queue", True, 4.0, 103.5),
+        ("redis", True, 3.0, 101.0),
+    ]
 
 
 # A run in which all went well: a and b acknowledged, c given up (yet stored: its answer was
@@ -44,8 +59,12 @@ def stored(rows=ROWS, keys=KEYS, redis_gain=2, redis_counts=None) -> Stored:
     return Stored(rows, keys, redis_gain, {BD1: 1, SO1: 1} if redis_counts is None else redis_counts)
 
 
+def client(acked=ACKED, sent=SENT, given_up=GIVEN_UP, queued=None) -> Client:
+    return Client(sent=sent, acked=acked, queued=queued or {}, given_up=given_up)
+
+
 def test_every_grade_stored_once_under_its_key_passes():
-    lines, problems, rows = reconcile(SENT, ACKED, GIVEN_UP, stored())
+    lines, problems, rows = reconcile(client(), stored())
     assert problems == []
     assert rows == Counter({"grpc": 2, "redis": 2})
     assert "| 201 answers (distinct ids) | 1 | 1 |" in lines
@@ -59,7 +78,7 @@ def test_every_grade_stored_once_under_its_key_passes():
 def test_an_acknowledged_grade_missing_from_mysql_is_lost():
     rows = [r for r in ROWS if r[0] != 1]
     keys = {k: i for k, i in KEYS.items() if i != 1}
-    lines, problems, _ = reconcile(SENT, ACKED, GIVEN_UP, stored(rows, keys))
+    lines, problems, _ = reconcile(client(), stored(rows, keys))
     assert problems == ["1 records answered 201 are not in MySQL, e.g. [1]"]
     assert "| answered but not in MySQL | 1 | 0 |" in lines
 
@@ -67,14 +86,14 @@ def test_an_acknowledged_grade_missing_from_mysql_is_lost():
 def test_a_grade_stored_twice_leaves_a_row_without_its_key():
     # Route 1 stored b's grade again without its key (the key's row belongs to id 2).
     rows = [*ROWS, (5, "grpc", BD1)]
-    _, problems, rows_gained = reconcile(SENT, ACKED, GIVEN_UP, stored(rows))
+    _, problems, rows_gained = reconcile(client(), stored(rows))
     assert problems == ["1 rows were stored without the key their grade was sent with (a grade stored twice), e.g. [5]"]
     assert rows_gained["grpc"] == 3
 
 
 def test_a_key_answered_with_another_grades_id_is_a_problem():
     acked = {**ACKED, "e": ("grpc", 1)}  # e's row is 4
-    _, problems, _ = reconcile(SENT, acked, GIVEN_UP, stored())
+    _, problems, _ = reconcile(client(acked), stored())
     assert problems == [
         "1 ids were answered for more than one key",
         "1 keys were answered with an id that is not their stored grade",
@@ -84,7 +103,7 @@ def test_a_key_answered_with_another_grades_id_is_a_problem():
 def test_rows_from_elsewhere_are_foreign():
     rows = [*ROWS, (5, "redis", SO1)]
     keys = {**KEYS, "someone-else": 5}
-    _, problems, _ = reconcile(SENT, ACKED, GIVEN_UP, stored(rows, keys, 3, {BD1: 1, SO1: 2}))
+    _, problems, _ = reconcile(client(), stored(rows, keys, 3, {BD1: 1, SO1: 2}))
     assert problems == ["1 rows carry a key this run never sent, e.g. ['someone-else']"]
 
 
@@ -97,13 +116,13 @@ def test_rows_from_elsewhere_are_foreign():
     ],
 )
 def test_the_live_view_must_count_every_route_2_row_once(gain, counts, problem):
-    _, problems, _ = reconcile(SENT, ACKED, GIVEN_UP, stored(redis_gain=gain, redis_counts=counts))
+    _, problems, _ = reconcile(client(), stored(redis_gain=gain, redis_counts=counts))
     assert len(problems) == 1 and problems[0].startswith(problem)
 
 
 def test_a_retry_answered_by_the_other_route_counts_where_it_was_stored():
     acked = {**ACKED, "a": ("redis", 1)}  # stored by route 1, its retry answered by route 2
-    lines, problems, _ = reconcile(SENT, acked, GIVEN_UP, stored())
+    lines, problems, _ = reconcile(client(acked), stored())
     assert problems == []
     assert "| 201 answers (distinct ids) | 0 | 2 |" in lines
     assert lines[-1].startswith("\n1 retries were answered by the other route")
@@ -155,3 +174,203 @@ def test_a_saturated_load_generator_is_warned_about(tmp_path):
     assert lines[2:] == ["| master (pid 1) | 2.0 | 30 | 7% |", "| worker (pid 2) | 27.0 | 30 | 90% |"]
     assert len(warnings) == 1 and "worker pid 2 at 90%" in warnings[0]
     assert generator_lines(tmp_path / "nothing")[1] == []
+
+
+# Route 3 beside the others (`just loadtest ... all`): a and b stored at once by routes 1 and 2;
+# q1, q2 and q3 answered 202 and stored later by the consumers.
+QUEUED = {"q1": ("queue", 100.0), "q2": ("queue", 100.5), "q3": ("queue", 101.0)}
+ROWS3 = [(1, "grpc", SO1), (2, "redis", BD1), (3, "queue", SO1), (4, "queue", BD1), (5, "queue", SO1)]
+KEYS3 = {"a": 1, "b": 2, "q1": 3, "q2": 4, "q3": 5}
+CREATED = {3: 100.2, 4: 100.9, 5: 103.0}
+ALL = AIMS["all"]
+
+
+def all_client(queued=QUEUED) -> Client:
+    return client(sent={"a", "b", *QUEUED}, given_up=set(), queued=queued)
+
+
+def all_stored(rows=ROWS3, keys=KEYS3, redis_gain=4, redis_counts=None, created=CREATED) -> Stored:
+    counts = {BD1: 2, SO1: 2} if redis_counts is None else redis_counts
+    return Stored(rows, keys, redis_gain, counts, created, 1.5, 3.5)
+
+
+def test_every_202_stored_once_passes_with_the_three_routes():
+    lines, problems, rows = reconcile(all_client(), all_stored(), ALL)
+    assert problems == []
+    assert rows == Counter({"grpc": 1, "redis": 1, "queue": 3})
+    assert lines[:7] == [
+        "| | route 1 (grpc) | route 2 (redis) | route 3 (queue) |",
+        "|---|---:|---:|---:|",
+        "| 201 answers (distinct ids) | 1 | 1 | n/a |",
+        "| 202 answers (keys) | n/a | n/a | 3 |",
+        "| rows MySQL gained | 1 | 1 | 3 |",
+        "| answered but not in MySQL | 0 | 0 | 0 of the 202s |",
+        "| stored, never answered (cut at the stop, given up) | 0 | 0 | 0 |",
+    ]
+    summary = next(line for line in lines if line.startswith("5 grades were sent"))
+    assert "5 acknowledged (2 with a 201, 2 of them stored once, under their key; 3 with a 202, 3 of them" in summary
+    assert lines[-1] == (
+        "The live view (Redis, written by routes 2 and 3): its total grew by 4, for 1 route 2 rows and 3 route 3 rows."
+    )
+
+
+def test_route_3_alone_has_its_own_column_and_the_live_view_row():
+    rows = [r for r in ROWS3 if r[1] == "queue"]
+    keys = {k: i for k, i in KEYS3.items() if k.startswith("q")}
+    lines, problems, _ = reconcile(
+        client(acked={}, sent=set(QUEUED), given_up=set(), queued=QUEUED),
+        all_stored(rows, keys, 3, {BD1: 1, SO1: 2}),
+        AIMS["queue"],
+    )
+    assert problems == []
+    assert lines[:6] == [
+        "| | route 3 (queue) |",
+        "|---|---:|",
+        "| 202 answers (keys) | 3 |",
+        "| rows MySQL gained | 3 |",
+        "| answered but not in MySQL | 0 of the 202s |",
+        "| stored, never answered (cut at the stop, given up) | 0 |",
+    ]
+    assert lines[6] == "| Redis total gained | 3 |"
+    assert "3 acknowledged (3 with a 202, 3 of them stored once, under their key, once the queue drained)" in lines[8]
+
+
+def test_a_202_not_stored_once_the_queue_drained_is_lost():
+    rows, keys = ROWS3[:-1], {k: i for k, i in KEYS3.items() if k != "q3"}
+    lines, problems, _ = reconcile(all_client(), all_stored(rows, keys, 3, {BD1: 2, SO1: 1}), ALL)
+    assert problems == [
+        "1 grades answered 202 were not stored within 4 s after the run "
+        "(lost, or route 3's consumers are that far behind), e.g. ['q3']"
+    ]
+    assert "| answered but not in MySQL | 0 | 0 | 1 of the 202s |" in lines
+
+
+def test_a_queued_grade_stored_twice_leaves_a_row_without_its_key():
+    # A redelivered record stored again: its key already has row 3.
+    rows = [*ROWS3, (6, "queue", SO1)]
+    _, problems, rows_gained = reconcile(
+        all_client(), all_stored(rows, redis_gain=5, redis_counts={BD1: 2, SO1: 3}), ALL
+    )
+    assert problems == ["1 rows were stored without the key their grade was sent with (a grade stored twice), e.g. [6]"]
+    assert rows_gained["queue"] == 4
+
+
+@pytest.mark.parametrize(
+    "gain, counts, problem",
+    [
+        # Only route 2's row in the total: the consumers did not update it.
+        (1, {BD1: 2, SO1: 2}, "Redis total grew by 1, MySQL gained 4 routes 2 and 3 rows"),
+        (4, {BD1: 1, SO1: 3}, "Redis counts differ from routes 2 and 3's MySQL rows for 2 course terms"),
+    ],
+)
+def test_the_live_view_must_count_the_rows_of_routes_2_and_3(gain, counts, problem):
+    _, problems, _ = reconcile(all_client(), all_stored(redis_gain=gain, redis_counts=counts), ALL)
+    assert len(problems) == 1 and problems[0].startswith(problem)
+
+
+def test_a_202_whose_grade_another_route_had_stored_counts_there():
+    # q1's first attempt reached route 1, which committed it but answered 503; its retry was queued.
+    rows = [(1, "grpc", SO1), (2, "redis", BD1), (3, "grpc", SO1), (4, "queue", BD1), (5, "queue", SO1)]
+    lines, problems, _ = reconcile(all_client(), all_stored(rows, redis_gain=3, redis_counts={BD1: 2, SO1: 1}), ALL)
+    assert problems == []
+    assert lines[-1].startswith("\n1 retries were answered by the other route")
+    # Its time to stored is not route 3's.
+    table = queue_lines(all_client(), all_stored(rows, created={4: 100.9, 5: 103.0}))
+    assert table[-1].startswith("| route 3: 202 → stored row | 2 |")
+
+
+def test_the_time_from_202_to_row_and_the_drain():
+    lines = queue_lines(all_client(), all_stored())
+    assert lines[0] == (
+        "Draining: the run's last 202 was read at 00:01:41.000 UTC; the last of their rows was written 2.00 s later. "
+        "The report, 60 s at most, found every 202's row after 1.5 s, then saw no new route 3 row for 2 s "
+        "(3.5 s in all)."
+    )
+    # 0.2, 0.4 and 2.0 s: nearest rank.
+    assert lines[-1] == "| route 3: 202 → stored row | 3 | 400 | 2000 | 2000 | 2000 |"
+    early = queue_lines(all_client(), all_stored(created={**CREATED, 3: 99.9}))
+    assert early[-1].startswith("(1 were stored before Locust read their 202")
+    assert queue_lines(all_client(queued={}), all_stored()) == ["No grade was answered 202."]
+
+
+def test_the_client_side_compares_three_routes():
+    tries = [("grpc", True, 30.0, 100.0), ("redis", True, 20.0, 101.0), ("queue", True, 5.0, 102.0)]
+    lines = client_lines(client_stats(tries), ALL, "all")
+    assert lines[2].startswith("| route 1 (grpc) | 1 | 0 |") and lines[4].startswith("| route 3 (queue) | 1 | 0 |")
+    assert lines[5].startswith("| all three | 3 | 0 |")
+    assert lines[-1] == (
+        "**Fastest at p95 at the client: route 3 (queue)** (grpc 30/30 ms, redis 20/20 ms, queue 5/5 ms at p50/p95). "
+        "Route 3 answers once the grade is queued, not stored."
+    )
+    # The split's line as before.
+    split = client_lines(client_stats(tries[:2]), AIMS["split"], "split")
+    assert split[-1] == "**Faster at p95 at the client: route 2 (redis)** (grpc 30/30 ms, redis 20/20 ms at p50/p95)."
+    assert split[4].startswith("| both | 2 |")
+
+
+def test_each_runs_cpu_parts():
+    assert cpu_parts(AIMS["split"]) == [
+        ("route 1 (grpc)", ("grpc-client", "grpc-server"), ("grpc",)),
+        ("route 2 (redis)", ("redis-api", "redis"), ("redis",)),
+        ("shared", ("mysql", "nginx"), ("grpc", "redis")),
+    ]
+    assert cpu_parts(AIMS["queue"])[0] == (
+        "route 3 (queue)",
+        ("queue-api", "grade-consumer", "tansu", "kafka", "redis"),
+        ("queue",),
+    )
+    assert cpu_parts(ALL)[1:4] == [
+        ("route 2 (redis)", ("redis-api",), ("redis",)),
+        ("route 3 (queue)", ("queue-api", "grade-consumer", "tansu", "kafka"), ("queue",)),
+        ("live view (routes 2, 3)", ("redis",), ("redis", "queue")),
+    ]
+
+
+def test_route_3_server_side_counts_its_broker_and_consumers():
+    names = ("grpc-client", "grpc-server", "redis-api", "queue-api", "grade-consumer", "tansu", "redis", "mysql")
+    before = {
+        "cpu": dict.fromkeys(names, 0.0),
+        "latency": {},
+        "queue": {"batches": 0.0, "batch_records": 0.0, "to_stored_seconds": 0.0, "to_stored_count": 0.0},
+    }
+    after = {
+        "cpu": {**dict.fromkeys(names, 1.0), "redis": 0.4},
+        "cpu_source": "a test",
+        "latency": {route: {"0.005": 0.0, "0.01": n, "+Inf": n} for route, n in (("grpc", 100.0), ("redis", 100.0))}
+        | {"queue": {"0.005": 200.0, "0.01": 200.0, "+Inf": 200.0}},
+        "queue": {"batches": 20.0, "batch_records": 200.0, "to_stored_seconds": 30.0, "to_stored_count": 200.0},
+    }
+    lines = server_lines(before, after, Counter({"grpc": 100, "redis": 100, "queue": 200}), ALL)
+    assert "| shared | 400 | mysql 2,500 | 2,500 |" in lines
+    assert "| route 3 (queue) | 200 | 2.5 | 4.8 | 4.9 |" in lines
+    assert (
+        "**Fastest at p95 at the services: route 3 (queue).** (Route 3 answers once the grade is queued, not stored.)"
+        in lines
+    )
+    assert "| route 3 (queue) | 200 | queue-api 5,000, grade-consumer 5,000, tansu 5,000 | 15,000 |" in lines
+    assert "| live view (routes 2, 3) | 300 | redis 1,333 | 1,333 |" in lines
+    assert (
+        "**Cheapest per record: route 2 (redis)** (its own processes' CPU: route 1 20,000 µs, route 2 10,000 µs, route 3 15,000 µs)."
+        in lines
+    )
+    # The broker is tansu here: Kafka is not missing.
+    assert lines[lines.index("### Route 3's consumers (Prometheus)") - 2] == (
+        "Not counted (not among the measured processes): nginx."
+    )
+    assert lines[-1] == (
+        "20 batches of 200 records (mean 10.0 a batch); 0 dead letters; the consumers' mean time from queue-api's "
+        "acceptance to the batch's commit: 150 ms over 200 grades (`notas_queue_time_to_stored_seconds`)."
+    )
+
+
+def test_the_pass_line_names_what_each_aim_proved():
+    assert pass_line(AIMS["split"]) == (
+        "**PASS**: every 201 is one row in MySQL, none twice; every row is a grade this run sent, under its key, "
+        "stored once whether it was acknowledged, given up or cut at the stop; and Redis counted every route 2 row "
+        "exactly once, in its total and per course."
+    )
+    line = pass_line(ALL)
+    assert "every 201 is one row in MySQL, none twice; every 202 is one row within 60 s of the run's end, none" in line
+    assert "Redis counted every row of routes 2 and 3 exactly once" in line
+    assert pass_line(AIMS["queue"]).startswith("**PASS**: every 202 is one row within 60 s of the run's end")
+    assert "Redis counted every route 3 row exactly once" in pass_line(AIMS["queue"])
