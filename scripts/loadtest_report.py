@@ -83,9 +83,10 @@ LATENCY_BUCKETS = (
 CONTAINER_CPU = (
     'sum by (container) (container_cpu_usage_seconds_total{namespace="so1p2", container!="", container!="POD"})'
 )
-# Route 3's consumers, summed over the group: records per batch and the time from acceptance
-# to stored (both summaries: their sums and counts add up across consumers and over a run,
-# their quantiles do not), and the dead letters.
+# Route 3's consumers, summed over the group: records per batch, the time from queue-api's
+# acceptance (stamped before the append) to the row, and the dead letters. Their sums and
+# counts add up across consumers (consumers built before route 3's histograms had buckets
+# rendered summaries, whose quantiles do not: QUEUE_BUCKETS is then empty).
 QUEUE_COUNTERS = {
     "batch_records": "sum(notas_queue_batch_size_sum)",
     "batches": "sum(notas_queue_batch_size_count)",
@@ -93,6 +94,7 @@ QUEUE_COUNTERS = {
     "to_stored_count": "sum(notas_queue_time_to_stored_seconds_count)",
     "dead_letters": "sum(notas_queue_dead_letters_total)",
 }
+QUEUE_BUCKETS = "sum by (le) (notas_queue_time_to_stored_seconds_bucket)"
 # Past this share of a core a Locust process delays its own requests.
 GENERATOR_LIMIT = 0.8
 # How long after the run the report waits for route 3's consumers to store every grade
@@ -160,6 +162,9 @@ def server_counters(args) -> dict:
             name: sum(float(v["value"][1]) for v in prometheus_query(args.prometheus, expr))
             for name, expr in QUEUE_COUNTERS.items()
         }
+        found["queue_buckets"] = {
+            b["metric"]["le"]: float(b["value"][1]) for b in prometheus_query(args.prometheus, QUEUE_BUCKETS)
+        }
         if args.cpu == "cadvisor":
             containers = prometheus_query(args.prometheus, CONTAINER_CPU)
             if containers:
@@ -170,6 +175,7 @@ def server_counters(args) -> dict:
     except OSError as e:
         found.pop("latency", None)
         found.pop("queue", None)
+        found.pop("queue_buckets", None)
         found["latency_problem"] = f"Prometheus at {args.prometheus} did not answer: {e}"
         if args.cpu == "cadvisor":
             found["cpu_problem"] = found["latency_problem"]
@@ -534,10 +540,10 @@ def queue_lines(client: Client, stored: Stored) -> list[str]:
     lines += [
         "From 202 to stored row, per grade: its row's `created_at` (MySQL's clock when the consumer's batch INSERT "
         "ran; the commit follows it in the same transaction) less the time Locust read its 202 (Locust's clock). "
-        "Exact per key over this run's grades, unlike the consumers' `notas_queue_time_to_stored_seconds`, a "
-        "summary whose quantiles cover each consumer's last minute and do not add up across the group (its mean "
-        "is under Server side). Both clocks are this machine's locally; in a cluster they differ by the hosts' "
-        "clock offset.",
+        "Exact per key, over this run's grades, from the moment the client knew its grade was queued; the "
+        "consumers' own `notas_queue_time_to_stored_seconds` (under Server side) starts earlier, before the "
+        "append, and its buckets are coarse. Both clocks are this machine's locally; in a cluster they differ by "
+        "the hosts' clock offset.",
         "",
         "| | grades | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -723,25 +729,35 @@ def cpu_lines(before: dict[str, float], after: dict, rows: Counter, routes: tupl
 
 def consumer_lines(before: dict, after: dict) -> list[str]:
     """Route 3's consumer group during the run, from its counters: its batches, their mean size,
-    the dead letters, and its own mean time from acceptance to stored."""
+    the dead letters, and its own time from acceptance to stored (mean, and quantiles when its
+    histogram has buckets)."""
     if "queue" not in after or "queue" not in before:
         return [f"Not measured: {after.get('latency_problem') or before.get('latency_problem') or 'no counters'}."]
     gained = {name: after["queue"].get(name, 0.0) - before["queue"].get(name, 0.0) for name in QUEUE_COUNTERS}
-    batches, records = gained["batches"], gained["batch_records"]
-    lines = [
+    batches, records, stored = gained["batches"], gained["batch_records"], gained["to_stored_count"]
+    line = (
         f"{batches:.0f} batches of {records:.0f} records (mean {records / batches:.1f} a batch)"
         if batches
-        else "No batch was consumed.",
-        f"; {gained['dead_letters']:.0f} dead letters"
-        + (
-            f"; the consumers' mean time from queue-api's acceptance to the batch's commit: "
-            f"{1000 * gained['to_stored_seconds'] / gained['to_stored_count']:.0f} ms over "
-            f"{gained['to_stored_count']:.0f} grades (`notas_queue_time_to_stored_seconds`)."
-            if gained["to_stored_count"]
-            else "."
-        ),
-    ]
-    return ["".join(lines)]
+        else "No batch was consumed"
+    )
+    line += f"; {gained['dead_letters']:.0f} dead letters."
+    if stored:
+        start = before.get("queue_buckets", {})
+        buckets = {le: n - start.get(le, 0.0) for le, n in after.get("queue_buckets", {}).items()}
+        q = [quantile(x, buckets) for x in (0.50, 0.95, 0.99)]
+        line += (
+            f" Their own time from queue-api's acceptance (stamped before the append, so it includes the wait for "
+            f"the broker's acknowledgement) to the row, `notas_queue_time_to_stored_seconds`, over {stored:.0f} "
+            f"grades: mean {1000 * gained['to_stored_seconds'] / stored:.0f} ms"
+            + (
+                ", p50/p95/p99 " + "/".join(f"{1000 * v:.0f}" for v in q) + " ms (interpolated within its buckets "
+                "of 0.25, 0.5, 1, 2.5, 5 s, ...: coarse)"
+                if q[0] is not None
+                else " (its quantiles are not measured: these consumers render it as a summary)"
+            )
+            + "."
+        )
+    return [line]
 
 
 def client_lines(stats: dict[str, dict], routes: tuple[str, ...], aim: str) -> list[str]:
