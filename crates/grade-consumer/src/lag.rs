@@ -9,15 +9,16 @@
 //!   partition the group never committed counts from its low watermark, where the member
 //!   starts reading (`auto.offset.reset=earliest`).
 //! - `notas_queue_lag_seconds`: how long the oldest of those records has waited since it was
-//!   appended (0 when none waits). The exact age when this member holds that record (its
-//!   `accepted-at-ms` header, in the batch being stored); otherwise the time since a refresh
-//!   first saw the high watermark pass it, so it is a lower bound by at most one [`REFRESH`]
-//!   (or, for a backlog this member found when it got the partition, by the time it had
-//!   waited before; the member receives it within moments and the age is exact again).
+//!   appended (0 when none waits). Exact while this member holds that record (its
+//!   `accepted-at-ms` header, in the batch being stored); otherwise estimated from the
+//!   refreshes: the record was appended between the last one whose high watermark was at or
+//!   below it and the first above it, at a steady rate in between (linear interpolation), so
+//!   within one [`REFRESH`] of the truth. A backlog this member found when it got the
+//!   partition counts from then until the loop receives its oldest record, moments later.
 //!
 //! A partition the group gave to another member reads 0 here and its new owner reports it,
-//! so `max by (topic, partition)` over the members is the group's lag, and a sum of that the
-//! queue's. While the broker does not answer, the gauges keep their last values.
+//! so `max by (group, topic, partition)` over the members is the group's lag, and a sum of that
+//! the queue's. While the broker does not answer, the gauges keep their last values.
 
 use metrics::Unit;
 use notas_core::shutdown::CancellationToken;
@@ -42,7 +43,7 @@ const RECORDS: &str = "notas_queue_lag_records";
 const SECONDS: &str = "notas_queue_lag_seconds";
 
 /// High watermarks kept per partition while records wait; past this, every other one is
-/// dropped (an estimate then uses a later sighting: still a lower bound).
+/// dropped (an estimate then interpolates over a longer span).
 const MAX_SIGHTINGS: usize = 4096;
 
 /// A partition: its topic and number.
@@ -92,12 +93,20 @@ pub struct Offsets {
     pub high: i64,
 }
 
-/// One owned partition's estimator: the high watermarks seen since its oldest waiting
-/// record was appended, each with when it was first seen.
+/// One owned partition's estimator: the high watermarks the refreshes saw, each with the
+/// first and the last time it was seen. The oldest kept is the last at or below the next
+/// record to store: with the first above it, it dates that record.
 #[derive(Debug, Default)]
 struct Partition {
-    /// (Unix ms, high watermark), both increasing.
-    sightings: VecDeque<(i64, i64)>,
+    sightings: VecDeque<Sighting>,
+}
+
+/// A high watermark and when the refreshes saw it (Unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sighting {
+    high: i64,
+    first: i64,
+    last: i64,
 }
 
 impl Partition {
@@ -108,19 +117,15 @@ impl Partition {
             .committed
             .map_or(offsets.low, |c| c.max(offsets.low));
         let waiting = (offsets.high - next).max(0);
-        if self
-            .sightings
-            .back()
-            .is_none_or(|&(_, high)| offsets.high > high)
-        {
-            self.sightings.push_back((now_ms, offsets.high));
+        match self.sightings.back_mut() {
+            Some(seen) if seen.high >= offsets.high => seen.last = now_ms,
+            _ => self.sightings.push_back(Sighting {
+                high: offsets.high,
+                first: now_ms,
+                last: now_ms,
+            }),
         }
-        // A sighting at or below `next` says nothing of the records still waiting.
-        while self
-            .sightings
-            .front()
-            .is_some_and(|&(_, high)| high <= next)
-        {
+        while self.sightings.get(1).is_some_and(|s| s.high <= next) {
             self.sightings.pop_front();
         }
         if self.sightings.len() > MAX_SIGHTINGS {
@@ -130,13 +135,32 @@ impl Partition {
         if waiting == 0 {
             return (0, 0.0);
         }
-        // The first sighting past `next` came after the record at `next` was appended.
-        let seen = self.sightings.front().map_or(now_ms, |&(at, _)| at);
-        let accepted = held
-            .filter(|&(offset, _)| offset >= next)
-            .map_or(now_ms, |(_, at)| at);
-        let waited_ms = (now_ms - seen.min(accepted)).max(0);
-        (waiting, waited_ms as f64 / 1000.0)
+        let appended = self.appended_at(next, now_ms);
+        let since = match held {
+            Some((offset, accepted)) if offset == next => accepted,
+            // An older record waits than the one held: it is at least as old.
+            Some((offset, accepted)) if offset > next => accepted.min(appended),
+            _ => appended,
+        };
+        (waiting, (now_ms - since).max(0) as f64 / 1000.0)
+    }
+
+    /// When the record at `offset` was appended, in Unix ms: interpolated between the last
+    /// time a refresh saw the partition without it and the first time one saw it, at a steady
+    /// rate in between; that first time when no refresh saw the partition before (the member
+    /// found the record waiting).
+    fn appended_at(&self, offset: i64, now_ms: i64) -> i64 {
+        let Some(at) = self.sightings.iter().position(|s| s.high > offset) else {
+            return now_ms;
+        };
+        let after = self.sightings[at];
+        let Some(before) = at.checked_sub(1).map(|i| self.sightings[i]) else {
+            return after.first;
+        };
+        // Records before.high..after.high were appended between the two.
+        let (span, records) = (after.first - before.last, after.high - before.high);
+        let into = i128::from(span) * i128::from(offset + 1 - before.high) / i128::from(records);
+        before.last + into as i64
     }
 }
 
@@ -166,7 +190,7 @@ impl Lag {
         metrics::describe_gauge!(
             SECONDS,
             Unit::Seconds,
-            "How long the partition's oldest record not yet stored has waited since it was appended: exact while this member holds it, else a lower bound by at most the 1 s refresh. 0 when none waits."
+            "How long the partition's oldest record not yet stored has waited since it was appended: exact while this member holds it in its batch, else interpolated between the 1 s refreshes that saw the high watermark before and after it. 0 when none waits."
         );
         Lag {
             consumer,
@@ -293,19 +317,26 @@ mod tests {
     #[test]
     fn seconds_are_the_age_of_the_oldest_record_waiting() {
         let mut p = Partition::default();
-        // Offsets 0..3 appended by 10 s, 3..5 by 11 s; nothing stored.
+        // Offsets 0..3 appended by 10 s (the first refresh: no earlier one to date them by),
+        // 3..5 between 10 s and 11 s; nothing stored.
         assert_eq!(p.lag(offsets(None, 0, 3), None, 10_000), (3, 0.0));
         assert_eq!(p.lag(offsets(None, 0, 5), None, 11_000), (5, 1.0));
         assert_eq!(p.lag(offsets(None, 0, 5), None, 14_000), (5, 4.0));
-        // 0..3 stored: the oldest waiting (3) was first seen at 11 s.
-        assert_eq!(p.lag(offsets(Some(3), 0, 5), None, 15_000), (2, 4.0));
+        // 0..3 stored: the oldest waiting (3), the first of the two appended between 10 s
+        // and 11 s, was appended at 10.5 s.
+        assert_eq!(p.lag(offsets(Some(3), 0, 5), None, 15_000), (2, 4.5));
+        assert_eq!(p.lag(offsets(Some(4), 0, 5), None, 15_000), (1, 4.0));
         assert_eq!(p.lag(offsets(Some(5), 0, 5), None, 16_000), (0, 0.0));
-        assert!(p.sightings.is_empty(), "{:?}", p.sightings);
-        assert_eq!(p.lag(offsets(Some(5), 0, 6), None, 17_000), (1, 0.0));
+        assert_eq!(p.sightings.len(), 1, "{:?}", p.sightings);
+        // Ten records between 16 s and 17 s, the oldest at 16.1 s.
+        assert_eq!(p.lag(offsets(Some(5), 0, 15), None, 17_000), (10, 0.9));
+        // At a steady rate the estimate follows the stores instead of falling to 0 each time
+        // a refresh finds everything it saw before stored.
+        assert_eq!(p.lag(offsets(Some(14), 0, 25), None, 18_000), (11, 1.0));
     }
 
     #[test]
-    fn a_held_record_gives_its_exact_age_unless_it_is_already_committed() {
+    fn a_held_record_gives_its_exact_age() {
         let mut p = Partition::default();
         // The member got the partition with a backlog: its first sighting is now, but the
         // batch it holds says the record at the committed offset was accepted 30 s ago.
@@ -319,19 +350,20 @@ mod tests {
             (3, 2.0),
             "a held record behind the committed offset is not waiting"
         );
+        assert_eq!(
+            p.lag(offsets(Some(6), 0, 9), Some((7, 90_000)), 103_000),
+            (3, 13.0),
+            "an older record waits than the one held: at least as old"
+        );
     }
 
     #[test]
-    fn sightings_are_bounded_and_still_a_lower_bound() {
+    fn sightings_are_bounded_keeping_the_oldest() {
         let mut p = Partition::default();
         for i in 0..(MAX_SIGHTINGS as i64 + 10) {
             p.lag(offsets(None, 0, i + 1), None, i * 1_000);
         }
         assert!(p.sightings.len() <= MAX_SIGHTINGS);
-        assert_eq!(
-            p.sightings.front(),
-            Some(&(0, 1)),
-            "the oldest sighting stays"
-        );
+        assert_eq!(p.sightings[0].high, 1, "the oldest sighting stays");
     }
 }
