@@ -37,7 +37,7 @@ export function TimeChart({ title, testId, data, lines, end, windowSeconds, yDom
             allowDataOverflow
             fontSize={12}
           />
-          <YAxis domain={yDomain ?? [0, "auto"]} width={40} fontSize={12} tickFormatter={(v: number) => formatValue(v)} allowDataOverflow={!!yDomain} />
+          <YAxis domain={yDomain ?? [0, "auto"]} width="auto" fontSize={12} tickFormatter={(v: number) => formatValue(v)} allowDataOverflow={!!yDomain} />
           <Tooltip
             labelFormatter={(t) => clock(Number(t))}
             formatter={(value) => `${formatValue(Number(value))} ${unit}`}
