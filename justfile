@@ -145,9 +145,16 @@ smoke: _venv _npm
     if grep -qiE 'n/a|not measured|not counted' <<< "$measured" || [ "$(grep -cE "$rows" <<< "$measured")" != 4 ]; then
         printf 'the brief load test did not measure the server side:\n%s\n' "$measured" >&2; exit 1
     fi
-    # Every Grafana panel's query, against the stack's Prometheus after that load and one
+    # Every Grafana panel's query, against the stack's Prometheus after that load, 20 grades
+    # through route 3's path (queued, then stored by its consumers: route 3's panels) and one
     # refused grade per route (so that the error panels have series to show).
-    for port in $(python3 -c 'import json; p = json.load(open(".dev/ports.json")); print(p["grpc-client"], p["redis-api"])'); do
+    notas_url=$(. .dev/stack.env && echo "$NOTAS_URL")
+    for i in $(seq 1 20); do
+        grade="{\"carnet\": $((900000 + i)), \"nombre\": \"Smoke $i\", \"curso\": \"SO1\", \"nota\": 75, \"semestre\": \"2S\", \"year\": 2023}"
+        status=$(curl -sS -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$grade" "$notas_url/queue/notas")
+        [ "$status" = 202 ] || { echo "POST /queue/notas answered $status, not 202" >&2; exit 1; }
+    done
+    for port in $(python3 -c 'import json; p = json.load(open(".dev/ports.json")); print(p["grpc-client"], p["redis-api"], p["queue-api"])'); do
         curl -sS -o /dev/null -H 'content-type: application/json' -d '{}' "http://127.0.0.1:$port/notas"
     done
     sleep 5
