@@ -64,7 +64,7 @@ test("grades posted through both routes fill every panel", async (t) => {
   const text = (testId) => page.getByTestId(testId).innerText();
   await waitFor(async () => (await text("connection")) === "En vivo", 10_000, "the live connection");
   await waitFor(async () => (await text("live-total")).includes("0"), 10_000, "the live total 0");
-  assert.match(await text("records"), /Sin datos/);
+  await waitFor(async () => /Sin datos/.test(await text("records")), 10_000, "the empty table of stored records");
 
   // Route 1 (gRPC): SO1 passes and fails; route 2 (Redis): three SO1, one BD1.
   const grades = [
