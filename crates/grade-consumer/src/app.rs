@@ -62,15 +62,20 @@ impl Application {
             &config.http,
             ready,
         );
-        let (consumer, in_hand) = (Arc::new(consumer), InHand::default());
+        let in_hand = InHand::default();
         let lag = Lag::new(
-            Arc::clone(&consumer),
+            kafka.consumer(
+                "grade-consumer-lag",
+                &config.kafka_group,
+                config.session_timeout(),
+            )?,
             &config.kafka_group,
+            &kafka.kafka_topic,
             kafka.timeout(),
             in_hand.clone(),
         );
         let consumer = GradeConsumer {
-            consumer,
+            consumer: Arc::new(consumer),
             store,
             live_view,
             dead_letters: kafka.producer("grade-consumer")?,

@@ -1,30 +1,36 @@
-//! The group's lag on the partitions this member owns, as two Prometheus gauges per
-//! partition (labels `group`, `topic`, `partition`), refreshed every [`REFRESH`] by a task of
-//! its own: librdkafka's committed-offset and watermark queries block for a round trip to the
-//! broker, so they run on tokio's blocking pool and never in the consumer loop.
+//! The group's lag on its topic, as two Prometheus gauges per partition (labels `group`,
+//! `topic`, `partition`), refreshed every [`REFRESH`] by a task of its own. It reads the
+//! broker with a client of its own (a consumer of the group that never joins it), on
+//! connections of its own: its queries block for a round trip each, so they run on tokio's
+//! blocking pool, never in the consumer loop, and never queue ahead of the member's
+//! heartbeats (seen with tansu: a slow OffsetFetch on the member's coordinator connection
+//! held a heartbeat back past the session timeout).
 //!
 //! - `notas_queue_lag_records`: records appended and not yet stored, the partition's high
 //!   watermark minus the group's committed offset. The consumer commits a batch only after
 //!   MySQL and the live view have it, so this is exactly what is still owed to the stores. A
-//!   partition the group never committed counts from its low watermark, where the member
+//!   partition the group never committed counts from its low watermark, where a member
 //!   starts reading (`auto.offset.reset=earliest`).
 //! - `notas_queue_lag_seconds`: how long the oldest of those records has waited since it was
 //!   appended (0 when none waits). Exact while this member holds that record (its
 //!   `accepted-at-ms` header, in the batch being stored); otherwise estimated from the
 //!   refreshes: the record was appended between the last one whose high watermark was at or
 //!   below it and the first above it, at a steady rate in between (linear interpolation), so
-//!   within one [`REFRESH`] of the truth. A backlog this member found when it got the
-//!   partition counts from then until the loop receives its oldest record, moments later.
+//!   within one [`REFRESH`] of the truth. Records already waiting when this member started
+//!   count from then until a member receives the oldest.
 //!
-//! A partition the group gave to another member reads 0 here and its new owner reports it,
-//! so `max by (group, topic, partition)` over the members is the group's lag, and a sum of that
-//! the queue's. While the broker does not answer, the gauges keep their last values.
+//! Every member reports every partition, whichever member owns it: the lag is the group's
+//! committed offsets against the log, and a member that lost its partitions (a session
+//! timeout, a rebalance) still sees it; when no member consumes at all, the lag still
+//! grows, where gauges of owned partitions only would read 0. `max by (group, topic,
+//! partition)` over the members is the group's lag, and a sum of that the queue's. While the
+//! broker does not answer the gauges keep their values for [`STALE_AFTER`], then read NaN.
 
 use metrics::Unit;
 use notas_core::shutdown::CancellationToken;
 use notas_queue::message;
 use rdkafka::{
-    Message, Offset,
+    Message, Offset, TopicPartitionList,
     consumer::{Consumer, StreamConsumer},
     error::KafkaResult,
     message::OwnedMessage,
@@ -34,10 +40,12 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 
 /// How often the gauges are refreshed (the local Prometheus scrapes every 2 s).
 pub const REFRESH: Duration = Duration::from_secs(1);
+/// How long the gauges keep their values while the broker does not answer; NaN after.
+const STALE_AFTER: Duration = Duration::from_secs(10);
 
 const RECORDS: &str = "notas_queue_lag_records";
 const SECONDS: &str = "notas_queue_lag_seconds";
@@ -166,38 +174,47 @@ impl Partition {
 
 /// The refresh task's state.
 pub struct Lag {
-    consumer: Arc<StreamConsumer>,
+    /// A client of the group's own that never joins it: its queries travel on connections
+    /// of their own, so a slow answer never holds back the member's heartbeats.
+    client: Arc<StreamConsumer>,
     group: String,
+    topic: String,
     timeout: Duration,
     in_hand: InHand,
-    owned: BTreeMap<Key, Partition>,
+    partitions: BTreeMap<Key, Partition>,
+    /// When the gauges were last refreshed.
+    refreshed: Instant,
 }
 
 impl Lag {
-    /// Describes the gauges (their `# HELP`) for `consumer`, a member of `group`; each
-    /// broker query waits at most `timeout`.
+    /// Describes the gauges (their `# HELP`) of group `group`'s lag on `topic`, read with
+    /// `client` (a consumer of that group that never subscribes); each broker query waits at
+    /// most `timeout`.
     pub fn new(
-        consumer: Arc<StreamConsumer>,
+        client: StreamConsumer,
         group: &str,
+        topic: &str,
         timeout: Duration,
         in_hand: InHand,
     ) -> Lag {
         metrics::describe_gauge!(
             RECORDS,
             Unit::Count,
-            "Records appended to the partition and not yet stored: high watermark minus the group's committed offset (commits follow MySQL and Redis). 0 where another member owns the partition."
+            "Records appended to the partition and not yet stored by the group: high watermark minus the group's committed offset (commits follow MySQL and Redis). Every member reports every partition; NaN while the broker has not answered for 10 s."
         );
         metrics::describe_gauge!(
             SECONDS,
             Unit::Seconds,
-            "How long the partition's oldest record not yet stored has waited since it was appended: exact while this member holds it in its batch, else interpolated between the 1 s refreshes that saw the high watermark before and after it. 0 when none waits."
+            "How long the partition's oldest record not yet stored has waited since it was appended: exact while this member holds it in its batch, else interpolated between the 1 s refreshes that saw the high watermark before and after it. 0 when none waits; NaN while the broker has not answered for 10 s."
         );
         Lag {
-            consumer,
+            client: Arc::new(client),
             group: group.to_owned(),
+            topic: topic.to_owned(),
             timeout,
             in_hand,
-            owned: BTreeMap::new(),
+            partitions: BTreeMap::new(),
+            refreshed: Instant::now(),
         }
     }
 
@@ -210,28 +227,45 @@ impl Lag {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let (consumer, timeout) = (Arc::clone(&self.consumer), self.timeout);
-            match tokio::task::spawn_blocking(move || read(&consumer, timeout)).await {
-                Ok(Ok(offsets)) => self.publish(offsets, unix_ms()),
-                Ok(Err(e)) => tracing::debug!(error = %e, "consumer lag not refreshed"),
-                Err(e) => tracing::warn!(error = %e, "consumer lag not refreshed"),
+            let (client, topic, timeout) =
+                (Arc::clone(&self.client), self.topic.clone(), self.timeout);
+            let read = tokio::task::spawn_blocking(move || read(&client, &topic, timeout));
+            let read = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                read = read => read,
+            };
+            match read {
+                Ok(Ok(offsets)) => {
+                    self.refreshed = Instant::now();
+                    self.publish(offsets, unix_ms());
+                }
+                Ok(Err(e)) => self.unanswered(&e),
+                Err(e) => self.unanswered(&e),
             }
         }
     }
 
-    /// Sets the gauges of the partitions in `offsets` (this member's), and zeroes those of
-    /// the partitions it no longer owns.
+    /// Sets the gauges of every partition in `offsets`.
     fn publish(&mut self, offsets: Vec<(Key, Offsets)>, now_ms: i64) {
-        let mut owned = BTreeMap::new();
         for (key, offsets) in offsets {
-            let mut partition = self.owned.remove(&key).unwrap_or_default();
+            let partition = self.partitions.entry(key.clone()).or_default();
             let held = self.in_hand.oldest(&key.0, key.1);
             let (records, seconds) = partition.lag(offsets, held, now_ms);
             self.set(&key, records as f64, seconds);
-            owned.insert(key, partition);
         }
-        for key in std::mem::replace(&mut self.owned, owned).into_keys() {
-            self.set(&key, 0.0, 0.0);
+    }
+
+    /// A refresh failed: the gauges keep their values for [`STALE_AFTER`], then read NaN
+    /// (unknown) rather than a lag that may be long past.
+    fn unanswered(&mut self, error: &dyn std::fmt::Display) {
+        let silent = self.refreshed.elapsed();
+        if silent < STALE_AFTER {
+            tracing::debug!(%error, "consumer lag not refreshed");
+            return;
+        }
+        tracing::warn!(%error, silent_s = silent.as_secs(), "consumer lag unknown: the broker does not answer");
+        for key in self.partitions.keys() {
+            self.set(key, f64::NAN, f64::NAN);
         }
     }
 
@@ -246,22 +280,32 @@ impl Lag {
     }
 }
 
-/// The committed offsets and watermarks of every partition assigned to `consumer` (blocking:
-/// a round trip to the broker per partition and one for the offsets). A partition whose
-/// offsets came back with an error is left out until the next refresh.
-fn read(consumer: &StreamConsumer, timeout: Duration) -> KafkaResult<Vec<(Key, Offsets)>> {
-    let assignment = consumer.assignment()?;
-    if assignment.count() == 0 {
+/// The group's committed offset and the watermarks of every partition of `topic`
+/// (blocking: a round trip to the broker for the partitions, one for the offsets and one per
+/// partition). A partition whose offset came back with an error is left out this time.
+fn read(
+    client: &StreamConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> KafkaResult<Vec<(Key, Offsets)>> {
+    let metadata = client.fetch_metadata(Some(topic), timeout)?;
+    let mut partitions = TopicPartitionList::new();
+    for found in metadata.topics().iter().filter(|t| t.name() == topic) {
+        for partition in found.partitions() {
+            partitions.add_partition(topic, partition.id());
+        }
+    }
+    if partitions.count() == 0 {
         return Ok(vec![]);
     }
-    let committed = consumer.committed_offsets(assignment, timeout)?;
+    let committed = client.committed_offsets(partitions, timeout)?;
     let mut found = vec![];
     for element in committed.elements() {
         if element.error().is_err() {
             continue;
         }
         let (topic, partition) = (element.topic(), element.partition());
-        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+        let (low, high) = client.fetch_watermarks(topic, partition, timeout)?;
         let committed = match element.offset() {
             Offset::Offset(offset) => Some(offset),
             _ => None,

@@ -1,6 +1,6 @@
 //! The consumer group's lag as grade-consumer exports it at `/metrics`: the records still owed
-//! to MySQL and how long the oldest has waited rise while MySQL is cut, and both fall to 0
-//! once the queue has drained.
+//! to MySQL and how long the oldest has waited rise while MySQL is cut, hold while a member
+//! leaves and the group moves its partitions, and both fall to 0 once the queue has drained.
 
 use crate::helpers::{STORED_WITHIN, TestRoute, accept, spawn_route};
 use notas_testkit::TestService;
@@ -45,10 +45,11 @@ async fn lag_once(consumer: &TestService, route: &TestRoute, check: impl Fn(Lag)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consumer_lag_rises_while_mysql_is_cut_and_falls_to_0_once_the_queue_drains() {
+async fn consumer_lag_rises_while_mysql_is_cut_holds_when_a_member_leaves_and_falls_to_0_once_drained()
+ {
     let route = spawn_route().await;
-    let consumer = route.consumer().await;
-    // The member owns the three partitions; nothing waits.
+    let (consumer, second) = (route.consumer().await, route.consumer().await);
+    // The members share the three partitions; nothing waits.
     let idle = (0.0, 0.0, 3);
     assert_eq!(lag_once(&consumer, &route, |l| l == idle).await, idle);
 
@@ -64,6 +65,16 @@ async fn consumer_lag_rises_while_mysql_is_cut_and_falls_to_0_once_the_queue_dra
         "the oldest record's wait grows with the outage: {before} s, then {after} s"
     );
     assert!(route.stored().await.is_empty());
+    // One member leaves mid-batch: the group gives its partitions to the other, and the lag
+    // reads the same throughout (each member reports every partition, owned or not).
+    second.stop();
+    drop(second);
+    let watched = Instant::now();
+    while watched.elapsed() < Duration::from_secs(8) {
+        let (records, _, partitions) = lag(&consumer, &route).await;
+        assert_eq!((records, partitions), (40.0, 3), "through the rebalance");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     route.stores.mysql_proxy.restore().await;
     assert_eq!(
