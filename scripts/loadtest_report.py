@@ -76,9 +76,7 @@ LOCAL_NAMES = {
     "nginx": "nginx",
 }
 # Route 3 answers at /queue/notas (route 3 alone) and at /notas (the three-way split).
-LATENCY_BUCKETS = (
-    'sum by (route, le) (http_request_duration_seconds_bucket{path=~"/notas|/queue/notas", method="POST"})'
-)
+LATENCY_BUCKETS = 'http_request_duration_seconds_bucket{path=~"/notas|/queue/notas", method="POST"}'
 # The services do not export process_cpu_seconds_total; the kubelets' cAdvisor counts each container.
 CONTAINER_CPU = (
     'sum by (container) (container_cpu_usage_seconds_total{namespace="so1p2", container!="", container!="POD"})'
@@ -88,13 +86,16 @@ CONTAINER_CPU = (
 # counts add up across consumers (consumers built before route 3's histograms had buckets
 # rendered summaries, whose quantiles do not: QUEUE_BUCKETS is then empty).
 QUEUE_COUNTERS = {
-    "batch_records": "sum(notas_queue_batch_size_sum)",
-    "batches": "sum(notas_queue_batch_size_count)",
-    "to_stored_seconds": "sum(notas_queue_time_to_stored_seconds_sum)",
-    "to_stored_count": "sum(notas_queue_time_to_stored_seconds_count)",
-    "dead_letters": "sum(notas_queue_dead_letters_total)",
+    "batch_records": "notas_queue_batch_size_sum",
+    "batches": "notas_queue_batch_size_count",
+    "to_stored_seconds": "notas_queue_time_to_stored_seconds_sum",
+    "to_stored_count": "notas_queue_time_to_stored_seconds_count",
+    "dead_letters": "notas_queue_dead_letters_total",
 }
-QUEUE_BUCKETS = "sum by (le) (notas_queue_time_to_stored_seconds_bucket)"
+QUEUE_BUCKETS = "notas_queue_time_to_stored_seconds_bucket"
+# Route 3's records appended and not yet stored: every member reports every partition, and
+# the group's lag on one is the members' largest (crates/grade-consumer/src/lag.rs).
+QUEUE_LAG = "sum(max by (group, topic, partition) {})"
 # Past this share of a core a Locust process delays its own requests.
 GENERATOR_LIMIT = 0.8
 # How long after the run the report waits for route 3's consumers to store every grade
@@ -129,6 +130,14 @@ def wait_for_scrape(prometheus: str, since: float, seconds: float = 30) -> bool:
     return False
 
 
+def fresh(selector: str, since: float) -> str:
+    """The series of `selector` sampled after `since`: those the processes running now export.
+    Prometheus answers with a series' last sample for five minutes unless it was marked stale,
+    which it cannot do when it stopped with the processes (the local stack restarted): a
+    process that has not yet exported a series would otherwise count its predecessor's."""
+    return f"({selector} and timestamp({selector}) > {since:.3f})"
+
+
 def server_counters(args) -> dict:
     """What the server side has counted so far: the latency histogram's cumulative counts per
     route and bucket, and each process's CPU seconds; each part that could not be read says why."""
@@ -154,16 +163,17 @@ def server_counters(args) -> dict:
         if not wait_for_scrape(args.prometheus, now):
             found["stale"] = "Prometheus had not scraped every target within 30 s"
         found["latency"] = {}
-        for series in prometheus_query(args.prometheus, LATENCY_BUCKETS):
+        for series in prometheus_query(args.prometheus, f"sum by (route, le) {fresh(LATENCY_BUCKETS, now)}"):
             route, le = series["metric"].get("route", "none"), series["metric"]["le"]
             found["latency"].setdefault(route, {})[le] = float(series["value"][1])
         # A series no consumer has yet (no dead letter ever) is none at all: 0.
         found["queue"] = {
-            name: sum(float(v["value"][1]) for v in prometheus_query(args.prometheus, expr))
-            for name, expr in QUEUE_COUNTERS.items()
+            name: sum(float(v["value"][1]) for v in prometheus_query(args.prometheus, f"sum{fresh(series, now)}"))
+            for name, series in QUEUE_COUNTERS.items()
         }
         found["queue_buckets"] = {
-            b["metric"]["le"]: float(b["value"][1]) for b in prometheus_query(args.prometheus, QUEUE_BUCKETS)
+            b["metric"]["le"]: float(b["value"][1])
+            for b in prometheus_query(args.prometheus, f"sum by (le) {fresh(QUEUE_BUCKETS, now)}")
         }
         if args.cpu == "cadvisor":
             containers = prometheus_query(args.prometheus, CONTAINER_CPU)
@@ -191,19 +201,58 @@ def executable(pid: int) -> str:
         return ""
 
 
-def snapshot(args) -> dict:
-    with mysql_connect(args.mysql) as db, db.cursor() as cur:
-        cur.execute("SELECT COALESCE(MAX(id), 0) FROM grades")
-        (max_id,) = cur.fetchone()
-        cur.execute("SELECT route, COUNT(*) FROM grades GROUP BY route")
-        rows = {route: count for route, count in cur.fetchall()}
-    return {
+def queue_lag(prometheus: str, since: float) -> float | None:
+    """Route 3's records appended and not yet stored, from its consumers' gauges sampled after
+    `since`; None when none reports it (no route 3, no Prometheus, or the broker silent)."""
+    if not prometheus:
+        return None
+    try:
+        found = prometheus_query(prometheus, QUEUE_LAG.format(fresh("notas_queue_lag_records", since)))
+    except OSError:
+        return None
+    lag = float(found[0]["value"][1]) if found else math.nan
+    return None if math.isnan(lag) else lag
+
+
+def snapshot(args, seconds: float = 60) -> dict:
+    """What the stores hold before the run, once they are at rest: route 3's queue drained (its
+    consumers' lag, when Prometheus has it) and the live view's total equal to the rows of
+    routes 2 and 3 in MySQL (it is exact), or `seconds` have passed. Until then they are still
+    catching up with grades accepted before the run (route 3's queue, the live view's rebuild
+    after Redis restarted, route 2's outbox), which the run would otherwise be blamed for."""
+    start = time.time()
+    if args.prometheus:
+        wait_for_scrape(args.prometheus, start)
+    with mysql_connect(args.mysql, autocommit=True) as db, db.cursor() as cur:
+        while True:
+            lag = queue_lag(args.prometheus, start)
+            cur.execute("SELECT COALESCE(MAX(id), 0) FROM grades")
+            (max_id,) = cur.fetchone()
+            cur.execute("SELECT route, COUNT(*) FROM grades GROUP BY route")
+            rows = {route: count for route, count in cur.fetchall()}
+            total = redis_total(args.redis, args.prefix)
+            live = rows.get("redis", 0) + rows.get("queue", 0)
+            if (total == live and not lag) or time.time() > start + seconds:
+                break
+            time.sleep(0.5)
+    found = {
         "max_id": int(max_id),
         "rows": rows,
-        "redis_total": redis_total(args.redis, args.prefix),
+        "redis_total": total,
         "redis_counts": redis_counts(args.redis, args.prefix),
         "server": server_counters(args),
     }
+    if lag:
+        found["live_note"] = (
+            f"before the run route 3's queue still held {lag:.0f} grades after {seconds:.0f} s: stored during the "
+            "run, they are rows with keys it never sent"
+        )
+    elif total != live:
+        found["live_note"] = (
+            f"before the run the live view counted {total} records against {live} rows of routes 2 and 3 in MySQL, "
+            f"still after {seconds:.0f} s: its check below may count grades stored before the run"
+        )
+    return found
 
 
 def draw_chart(run: Path) -> bool:
@@ -528,7 +577,10 @@ def queue_lines(client: Client, stored: Stored) -> list[str]:
         else "none of their grades was stored by route 3"
     )
     lines = [f"Draining: the run's last 202 was read at {read} UTC; {last}."]
-    if stored.waited is not None:
+    missing = sum(k not in stored.keys for k in client.queued)
+    if stored.waited is not None and missing:
+        lines[0] += f" The report waited {stored.waited:.1f} s for the rows of every 202: {missing} never came."
+    elif stored.waited is not None:
         lines[0] += (
             f" The report, {DRAIN_LIMIT:.0f} s at most, found every 202's row after {stored.found:.1f} s, then saw no "
             f"new route 3 row for {QUIET:.0f} s ({stored.waited:.1f} s in all)."
@@ -818,6 +870,8 @@ def write(args) -> int:
     if args.mysql:
         stored = stored_since(args, before, set(client.queued) if "queue" in routes else set())
         recon_lines, problems, rows = reconcile(client, stored, routes)
+        if "live_note" in before:
+            recon_lines += ["", f"(Note: {before['live_note']}.)"]
         if "queue" in routes:
             recon_lines += ["", "### Route 3: from 202 to stored", "", *queue_lines(client, stored)]
     else:

@@ -13,6 +13,7 @@ from scripts.loadtest_report import (
     client_lines,
     client_stats,
     cpu_parts,
+    fresh,
     generator_lines,
     pass_line,
     quantile,
@@ -291,6 +292,13 @@ def test_the_time_from_202_to_row_and_the_drain():
     early = queue_lines(all_client(), all_stored(created={**CREATED, 3: 99.9}))
     assert early[-1].startswith("(1 were stored before Locust read their 202")
     assert queue_lines(all_client(queued={}), all_stored()) == ["No grade was answered 202."]
+    # The broker stopped answering the consumers: none came within the wait.
+    lost = queue_lines(all_client(), all_stored(ROWS3[:2], {"a": 1, "b": 2}, created={}))
+    assert lost == [
+        "Draining: the run's last 202 was read at 00:01:41.000 UTC; none of their grades was stored by route 3. "
+        "The report waited 3.5 s for the rows of every 202: 3 never came.",
+        "",
+    ]
 
 
 def test_the_client_side_compares_three_routes():
@@ -383,3 +391,11 @@ def test_the_pass_line_names_what_each_aim_proved():
     assert "Redis counted every row of routes 2 and 3 exactly once" in line
     assert pass_line(AIMS["queue"]).startswith("**PASS**: every 202 is one row within 60 s of the run's end")
     assert "Redis counted every route 3 row exactly once" in pass_line(AIMS["queue"])
+
+
+def test_only_series_the_running_processes_export_are_counted():
+    # A restarted stack's new process has not exported a series yet: its predecessor's last
+    # sample must not count (it would be subtracted from the run's gain).
+    assert fresh('m{path="/notas"}', 1700000000.25) == (
+        '(m{path="/notas"} and timestamp(m{path="/notas"}) > 1700000000.250)'
+    )
