@@ -56,9 +56,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def assign_ports(
-    saved: dict[str, int], is_free=_port_free, fresh=free_port
-) -> dict[str, int]:
+def assign_ports(saved: dict[str, int], is_free=_port_free, fresh=free_port) -> dict[str, int]:
     """A port for every process: the one it had (`saved`), else its preferred one, if free
     (`is_free`) and not given to another process already; else a `fresh` one."""
     ports = {}
@@ -76,9 +74,7 @@ def choose_ports(state: Path = STATE) -> dict[str, int]:
     """Every process's port, kept from the last run unless something else took it since,
     saved in state/ports.json."""
     ports_file = state / "ports.json"
-    ports = assign_ports(
-        json.loads(ports_file.read_text()) if ports_file.exists() else {}
-    )
+    ports = assign_ports(json.loads(ports_file.read_text()) if ports_file.exists() else {})
     ports_file.write_text(json.dumps(ports, indent=2) + "\n")
     return ports
 
@@ -153,9 +149,7 @@ def start(state: Path, environ: dict[str, str], log: Path) -> subprocess.Popen:
         return run_honcho(state, env=environ, stdout=output, start_new_session=True)
 
 
-def wait_until_ready(
-    state: Path = STATE, seconds: float = 180, alive=lambda: True
-) -> list[str]:
+def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: True) -> list[str]:
     """Poll every service's readiness (and nginx's health) until all answer 200, `seconds`
     pass or `alive()` turns false; returns the processes that never answered."""
     ports, env = read_ports(state), read_env(state)
