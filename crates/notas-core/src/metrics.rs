@@ -10,7 +10,7 @@
 //!   outbox's grace period
 //! - `notas_summarized_total`: grades added to the report summaries by this replica's summarizer
 //! - route 3's (grade-consumer, `crates/grade-consumer`): `notas_queue_batch_size` (records
-//!   per consumer batch), `notas_queue_time_to_stored_seconds` (from `202` to the row),
+//!   per consumer batch), `notas_queue_time_to_stored_seconds` (from acceptance, stamped before the append, to the row),
 //!   `notas_queue_stored_total`, `notas_queue_dead_letters_total`, and the lag gauges
 //!   `notas_queue_lag_records` and `notas_queue_lag_seconds` (`group`, `topic`, `partition`)
 
