@@ -184,6 +184,8 @@ pub struct Lag {
     partitions: BTreeMap<Key, Partition>,
     /// When the gauges were last refreshed.
     refreshed: Instant,
+    /// The gauges read NaN: the broker has not answered for [`STALE_AFTER`].
+    unknown: bool,
 }
 
 impl Lag {
@@ -215,6 +217,7 @@ impl Lag {
             in_hand,
             partitions: BTreeMap::new(),
             refreshed: Instant::now(),
+            unknown: false,
         }
     }
 
@@ -236,6 +239,9 @@ impl Lag {
             };
             match read {
                 Ok(Ok(offsets)) => {
+                    if std::mem::take(&mut self.unknown) {
+                        tracing::info!("consumer lag known again");
+                    }
                     self.refreshed = Instant::now();
                     self.publish(offsets, unix_ms());
                 }
@@ -259,11 +265,12 @@ impl Lag {
     /// (unknown) rather than a lag that may be long past.
     fn unanswered(&mut self, error: &dyn std::fmt::Display) {
         let silent = self.refreshed.elapsed();
-        if silent < STALE_AFTER {
+        if silent < STALE_AFTER || self.unknown {
             tracing::debug!(%error, "consumer lag not refreshed");
             return;
         }
         tracing::warn!(%error, silent_s = silent.as_secs(), "consumer lag unknown: the broker does not answer");
+        self.unknown = true;
         for key in self.partitions.keys() {
             self.set(key, f64::NAN, f64::NAN);
         }
