@@ -218,7 +218,7 @@ pub fn describe_metrics() {
     metrics::describe_histogram!(
         "notas_queue_time_to_stored_seconds",
         Unit::Seconds,
-        "From the record's accepted-at-ms, which queue-api stamps just before the append (so the broker's acknowledgement is included), to the grade's row committed in MySQL, for each grade stored for the first time."
+        "From the record's create time, which queue-api sets just before the append (so the broker's acknowledgement is included), to the grade's row committed in MySQL, for each grade stored for the first time."
     );
     metrics::describe_counter!(
         "notas_queue_stored_total",

@@ -13,7 +13,7 @@
 //!   starts reading (`auto.offset.reset=earliest`).
 //! - `notas_queue_lag_seconds`: how long the oldest of those records has waited since it was
 //!   appended (0 when none waits). Exact while this member holds that record (its
-//!   `accepted-at-ms` header, in the batch being stored); otherwise estimated from the
+//!   create time, in the batch being stored); otherwise estimated from the
 //!   refreshes: the record was appended between the last one whose high watermark was at or
 //!   below it and the first above it, at a steady rate in between (linear interpolation), so
 //!   within one [`REFRESH`] of the truth. Records already waiting when this member started
@@ -68,8 +68,7 @@ impl InHand {
         let mut oldest = self.0.lock().expect("not poisoned");
         oldest.clear();
         for record in batch {
-            let Some(at) = message::accepted_at_ms(record).or(record.timestamp().to_millis())
-            else {
+            let Some(at) = message::accepted_at_ms(record) else {
                 continue;
             };
             let entry = oldest

@@ -3,8 +3,10 @@
 //! - key: the grade's `Idempotency-Key` (queue-api makes one when the client sent none), so
 //!   the record's partition is the key's and a redelivered record stores nothing twice;
 //! - value: the grade in the wire format's JSON (the `POST /notas` body);
-//! - header [`ACCEPTED_AT`]: when queue-api accepted it, in Unix milliseconds, for the time
-//!   from `202` to stored.
+//! - timestamp: when queue-api accepted it (the record's create time, Unix milliseconds), for
+//!   the time from `202` to stored. A timestamp and not a header: tansu's SQLite engine finds
+//!   a fetched record's headers by scanning every header ever written (no index), which made
+//!   each fetch slower as the log grew until the consumer group could not stay formed.
 //!
 //! grade-consumer's `GradeConsumer::handle` reads each record back with [`decode`]. A record
 //! that cannot be decoded is a poison record: the consumer sends it to the dead-letter topic
@@ -15,10 +17,8 @@ use notas_core::{
     idempotency::IdempotencyKey,
     mysql::grades::Submission,
 };
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Message, Timestamp};
 
-/// Header: when the grade was accepted, Unix milliseconds in decimal.
-pub const ACCEPTED_AT: &str = "accepted-at-ms";
 /// Header of a dead letter: why it could not be stored.
 pub const REASON: &str = "reason";
 
@@ -27,7 +27,7 @@ pub const REASON: &str = "reason";
 pub struct Accepted {
     pub key: IdempotencyKey,
     pub grade: Grade,
-    /// `None` when the record has no readable [`ACCEPTED_AT`].
+    /// `None` when the record carries no create time.
     pub accepted_at_ms: Option<i64>,
 }
 
@@ -58,14 +58,6 @@ pub fn value(grade: &Grade) -> Vec<u8> {
     serde_json::to_vec(grade).expect("grades serialize")
 }
 
-/// The headers of a record accepted at `accepted_at_ms`.
-pub fn headers(accepted_at_ms: i64) -> OwnedHeaders {
-    OwnedHeaders::new().insert(Header {
-        key: ACCEPTED_AT,
-        value: Some(&accepted_at_ms.to_string()),
-    })
-}
-
 /// Reads a grade back from its record, checking it as the HTTP route checks a body.
 ///
 /// # Errors
@@ -83,29 +75,23 @@ pub fn decode(record: &impl Message) -> Result<Accepted, Poison> {
     })
 }
 
-/// When queue-api accepted the record: its [`ACCEPTED_AT`] header, Unix milliseconds;
-/// `None` when it has none that reads as a number.
+/// When queue-api accepted the record: its create time, Unix milliseconds (queue-api sets
+/// it); `None` for a record without one.
 pub fn accepted_at_ms(record: &impl Message) -> Option<i64> {
-    let header = record.headers()?.iter().find(|h| h.key == ACCEPTED_AT)?;
-    std::str::from_utf8(header.value?).ok()?.parse().ok()
+    match record.timestamp() {
+        Timestamp::CreateTime(ms) => Some(ms),
+        Timestamp::NotAvailable | Timestamp::LogAppendTime(_) => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rdkafka::message::{OwnedMessage, Timestamp};
+    use rdkafka::message::OwnedMessage;
 
-    fn record(key: Option<&[u8]>, value: &[u8], headers: Option<OwnedHeaders>) -> OwnedMessage {
+    fn record(key: Option<&[u8]>, value: &[u8], timestamp: Timestamp) -> OwnedMessage {
         let (key, value) = (key.map(<[u8]>::to_vec), Some(value.to_vec()));
-        OwnedMessage::new(
-            value,
-            key,
-            "grades".into(),
-            Timestamp::NotAvailable,
-            0,
-            0,
-            headers,
-        )
+        OwnedMessage::new(value, key, "grades".into(), timestamp, 0, 0, None)
     }
 
     const GRADE: &[u8] =
@@ -113,13 +99,11 @@ mod tests {
 
     #[test]
     fn a_grade_travels_as_its_key_its_json_and_when_it_was_accepted() {
-        let grade = decode(&record(Some(b"k1"), GRADE, None)).unwrap().grade;
-        let back = decode(&record(
-            Some(b"k1"),
-            &value(&grade),
-            Some(headers(1_700_000_000_123)),
-        ))
-        .unwrap();
+        let grade = decode(&record(Some(b"k1"), GRADE, Timestamp::NotAvailable))
+            .unwrap()
+            .grade;
+        let accepted = Timestamp::CreateTime(1_700_000_000_123);
+        let back = decode(&record(Some(b"k1"), &value(&grade), accepted)).unwrap();
         assert_eq!(back.key.as_str(), "k1");
         assert_eq!(back.grade, grade);
         assert_eq!(back.accepted_at_ms, Some(1_700_000_000_123));
@@ -139,7 +123,7 @@ mod tests {
             ),
         ];
         for (key, value, why) in cases {
-            let poison = decode(&record(key, value, None)).unwrap_err();
+            let poison = decode(&record(key, value, Timestamp::NotAvailable)).unwrap_err();
             assert!(
                 poison.to_string().contains(why),
                 "{poison} should say {why}"

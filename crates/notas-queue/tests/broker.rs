@@ -149,3 +149,32 @@ async fn a_member_resumes_after_the_committed_offset_and_the_rest_comes_again() 
         "nothing before it comes again"
     );
 }
+
+#[tokio::test]
+async fn a_record_keeps_the_time_it_was_accepted() {
+    // Route 3's time from 202 to stored reads the record's create time, which queue-api sets.
+    let broker = TestBroker::start(3).await;
+    let args = broker.kafka_args();
+    let producer = args.producer("test").expect("a producer");
+    let record = FutureRecord::to(&args.kafka_topic)
+        .key("k")
+        .payload("v")
+        .timestamp(1_700_000_000_123);
+    producer
+        .send(record, Duration::from_secs(5))
+        .await
+        .map_err(|(e, _)| e)
+        .expect("acknowledged");
+    let consumer = member(&broker, "timestamps");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let received = loop {
+        assert!(Instant::now() < deadline, "the record did not come back");
+        if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await {
+            break m.detach();
+        }
+    };
+    assert_eq!(
+        notas_queue::message::accepted_at_ms(&received),
+        Some(1_700_000_000_123)
+    );
+}

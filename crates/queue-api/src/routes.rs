@@ -80,7 +80,7 @@ async fn accept(
     let record = FutureRecord::to(&state.topic)
         .key(key.as_str())
         .payload(&value)
-        .headers(message::headers(now_ms()));
+        .timestamp(now_ms());
     // Resolves once the broker acknowledged the append (acks=all), or failed for good
     // (message.timeout.ms, KAFKA_TIMEOUT_MS); bounded here too, so no answer waits longer.
     let appended = state.producer.send(record, state.kafka_timeout);
