@@ -5,7 +5,7 @@ The Rust side defines each of them; `crates/deploy-checks/tests/contract.rs` run
 - the courses (`notas_core::grade::Course`, seeded into the `courses` table) and semesters;
 - the pass mark (`grade::PASS_THRESHOLD`, which the report summaries count with);
 - the live view's keys in Redis (`notas_core::live`): the total, the counts per course term,
-  and the bitmaps that mark each route 2 grade as applied;
+  and the bitmaps that mark each grade of routes 2 and 3 as applied;
 - the defaults of the settings the tools set or rely on (each binary's clap definition).
 The same test holds the frontend's copies (`frontend/src/api.ts`) to them.
 
@@ -42,7 +42,7 @@ class LiveKeys:
         self.prefix = prefix
 
     def total(self) -> str:
-        """String counter: the records route 2 wrote."""
+        """String counter: the records routes 2 and 3 wrote."""
         return f"{self.prefix}total"
 
     def counts(self) -> str:

@@ -5,7 +5,7 @@ the background and waiting until it answers, and connecting to a MySQL URL.
 `loadtest_report.py` import this module; each function takes the stack's folder, `state`,
 which defaults to STATE (NOTAS_STATE, default .dev). Also what `just bench` and the load
 test's report both measure: the stack's processes and their CPU seconds, the report
-summaries still owed, and instant queries to a Prometheus.
+summaries still owed, route 3's backlog in the broker, and instant queries to a Prometheus.
 """
 
 import json
@@ -251,6 +251,61 @@ def wait_for_summaries(mysql_url: str, seconds: float = 120) -> float:
     if summaries_owed(mysql_url):
         sys.exit(f"the report summaries did not catch up within {seconds:.0f} s")
     return time.time() - start
+
+
+class QueueBacklog:
+    """Route 3's backlog, read from the broker over the Kafka protocol through one client kept
+    between reads (it reconnects by itself after the broker restarts), without joining the
+    group: the records of `topic` that consumer group `group` has not committed yet (its lag,
+    summed over the partitions; a partition it never committed counts from its beginning),
+    and the records in the dead-letter topic."""
+
+    def __init__(
+        self,
+        brokers: str,
+        group: str = "grade-consumer",
+        topic: str = "grades",
+        dead_letters: str = "grades.dead-letter",
+    ):
+        self.brokers, self.group, self.topic, self.dead_letters = brokers, group, topic, dead_letters
+        self.consumer = None
+
+    def read(self) -> tuple[int, int]:
+        """(lag, dead letters); raises kafka.errors.KafkaError when the broker does not answer
+        within 3 s."""
+        import logging
+
+        from kafka import KafkaConsumer, TopicPartition
+
+        # Its failures are raised to the caller; its own log would repeat them on stderr.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        try:
+            if self.consumer is None:
+                self.consumer = KafkaConsumer(
+                    bootstrap_servers=self.brokers,
+                    group_id=self.group,
+                    enable_auto_commit=False,
+                    request_timeout_ms=3000,
+                    bootstrap_timeout_ms=3000,
+                )
+            c = self.consumer
+            grades = [TopicPartition(self.topic, p) for p in sorted(c.partitions_for_topic(self.topic) or ())]
+            dead = [
+                TopicPartition(self.dead_letters, p) for p in sorted(c.partitions_for_topic(self.dead_letters) or ())
+            ]
+            # The commits first: the ends read after them are at least as far on.
+            committed = {tp: c.committed(tp) for tp in grades}
+            ends, starts = c.end_offsets(grades + dead), c.beginning_offsets(grades)
+            lag = sum(ends[tp] - (starts[tp] if committed[tp] is None else committed[tp]) for tp in grades)
+            return lag, sum(ends[tp] for tp in dead)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
 
 
 def prometheus_query(prometheus: str, expr: str) -> list[dict]:
