@@ -1,23 +1,30 @@
-"""`just bench` (`python -m scripts.bench`, from the repository root): both routes measured
+"""`just bench` (`python -m scripts.bench`, from the repository root): the three routes measured
 against this machine's own limits, in one run.
 
 Starts the local stack from release builds in .dev/bench (fresh data each run), then:
 
-1. ceilings: nginx answering a static 204, durable batched INSERTs into MariaDB
-   (rows/s, 500-row statements, 4 connections), Redis operations (redis-benchmark);
-2. each route directly and through the nginx 50/50 split: the highest sustained rate of
-   201s (closed model, 10 s), the CPU seconds per 1,000 records of every process (counted
-   until the report summaries have caught up with the load), and the rows MySQL gained
-   against the 201s answered;
+1. ceilings: nginx answering a static 204 (and the CPU nginx and oha spend on each), durable
+   batched INSERTs into MariaDB (rows/s, 500-row statements, 4 connections), Redis
+   operations (redis-benchmark);
+2. routes 1 and 2 directly and through the nginx 50/50 split, and route 3 (queue-api)
+   directly: the highest sustained rate of 201s (202s on route 3; closed model, 10 s), the
+   CPU seconds per 1,000 records of every process (counted until route 3's consumers have
+   drained the topic and the report summaries have caught up with the load), and the rows
+   MySQL gained against the acknowledgements;
 3. latency at fixed arrival rates (open model: 1,000, 5,000, 10,000 requests/s, 5 s each,
-   with oha's latency correction so a stalled server is not hidden);
-4. a naive baseline: another redis-api that writes one grade per transaction
+   with oha's latency correction so a stalled server is not hidden); on route 3 also its
+   consumer group's lag, sampled four times a second, and the rows stored meanwhile;
+4. route 3's highest sustained stored rate: the highest rate offered for 10 s (open model)
+   that was accepted in full while the consumers kept up (their lag under one second of
+   arrivals through the run's second half), found by halving from its accepted rate;
+5. a naive baseline: another redis-api that writes one grade per transaction
    (BATCH_MAX_SIZE=1), 16 transactions at a time, as a connection pool would;
-5. 10,000,000 grades seeded into the table: each dashboard report's time, and the split's
+6. 10,000,000 grades seeded into the table: each dashboard report's time, and the split's
    sustained rate again, against the rate on the empty table.
 
-Writes BENCHMARKS.md and benchmarks.png at the repository root and prints the table.
-Traffic goes only to 127.0.0.1. Load generator: oha (crates.io).
+Writes BENCHMARKS.md and benchmarks.png at the repository root and prints the table; says
+there how much of the machine other processes used meanwhile. Traffic goes only to
+127.0.0.1. Load generator: oha (crates.io).
 """
 
 import csv
@@ -31,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
@@ -41,6 +49,7 @@ from scripts.contract import COURSES
 from scripts.grades import random_grade
 from scripts.stack import (
     ROOT,
+    QueueBacklog,
     cpu_seconds,
     free_port,
     mysql_connect,
@@ -62,15 +71,35 @@ SECONDS_MAX = 10
 SECONDS_RATE = 5
 LARGE = 10_000_000  # grades seeded for the reports and the split's second run
 SPLIT = "50/50 split (nginx)"
+ROUTE2 = "route 2 (redis), direct"
+QUEUE = "route 3 (queue), direct"
 NAIVE = "route 2, one grade per transaction"
-SERVICES = ("grpc-server", "grpc-client", "redis-api", "nginx", "mariadbd", "redis-server")
+SERVICES = (
+    "grpc-server",
+    "grpc-client",
+    "redis-api",
+    "queue-api",
+    "grade-consumer",
+    "tansu",
+    "nginx",
+    "mariadbd",
+    "redis-server",
+)
+# Route 3's processes and the broker's, and the stores they write.
+QUEUE_PROCESSES = ("queue-api", "grade-consumer", "tansu", "mariadbd", "redis-server")
+SECONDS_KEEP_UP = 10
+KEEP_UP_STEPS = 5  # open-model runs in the search for route 3's sustained stored rate
+DRAIN_MAX = 300  # seconds route 3's consumers may take to drain what a run queued
 
 
 def log(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
-def oha(url: str, *, seconds: int, connections: int = 64, rate: int | None = None, post: bool = True) -> dict:
+def oha(
+    url: str, *, seconds: int, connections: int = 64, rate: int | None = None, post: bool = True, ok: int = 201
+) -> dict:
+    """One oha run; `ok` is the status that acknowledges a POST (route 3: 202)."""
     args = ["oha", "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-c", str(connections)]
     if rate:
         args += ["-q", str(rate), "--latency-correction"]
@@ -80,7 +109,7 @@ def oha(url: str, *, seconds: int, connections: int = 64, rate: int | None = Non
     report = json.loads(out)
     codes = {str(k): v for k, v in report.get("statusCodeDistribution", {}).items()}
     summary = report["summary"]
-    ok = codes.get("201" if post else "204", 0)
+    ok = codes.get(str(ok) if post else "204", 0)
     failures = dict(report.get("errorDistribution", {}))
     # Requests still in flight when the run's time is up are cut by oha, not failed by us.
     in_flight = failures.pop("aborted due to deadline", 0)
@@ -103,13 +132,21 @@ def count_rows(url: str) -> int:
         return cur.fetchone()[0]
 
 
-def sustained(url: str, procs: dict[str, list[int]], mysql_url: str) -> dict:
+def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: str | None = None) -> dict:
     """The highest sustained rate (closed model), the rows MySQL gained, and the CPU seconds
-    per 1,000 records of every process, counted until the summaries have caught up."""
+    per 1,000 records of every process, counted until the summaries have caught up. With
+    `brokers` (route 3: 202s), first until the consumers have drained the topic; "queue" then
+    says how many rows were stored while the load ran and how long the drain took."""
     rows_before, cpu_before = count_rows(mysql_url), cpu_seconds(procs)
     oha_before = children_cpu()
-    top = oha(url, seconds=SECONDS_MAX, connections=128)
+    top = oha(url, seconds=SECONDS_MAX, connections=128, ok=202 if brokers else 201)
     oha_cpu = children_cpu() - oha_before
+    queue = None
+    if brokers:
+        rows_at_end = count_rows(mysql_url)
+        drain_s = wait_for_queue(brokers)
+        queue = {"stored_during": rows_at_end - rows_before, "drained": count_rows(mysql_url) - rows_at_end}
+        queue["drain_s"] = drain_s
     catch_up = wait_for_summaries(mysql_url)
     time.sleep(0.5)
     rows_after, cpu_after = count_rows(mysql_url), cpu_seconds(procs)
@@ -120,13 +157,124 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str) -> dict:
         "cpu": per_thousand,
         "catch_up_s": catch_up,
         "oha_cpu": oha_cpu * 1000 / max(top["ok"], 1),
+        "queue": queue,
     }  # CPU seconds per 1,000 records, as "cpu"
+
+
+def wait_for_queue(brokers: str, seconds: float = DRAIN_MAX) -> float:
+    """Seconds until route 3's consumer group has committed every record (lag 0); exits if
+    they take longer than `seconds`."""
+    start, backlog = time.time(), QueueBacklog(brokers)
+    try:
+        while time.time() - start < seconds:
+            try:
+                lag, _ = backlog.read()
+            except Exception:
+                lag = None
+            if lag == 0:
+                return time.time() - start
+            time.sleep(0.1)
+    finally:
+        backlog.close()
+    sys.exit(f"bench: route 3's consumers did not drain the topic within {seconds:.0f} s")
+
+
+def queue_run(url: str, rate: int, seconds: int, mysql_url: str, brokers: str) -> dict:
+    """Route 3 at a fixed arrival rate (open model): oha's figures for the 202s, and what the
+    consumers did meanwhile: the rows stored per second while the load ran, the group's lag
+    (sampled four times a second: its peak, its peak in the run's second half, its mean), the
+    mean time a record waited (Little's law: mean lag / arrival rate), and how long the
+    backlog took to drain once the load stopped. `kept_up`: accepted in full (99% of the rate,
+    no error) while the lag stayed under one second of arrivals through the second half."""
+    samples: list[tuple[float, int | None]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        backlog = QueueBacklog(brokers)
+        while not stop.is_set():
+            try:
+                lag, _ = backlog.read()
+            except Exception:
+                lag = None
+            samples.append((time.time(), lag))
+            stop.wait(0.25)
+        backlog.close()
+
+    rows_before = count_rows(mysql_url)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    began = time.time()
+    m = oha(url, seconds=seconds, connections=256, rate=rate, ok=202)
+    ended = time.time()
+    rows_at_end = count_rows(mysql_url)
+    stop.set()
+    watcher.join()
+    m["drain_s"] = wait_for_queue(brokers)
+    lags = [lag for at, lag in samples if lag is not None and at <= ended]
+    late = [lag for at, lag in samples if lag is not None and began + seconds / 2 <= at <= ended]
+    achieved = m["ok"] / seconds
+    m["stored_per_s"] = (rows_at_end - rows_before) / (ended - began)
+    m["lag_peak"], m["lag_late"] = max(lags, default=0), max(late, default=0)
+    m["lag_mean"] = statistics.fmean(lags) if lags else 0.0
+    m["queued_s"] = m["lag_mean"] / max(achieved, 1)
+    m["kept_up"] = m["errors"] == 0 and achieved >= 0.99 * rate and bool(late) and m["lag_late"] <= achieved
+    m["rate"] = rate
+    return m
+
+
+def keep_up(url: str, accepted: float, mysql_url: str, brokers: str) -> list[dict]:
+    """The search for route 3's highest sustained stored rate: its accepted rate first, then
+    halving the interval between the highest rate kept up with (at first 0) and the lowest
+    not kept up with; KEEP_UP_STEPS runs at most, each drained before the next."""
+    runs, low, high = [], 0.0, accepted
+    rate = accepted
+    for _ in range(KEEP_UP_STEPS):
+        rate = max(10, int(round(rate, -1)))
+        log(f"{QUEUE}: kept up with at {rate}/s?")
+        run = queue_run(url, rate, SECONDS_KEEP_UP, mysql_url, brokers)
+        runs.append(run)
+        if run["kept_up"]:
+            low = rate
+            if rate >= accepted * 0.99:
+                break
+        else:
+            high = rate
+        rate = (low + high) / 2
+    return runs
 
 
 def children_cpu() -> float:
     """CPU seconds of this process's finished children (oha, once it has exited)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) since boot."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+def own_seconds(stack: subprocess.Popen) -> float:
+    """CPU seconds of this run's processes: this one, its children that ended (oha, the naive
+    redis-api, redis-benchmark), and the stack's processes (honcho's tree) so far."""
+    own = sum(
+        getattr(resource.getrusage(who), f)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )
+    try:
+        honcho = psutil.Process(stack.pid)
+        tree = [honcho, *honcho.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return own
+    for proc in tree:
+        try:
+            times = proc.cpu_times()
+            own += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return own
 
 
 def naive_baseline(env: dict[str, str], procs: dict[str, list[int]]) -> dict:
@@ -188,8 +336,14 @@ def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 
 
 
 def redis_ceiling(url: str) -> float:
+    # redis-benchmark 7.0 refuses `-u redis://:PASSWORD@host` (it exits 1, saying nothing) and
+    # reads no REDISCLI_AUTH: the stack's password, new at each start, goes in `-a` (its warning
+    # about that goes to stderr, not read).
+    u = urllib.parse.urlparse(url)
+    auth = ["-a", urllib.parse.unquote(u.password)] if u.password else []
     out = subprocess.run(
-        ["redis-benchmark", "-u", url, "--csv", "-n", "200000", "-P", "16", "-t", "incr"],
+        ["redis-benchmark", "-h", u.hostname, "-p", str(u.port or 6379), *auth]
+        + ["--csv", "-n", "200000", "-P", "16", "-t", "incr"],
         check=True,
         capture_output=True,
         text=True,
@@ -266,37 +420,52 @@ def start_stack() -> subprocess.Popen:
 def main() -> None:
     if not shutil.which("oha"):
         sys.exit("bench: oha is missing (cargo install --locked oha; `just bench` does it)")
+    began, busy_before, load_before = time.time(), busy_seconds(), os.getloadavg()
     stack = start_stack()
     try:
         ports, env = read_ports(STATE), read_env(STATE)
         # The migration user's URL: the ceiling and the seed create and drop tables.
         entry, mysql_url = env["NOTAS_URL"], read_env(STATE, "migrate.env")["MYSQL_URL"]
+        brokers = env["KAFKA_BROKERS"]
         targets = {
             "route 1 (grpc), direct": f"http://127.0.0.1:{ports['grpc-client']}/notas",
-            "route 2 (redis), direct": f"http://127.0.0.1:{ports['redis-api']}/notas",
-            "50/50 split (nginx)": f"{entry}/notas",
+            ROUTE2: f"http://127.0.0.1:{ports['redis-api']}/notas",
+            SPLIT: f"{entry}/notas",
+            QUEUE: f"http://127.0.0.1:{ports['queue-api']}/notas",
         }
         rng = random.Random(2023)
         BODIES.write_text("".join(json.dumps(random_grade(rng)) + "\n" for _ in range(100_000)))
         log("warming up")
         for url in targets.values():
             oha(url, seconds=2)
+        wait_for_queue(brokers)
 
         log("ceilings")
+        nginx = stack_processes(stack.pid, ("nginx",))
+        nginx_before, oha_before = cpu_seconds(nginx)["nginx"], children_cpu()
+        static = oha(f"{entry}/__static_204", seconds=SECONDS_MAX, post=False)
+        static_cpu = (cpu_seconds(nginx)["nginx"] - nginx_before + children_cpu() - oha_before) / max(static["ok"], 1)
         ceilings = {
-            "nginx static 204 (req/s)": oha(f"{entry}/__static_204", seconds=SECONDS_MAX, post=False)["rps"],
+            "nginx static 204 (req/s)": static["rps"],
             "MariaDB durable batched INSERT (rows/s)": mariadb_ceiling(mysql_url),
             "Redis INCR, pipelined (ops/s)": redis_ceiling(env["REDIS_URL"]),
         }
 
         results = {}
         for name, url in targets.items():
+            queued = name == QUEUE
             log(f"{name}: highest sustained rate")
-            results[name] = sustained(url, stack_processes(stack.pid, SERVICES), mysql_url)
+            results[name] = sustained(
+                url, stack_processes(stack.pid, SERVICES), mysql_url, brokers=brokers if queued else None
+            )
             results[name]["rates"] = {}
             for rate in RATES:
                 log(f"{name}: {rate}/s")
-                results[name]["rates"][rate] = oha(url, seconds=SECONDS_RATE, connections=256, rate=rate)
+                if queued:
+                    results[name]["rates"][rate] = queue_run(url, rate, SECONDS_RATE, mysql_url, brokers)
+                else:
+                    results[name]["rates"][rate] = oha(url, seconds=SECONDS_RATE, connections=256, rate=rate)
+        results[QUEUE]["keep_up"] = keep_up(targets[QUEUE], rate_of(results[QUEUE]), mysql_url, brokers)
         log(f"{NAIVE}: highest sustained rate")
         naive = naive_baseline(env, stack_processes(stack.pid, SERVICES))
 
@@ -307,50 +476,77 @@ def main() -> None:
         reports = report_times(f"http://127.0.0.1:{ports['dashboard-api']}")
         log(f"{SPLIT}: highest sustained rate with {LARGE:,} grades stored")
         large = sustained(targets[SPLIT], stack_processes(stack.pid, SERVICES), mysql_url)
-        write(ceilings, results, naive, {"seconds": seeded_s, "split": large, "reports": reports})
+        # What the machine did besides this run: every core's busy time, less this run's own.
+        seconds = time.time() - began
+        others = busy_seconds() - busy_before - own_seconds(stack)
+        machine = {"seconds": seconds, "others": others, "load": load_before, "static_cpu": static_cpu}
+        write(ceilings, results, naive, {"seconds": seeded_s, "split": large, "reports": reports}, machine)
     finally:
         os.killpg(stack.pid, 15)
         stack.wait(timeout=60)
 
 
 def rows_check(r: dict) -> str:
-    """Every 201 is a row; requests cut in flight at the end may have committed too."""
-    top = r["top"]
+    """Every acknowledgement is a row; requests cut in flight at the end may have committed too."""
+    top, answer = r["top"], "202s" if r.get("queue") else "201s"
     if top["ok"] <= r["rows"] <= top["ok"] + top["in_flight"]:
-        return f"{r['rows']:,} = {top['ok']:,} 201s + {r['rows'] - top['ok']} cut in flight at the end"
-    return f"**{r['rows']:,} for {top['ok']:,} 201s and {top['in_flight']} cut in flight**"
+        return f"{r['rows']:,} = {top['ok']:,} {answer} + {r['rows'] - top['ok']} cut in flight at the end"
+    return f"**{r['rows']:,} for {top['ok']:,} {answer} and {top['in_flight']} cut in flight**"
 
 
 def rate_of(r: dict) -> float:
     return r["top"]["ok"] / r["top"]["seconds"]
 
 
-def write(ceilings: dict, results: dict, naive: dict, large: dict) -> None:
+def shared_note(machine: dict) -> str:
+    """Whether other processes used the machine during the run, and how much."""
+    capacity = machine["seconds"] * (os.cpu_count() or 1)
+    share = max(machine["others"], 0.0) / capacity
+    load = ", ".join(f"{v:.2f}" for v in machine["load"])
+    verdict = (
+        "**The run shared the machine**: compare the ratios below, which hold better than the absolute figures."
+        if share >= 0.05
+        else "The machine was otherwise quiet."
+    )
+    return (
+        f"While it ran ({machine['seconds'] / 60:.0f} min), processes outside the bench used "
+        f"{max(machine['others'], 0.0):,.0f} CPU-seconds of the {capacity:,.0f} the cores had ({share:.0%}); the "
+        f"load average was {load} when it started. {verdict}"
+    )
+
+
+def write(ceilings: dict, results: dict, naive: dict, large: dict, machine: dict) -> None:
     nginx = ceilings["nginx static 204 (req/s)"]
     mariadb = ceilings["MariaDB durable batched INSERT (rows/s)"]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sustained_runs = {**results, NAIVE: naive, f"{SPLIT}, {LARGE:,} grades stored": large["split"]}
+    static_us = machine["static_cpu"] * 1e6
     lines = [
         "# Benchmarks",
         "",
         f"Written by `just bench` on {when}, on this machine: {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total // 2**30} GiB. Release builds; MariaDB, Redis,",
+        f"{psutil.virtual_memory().total // 2**30} GiB. Release builds; MariaDB, Redis, tansu (route 3's broker),",
         "nginx, the services and the load generator (oha) all share these cores. The grades posted are",
         "Locust's mix (`scripts/grades.py`: random students, courses and terms). Regenerate with `just bench`.",
+        "",
+        shared_note(machine),
         "",
         "## Ceilings of this machine",
         "",
         "| what | measured |",
         "|---|---:|",
         *[f"| {k} | {v:,.0f} |" for k, v in ceilings.items()],
+        f"| CPU nginx and oha spend per static 204 (µs) | {static_us:.1f} |",
         "",
         "## Highest sustained rate (closed model, 128 connections, 10 s)",
         "",
-        "Durable: a 201 only after InnoDB's commit. The naive baseline is another redis-api writing one",
+        "Durable: a 201 only after InnoDB's commit; route 3's 202 only after the broker's `acks=all` append",
+        "(it is stored later, by the consumers). The naive baseline is another redis-api writing one",
         'grade per transaction (`BATCH_MAX_SIZE=1`, 16 transactions at a time). "summaries" is how long',
-        "after the load the writers' summarizers had caught the report summaries up.",
+        "after the load the writers' summarizers had caught the report summaries up (on route 3, after its",
+        "consumers had drained the topic).",
         "",
-        "| target | 201/s | errors | rows MySQL gained | / nginx 204 | / MariaDB rows/s | summaries |",
+        "| target | 201/s (route 3: 202/s) | errors | rows MySQL gained | / nginx 204 | / MariaDB rows/s | summaries |",
         "|---|---:|---:|---|---:|---:|---:|",
     ]
     for name, r in sustained_runs.items():
@@ -363,6 +559,8 @@ def write(ceilings: dict, results: dict, naive: dict, large: dict) -> None:
         "",
         "## Latency at fixed arrival rates (open model, 5 s each)",
         "",
+        "Route 3's latency is that of its 202 (the broker's acknowledgement), not of the stored row.",
+        "",
         "| target | rate/s | achieved/s | p50 (ms) | p99 (ms) | errors |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -371,21 +569,25 @@ def write(ceilings: dict, results: dict, naive: dict, large: dict) -> None:
             lines.append(
                 f"| {name} | {rate:,} | {m['ok'] / m['seconds']:,.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {m['errors']} |"
             )
+    lines += queue_section(results, nginx)
     procs = sorted({p for r in sustained_runs.values() for p in r["cpu"]})
     lines += [
         "",
         "## CPU µs per record (during the highest-rate run, until the summaries caught up)",
         "",
-        '"stack" is every process of the stack; oha, the load generator, shares the same cores.',
+        '"stack" is every process of the stack; oha, the load generator, shares the same cores. On route 3',
+        'it is counted until the consumers had stored every record accepted. "/ static 204" is the stack\'s',
+        f"CPU per record over what nginx and oha spend on a static 204 ({static_us:.1f} µs) in this run.",
         "",
-        "| target | " + " | ".join(procs) + " | stack | oha |",
-        "|---|" + "---:|" * (len(procs) + 2),
+        "| target | " + " | ".join(procs) + " | stack | oha | / static 204 |",
+        "|---|" + "---:|" * (len(procs) + 3),
     ]
     for name, r in sustained_runs.items():
+        stack_us = sum(r["cpu"].values()) * 1000
         lines.append(
             f"| {name} | "
             + " | ".join(f"{r['cpu'][p] * 1000:.0f}" for p in procs)
-            + f" | **{sum(r['cpu'].values()) * 1000:.0f}** | {r['oha_cpu'] * 1000:.0f} |"
+            + f" | **{stack_us:.0f}** | {r['oha_cpu'] * 1000:.0f} | {stack_us / max(static_us, 0.1):.1f}× |"
         )
     lines += [
         "",
@@ -404,6 +606,94 @@ def write(ceilings: dict, results: dict, naive: dict, large: dict) -> None:
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
     chart(ceilings, sustained_runs, results)
     print("\n".join(lines))
+
+
+def kept_up(m: dict) -> str:
+    """Whether a fixed-rate run of route 3 was kept up with, and if not, why."""
+    achieved = m["ok"] / m["seconds"]
+    if m["kept_up"]:
+        return "yes"
+    if m["errors"]:
+        return f"no: {m['errors']} errors"
+    if achieved < 0.99 * m["rate"]:
+        return f"no: 202s at {achieved / m['rate']:.0%} of the rate"
+    return "no: the lag passed a second of arrivals"
+
+
+def queue_section(results: dict, nginx: float) -> list[str]:
+    """Route 3: what it accepts, what its consumers store, and its CPU, as ratios to the other
+    routes' figures in this run."""
+    q, route2 = results[QUEUE], results[ROUTE2]
+    accepted, route2_rate = rate_of(q), rate_of(route2)
+    kept = [m for m in q["keep_up"] if m["kept_up"]]
+    best = max(kept, key=lambda m: m["stored_per_s"], default=None)
+    during = q["queue"]["stored_during"] / q["top"]["seconds"]
+    q_cpu, r2_cpu = sum(q["cpu"].values()), sum(route2["cpu"].values())
+    # Route 3's processes while the others were measured: their CPU per record there times that rate.
+    route1 = results["route 1 (grpc), direct"]
+    idle = {p: route1["cpu"][p] * rate_of(route1) / 1000 for p in ("tansu", "grade-consumer", "queue-api")}
+    lines = [
+        "",
+        "## Route 3: accepted, then stored",
+        "",
+        "queue-api answers 202 once tansu has appended the grade with `acks=all`; a consumer group of two",
+        "grade-consumers stores it (a batch per poll, one multi-row INSERT, then the live view, then the offsets).",
+        "**Sustained stored rate**: the highest rate offered for 10 s (open model) that was accepted in full (99%",
+        "of the rate in 202s, no error) while the consumers kept up, that is while the group's lag, sampled four",
+        "times a second, stayed under one second of arrivals through the run's second half; the stored rate is",
+        "the rows MySQL gained per second during that run. Searched from the accepted rate down, halving the",
+        "interval between the highest rate kept up with and the lowest not, each run drained before the next.",
+        "",
+        "| | per second | / route 2 direct | / nginx 204 |",
+        "|---|---:|---:|---:|",
+        f"| accepted (202s, closed model, 128 connections) | {accepted:,.0f} | {accepted / route2_rate:.2f} "
+        f"| {accepted / nginx:.3f} |",
+    ]
+    if best:
+        stored = best["stored_per_s"]
+        lines.append(
+            f"| **stored, sustained** (offered {best['rate']:,}/s, consumers keeping up) | {stored:,.0f} "
+            f"| {stored / route2_rate:.2f} | {stored / nginx:.3f} |"
+        )
+    else:
+        lines.append("| **stored, sustained** | not found: no rate tried was kept up with | | |")
+    lines += [
+        f"| stored while the closed model's load ran | {during:,.0f} | {during / route2_rate:.2f} "
+        f"| {during / nginx:.3f} |",
+        f"| CPU per record across the stack, accepted and stored (µs) | {q_cpu * 1000:.0f} | {q_cpu / r2_cpu:.2f} | |",
+        "",
+    ]
+    if best and best["rate"] >= 0.99 * accepted:
+        lines += [
+            "The consumers kept up with the accepted rate itself: route 3's stored rate is bound by what queue-api"
+            " and tansu accept, not by the consumers.",
+            "",
+        ]
+    lines += [
+        f"When the closed model's load stopped, {q['queue']['drained']:,} records were still queued; the consumers"
+        f" had stored them {q['queue']['drain_s']:.1f} s later.",
+        "",
+        "Route 3's part of the CPU per record: "
+        + ", ".join(f"{p} {q['cpu'][p] * 1000:.0f} µs" for p in QUEUE_PROCESSES)
+        + f" (the broker, tansu, {q['cpu']['tansu'] / max(q_cpu, 1e-9):.0%} of the stack's). Idle, while route 1"
+        f" was measured, its processes still used {sum(idle.values()):.0%} of a core ("
+        + ", ".join(f"{p} {v:.1%}" for p, v in idle.items())
+        + "): the consumers' fetches and lag reads, and tansu answering them. The other routes' rows in the CPU"
+        " table include that.",
+        "",
+        "The runs at fixed arrival rates (those of the latency table, 5 s each, and the search, 10 s each):",
+        "",
+        "| run | offered/s | 202/s | stored rows/s meanwhile | lag peak | lag peak, second half | mean wait in the "
+        "queue (Little) | drained after | kept up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    runs = [("latency", m) for m in q["rates"].values()] + [("search", m) for m in q["keep_up"]]
+    for kind, m in runs:
+        lines.append(
+            f"| {kind} | {m['rate']:,} | {m['ok'] / m['seconds']:,.0f} | {m['stored_per_s']:,.0f} | {m['lag_peak']:,} "
+            f"| {m['lag_late']:,} | {m['queued_s'] * 1000:,.0f} ms | {m['drain_s']:.1f} s | {kept_up(m)} |"
+        )
+    return lines
 
 
 # What was tried for the CPU per record, each with the measurement that judged it (these
@@ -449,6 +739,8 @@ def targets(ceilings: dict, results: dict, naive: dict, large: dict) -> list[str
     def mark(ok: bool) -> str:
         return "met" if ok else "**missed**"
 
+    queue = results[QUEUE]
+    queue_cpu, route2_cpu = sum(queue["cpu"].values()), sum(results[ROUTE2]["cpu"].values())
     cores = os.cpu_count()
     with_oha = per_record + split["oha_cpu"]
     cpu_bound = cores / with_oha * 1000  # records/s the cores allow, stack and load generator
@@ -486,6 +778,13 @@ def targets(ceilings: dict, results: dict, naive: dict, large: dict) -> list[str
         " Route 1 pays for two HTTP hops (JSON in grpc-client, then HTTP/2 and protobuf to grpc-server);"
         " route 2 stores directly.",
         "",
+        f"Route 3 costs {queue_cpu * 1000:.0f} µs of CPU per record accepted and stored ("
+        + ", ".join(
+            f"{p} {v * 1000:.0f} µs" for p, v in sorted(queue["cpu"].items(), key=lambda kv: -kv[1]) if v >= 0.0005
+        )
+        + f"), {queue_cpu / max(route2_cpu, 1e-9):.1f}× route 2's: the same batched writer and live view behind"
+        " it, plus an HTTP request and a durable append in front and a fetch and an offset commit behind.",
+        "",
         "A batch's transaction stores its grades with one multi-row INSERT and owes their report summaries"
         " with one backlog row; each writer's summarizer catches the summaries up in large transactions of"
         " its own (`crates/notas-core/src/summaries.rs`), so the requests wait on no summary row. The reports"
@@ -507,14 +806,18 @@ def chart(ceilings: dict, sustained_runs: dict, results: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = ["nginx 204", "MariaDB rows", *sustained_runs]
+    names = ["nginx 204", "MariaDB rows", *(f"{n}: 202s" if n == QUEUE else n for n in sustained_runs)]
     values = [
         ceilings["nginx static 204 (req/s)"],
         ceilings["MariaDB durable batched INSERT (rows/s)"],
         *[rate_of(r) for r in sustained_runs.values()],
     ]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
-    left.barh(names, values, color=["#999", "#999", "#1565c0", "#6a1b9a", "#2e7d32", "#bf360c", "#558b2f"])
+    kept = [m["stored_per_s"] for m in results[QUEUE]["keep_up"] if m["kept_up"]]
+    names.insert(names.index(f"{QUEUE}: 202s") + 1, f"{QUEUE}: stored, sustained")
+    values.insert(names.index(f"{QUEUE}: stored, sustained"), max(kept, default=0))
+    colors = ["#999", "#999", "#1565c0", "#6a1b9a", "#2e7d32", "#ef6c00", "#ffa726", "#bf360c", "#558b2f"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    left.barh(names, values, color=colors[: len(names)])
     left.set_xscale("log")
     left.set_xlabel("per second (log scale)")
     left.set_title("Highest sustained rate vs. ceilings")
