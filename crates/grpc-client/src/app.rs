@@ -1,9 +1,11 @@
 //! Start-up and shutdown of grpc-client: [`Application::build`] wires the balanced gRPC
-//! channel and the router; [`Application::run_until_stopped`] serves and drains.
+//! channel, the forwarder and the router; [`Application::run_until_stopped`] serves and
+//! drains.
 
 use crate::{
     balance::balanced_channel,
     config::Config,
+    forward::Forwarder,
     routes::{self, AppState},
 };
 use axum::Router;
@@ -13,9 +15,8 @@ use notas_core::{
     shutdown::CancellationToken,
     store::{Store, StoreError},
 };
-use notas_proto::v1::grade_service_client::GradeServiceClient;
 use std::{net::SocketAddr, time::Duration};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinHandle};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -26,6 +27,7 @@ const GRADE_SERVICE: &str = "notas.v1.GradeService";
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    forwarder_task: JoinHandle<()>,
 }
 
 impl Application {
@@ -39,10 +41,8 @@ impl Application {
             Duration::from_millis(config.grpc_resolve_interval_ms),
             timeout,
         )?;
-        let state = AppState {
-            client: GradeServiceClient::new(channel.clone()),
-            timeout,
-        };
+        let (grades, forwarder_task) = Forwarder::start(channel.clone(), timeout);
+        let state = AppState { grades, timeout };
 
         let ready = ready_check(move || {
             let mut health = HealthClient::new(channel.clone());
@@ -73,7 +73,11 @@ impl Application {
 
         let listener = TcpListener::bind(config.listen_addr).await?;
         tracing::info!(addr = %listener.local_addr()?, upstream = %config.grpc_server_url, "grpc-client listening");
-        Ok(Application { listener, router })
+        Ok(Application {
+            listener,
+            router,
+            forwarder_task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -81,11 +85,16 @@ impl Application {
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting and answers the requests
-    /// in flight.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
+    /// in flight (the router's end drops the forwarder's last handle: its task ends once
+    /// the calls in flight are answered).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: CancellationToken,
+    ) -> Result<(), notas_core::BoxError> {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await?;
+        self.forwarder_task.await?;
         tracing::info!("grpc-client stopped");
         Ok(())
     }

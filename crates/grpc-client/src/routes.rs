@@ -1,20 +1,20 @@
-//! `POST /notas` on route 1: validate, forward over gRPC to grpc-server, answer with the
-//! stored record.
+//! `POST /notas` on route 1: validate, forward to grpc-server (with the grades that arrive
+//! together, see [`crate::forward`]), answer with the stored record.
 
+use crate::forward::Forwarder;
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use notas_core::{
+    batch::Batcher,
     grade::{Grade, InvalidField, StoredGrade, field_name},
     http::{ApiError, GradeJson, KeyHeader},
     store::{Store, StoreError},
 };
-use notas_proto::v1::{self as pb, RegisterGradeRequest, grade_service_client::GradeServiceClient};
+use notas_proto::v1::{self as pb, FieldViolation, RegisterGradeRequest, grade_outcome::Outcome};
 use std::time::Duration;
-use tonic::{Code, transport::Channel};
-use tonic_types::StatusExt;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub client: GradeServiceClient<Channel>,
+    pub grades: Batcher<Forwarder>,
     pub timeout: Duration,
 }
 
@@ -30,19 +30,19 @@ async fn register(
     KeyHeader(key): KeyHeader,
     GradeJson(grade): GradeJson,
 ) -> Result<(StatusCode, Json<StoredGrade>), ApiError> {
-    let mut client = state.client.clone();
-    let mut request = tonic::Request::new(RegisterGradeRequest {
+    let request = RegisterGradeRequest {
         grade: Some(to_message(&grade)),
         idempotency_key: key.map(|k| k.to_string()).unwrap_or_default(),
-    });
-    request.set_timeout(state.timeout);
-    let call = client.register_grade(request);
-    let response = Store::GrpcServer
-        .within(state.timeout, call)
-        .await?
-        .map_err(from_status)?;
-    let id = response.into_inner().id;
-    Ok((StatusCode::CREATED, Json(StoredGrade { id, grade })))
+    };
+    // Past the timeout the grade is left out of any call not yet sent.
+    let outcome = Store::GrpcServer
+        .within(state.timeout, state.grades.submit(request))
+        .await??;
+    match outcome {
+        Outcome::Id(id) => Ok((StatusCode::CREATED, Json(StoredGrade { id, grade }))),
+        Outcome::Invalid(violation) => Err(refused(violation)),
+        Outcome::Unavailable(why) => Err(StoreError::new(Store::GrpcServer, why).into()),
+    }
 }
 
 fn to_message(g: &Grade) -> pb::Grade {
@@ -56,21 +56,14 @@ fn to_message(g: &Grade) -> pb::Grade {
     }
 }
 
-/// The server validates with the same rules, so `INVALID_ARGUMENT` is rare here (a server
-/// on newer rules); it keeps its meaning, 422 naming the field. Anything else means the
-/// grade was not stored: 503, so the client retries.
-fn from_status(status: tonic::Status) -> ApiError {
-    if status.code() == Code::InvalidArgument {
-        let violation = status
-            .get_details_bad_request()
-            .and_then(|b| b.field_violations.into_iter().next());
-        if let Some(v) = violation
-            && let Some(field) = field_name(&v.field)
-        {
-            return ApiError::invalid(InvalidField::new(field, v.description));
-        }
-        return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, status.message());
+/// The server validates with the same rules, so a refused field is rare here (a server on
+/// newer rules) but for a key reused with another grade; either is a 422 naming the field.
+fn refused(v: FieldViolation) -> ApiError {
+    match field_name(&v.field) {
+        Some(field) => ApiError::invalid(InvalidField::new(field, v.description)),
+        None => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{} {}", v.field, v.description),
+        ),
     }
-    let code = status.code();
-    StoreError::new(Store::GrpcServer, format!("{code:?}: {}", status.message())).into()
 }

@@ -1,6 +1,6 @@
-//! grpc-server: the second hop of route 1. Receives `notas.v1.GradeService/RegisterGrade`
-//! calls from grpc-client and stores each grade in MySQL, batching concurrent calls into
-//! one `INSERT`. Serves the standard gRPC health service beside it (NOT_SERVING while
+//! grpc-server: the second hop of route 1. Receives `notas.v1.GradeService` calls from
+//! grpc-client (`RegisterGrades`, several grades each; `RegisterGrade`, one) and stores the
+//! grades in MySQL, batching what concurrent calls bring into one `INSERT`. Serves the standard gRPC health service beside it (NOT_SERVING while
 //! MySQL does not answer) and `/healthz`, `/readyz`, `/metrics` on an HTTP admin port.
 //!
 //! # Layout

@@ -100,6 +100,25 @@ impl<W: Flush> Batcher<W> {
             .map_err(|_| BatchError::Stopped)?;
         result.await.unwrap_or(Err(BatchError::Stopped))
     }
+
+    /// Queues every item, then waits for each result: one per item, in order. The items
+    /// are batched as if as many callers had submitted them at once (grpc-server's
+    /// `RegisterGrades`, whose grades arrive together).
+    pub async fn submit_all(&self, items: impl IntoIterator<Item = W::Item>) -> Vec<Reply<W>> {
+        let mut results = Vec::new();
+        for item in items {
+            let (reply, result) = oneshot::channel();
+            // Refused once the batcher has stopped: the job, and with it `reply`, is
+            // dropped, so `result` answers `Stopped` below.
+            let _ = self.jobs.send(Job { item, reply }).await;
+            results.push(result);
+        }
+        let mut replies = Vec::with_capacity(results.len());
+        for result in results {
+            replies.push(result.await.unwrap_or(Err(BatchError::Stopped)));
+        }
+        replies
+    }
 }
 
 /// The batching task: forms each batch and hands it to `writer` in a flush slot of its own.
@@ -222,6 +241,19 @@ mod tests {
         assert_eq!(sizes.iter().sum::<usize>(), 25);
         assert!(sizes.iter().all(|s| *s <= 10), "{sizes:?}");
         assert!(sizes.len() < 25, "items were not batched: {sizes:?}");
+    }
+
+    #[tokio::test]
+    async fn items_submitted_together_share_batches_and_get_their_results_in_order() {
+        let doubler = Doubler::default();
+        let sizes = Arc::clone(&doubler.sizes);
+        let (batcher, task) = Batcher::start(config(10), doubler);
+        let replies = batcher.submit_all(0..25).await;
+        let doubled: Vec<u32> = replies.into_iter().map(Result::unwrap).collect();
+        assert_eq!(doubled, (0..25).map(|i| i * 2).collect::<Vec<_>>());
+        drop(batcher);
+        task.await.unwrap();
+        assert_eq!(*sizes.lock().unwrap(), [10, 10, 5]);
     }
 
     #[tokio::test]

@@ -3,7 +3,8 @@
 //! Metrics recorded across the workspace (all carry the labels listed):
 //! - `http_requests_total`, `http_request_duration_seconds`: `service`, `route`, `path`, `method`, `status`
 //! - `grpc_requests_total`, `grpc_request_duration_seconds`: `method`, `code` (grpc-server)
-//! - `notas_batch_size`: grades per MySQL insert
+//! - `notas_batch_size`: grades per batch: per MySQL insert in the writers, per
+//!   `RegisterGrades` call in grpc-client
 //! - `notas_store_errors_total`: `store` (`mysql`, `redis` or `grpc`), counted where each
 //!   failure becomes a [`StoreError`](crate::store::StoreError)
 //! - `notas_live_pending`: route 2 records committed to MySQL still owed to Redis past the

@@ -4,7 +4,9 @@ mod helpers;
 mod server;
 
 use helpers::spawn_server;
-use notas_proto::v1::{Grade, RegisterGradeRequest};
+use notas_proto::v1::{
+    FieldViolation, Grade, RegisterGradeRequest, RegisterGradesRequest, grade_outcome::Outcome,
+};
 use notas_testkit::contract::eventually;
 use serde::Serialize;
 use std::time::Duration;
@@ -143,6 +145,108 @@ async fn refuses_invalid_messages_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(rows, 0);
+}
+
+fn keyed(grade: Grade, key: &str) -> RegisterGradeRequest {
+    RegisterGradeRequest {
+        grade: Some(grade),
+        idempotency_key: key.into(),
+    }
+}
+
+/// One `RegisterGrades` call: the outcome of each grade, in order.
+async fn register_all(
+    server: &helpers::TestServer,
+    grades: Vec<RegisterGradeRequest>,
+) -> Vec<Outcome> {
+    let response = server
+        .client()
+        .await
+        .register_grades(RegisterGradesRequest { grades })
+        .await
+        .unwrap();
+    let outcomes = response.into_inner().outcomes;
+    outcomes.into_iter().map(|o| o.outcome.unwrap()).collect()
+}
+
+#[tokio::test]
+async fn grades_sent_together_each_get_their_own_outcome_in_order() {
+    let server = spawn_server().await;
+    let first = server.register(grade(1)).await.unwrap();
+    let stored_before = keyed(grade(2), "k-2");
+    let Outcome::Id(keyed_id) = register_all(&server, vec![stored_before.clone()]).await[0] else {
+        panic!("the keyed grade was not stored");
+    };
+
+    let outcomes = register_all(
+        &server,
+        vec![
+            keyed(grade(3), ""),
+            keyed(
+                Grade {
+                    nota: 101,
+                    ..grade(4)
+                },
+                "",
+            ),
+            stored_before,                   // a retry: the first id, nothing stored
+            keyed(grade(5), "k-2"),          // the key with another grade
+            keyed(grade(6), "bad\u{7f}key"), // not printable ASCII
+            keyed(grade(7), "k-7"),
+        ],
+    )
+    .await;
+
+    let invalid = |field: &str, description: &str| {
+        Outcome::Invalid(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        })
+    };
+    let ids: Vec<u64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Id(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "{outcomes:?}");
+    assert!(ids[0] > first && ids[2] > first, "{outcomes:?}");
+    assert_eq!(outcomes[2], Outcome::Id(keyed_id));
+    assert_eq!(outcomes[1], invalid("nota", "must be between 0 and 100"));
+    assert_eq!(
+        outcomes[3],
+        invalid("Idempotency-Key", "was already used with another grade")
+    );
+    assert!(
+        matches!(&outcomes[4], Outcome::Invalid(v) if v.field == "Idempotency-Key"),
+        "{outcomes:?}"
+    );
+    let carnets: Vec<u32> = sqlx::query_scalar("SELECT carnet FROM grades ORDER BY carnet")
+        .fetch_all(&server.stores.pool)
+        .await
+        .unwrap();
+    assert_eq!(carnets, [1, 2, 3, 7]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grades_sent_together_are_unavailable_while_mysql_is_unreachable() {
+    let server = spawn_server().await;
+    server.stores.mysql_proxy.sever().await;
+    let outcomes = register_all(&server, vec![keyed(grade(1), ""), keyed(grade(2), "k")]).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::Unavailable(_))),
+        "{outcomes:?}"
+    );
+    server.stores.mysql_proxy.restore().await;
+    let back = eventually(Duration::from_secs(20), || async {
+        let outcomes = register_all(&server, vec![keyed(grade(3), "")]).await;
+        matches!(outcomes[0], Outcome::Id(_))
+    })
+    .await;
+    assert!(back, "grpc-server did not recover when MySQL came back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
