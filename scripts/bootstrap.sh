@@ -63,23 +63,37 @@ if ! command -v just >/dev/null; then
 fi
 
 # tansu, route 3's Kafka-compatible broker for `just dev` and the tests. crates.io has its
-# source only and a build takes about ten minutes on two cores, so it is built once per
-# machine and version (its libsql feature: the SQLite storage engine, durable in one file;
-# the default build has no engine), kept outside the checkout, and linked into .dev/bin.
+# source only, so it is built once per machine, version and optimisation (its libsql feature:
+# the SQLite storage engine, durable in one file; the default build has no engine), kept
+# outside the checkout, and linked into .dev/bin. What is measured or run (dev, loadtest,
+# bench, ...) gets it optimised, about ten minutes on two cores; the tests' broker carries little
+# load and gets it unoptimised, about four (the larger part of a fresh CI run), unless the
+# optimised one is there already.
 case " $* " in *" lint "*) ;; *)
     tansu_version=0.6.0
-    tansu_home="${XDG_CACHE_HOME:-$HOME/.cache}/notas/tansu-$tansu_version"
-    if [ ! -x "$tansu_home/bin/tansu" ]; then
-        echo "bootstrap: building tansu $tansu_version once for this machine (about ten minutes)"
-        tansu_target="$(mktemp -d)"
-        # Optimised enough for a test broker; no LTO, which would double the build.
-        CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+    tansu_cache="${XDG_CACHE_HOME:-$HOME/.cache}/notas"
+    # build_tansu FOLDER OPT_LEVEL: installs tansu into FOLDER unless it is there.
+    build_tansu() {
+        [ -x "$1/bin/tansu" ] && return
+        echo "bootstrap: building tansu $tansu_version (opt-level $2) once for this machine"
+        local target
+        target="$(mktemp -d)"
+        # No LTO and many codegen units: the build's time, not the broker's, is what they cost.
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=$2 CARGO_PROFILE_RELEASE_LTO=false \
             CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
-            CARGO_TARGET_DIR="$tansu_target" \
+            CARGO_PROFILE_RELEASE_INCREMENTAL=false CARGO_TARGET_DIR="$target" \
             cargo install tansu --version "$tansu_version" --locked --quiet \
-            --no-default-features --features libsql --root "$tansu_home"
-        rm -rf "$tansu_target"
-    fi
+            --no-default-features --features libsql --root "$1"
+        rm -rf "$target"
+    }
+    tansu_home="$tansu_cache/tansu-$tansu_version"
+    case " $* " in *" test "* | *" test-rust "* | *" e2e "* | *" smoke "* | *" chaos "*)
+        [ -x "$tansu_home/bin/tansu" ] || {
+            tansu_home="$tansu_cache/tansu-$tansu_version-unoptimised"
+            build_tansu "$tansu_home" 0
+        } ;;
+    *) build_tansu "$tansu_home" 1 ;;
+    esac
     mkdir -p .dev/bin
     ln -sf "$tansu_home/bin/tansu" .dev/bin/tansu ;;
 esac
