@@ -193,22 +193,33 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
     }  # CPU seconds per 1,000 records, as "cpu"
 
 
-def wait_for_queue(brokers: str, seconds: float = DRAIN_MAX) -> float:
-    """Seconds until route 3's consumer group has committed every record (lag 0); exits if
-    they take longer than `seconds`."""
-    start, backlog = time.time(), QueueBacklog(brokers)
+def read_lag(backlog: QueueBacklog) -> int | None:
+    """The records `backlog`'s consumer group has not committed yet; None when the broker
+    does not answer."""
     try:
-        while time.time() - start < seconds:
-            try:
-                lag, _ = backlog.read()
-            except Exception:
-                lag = None
-            if lag == 0:
-                return time.time() - start
-            time.sleep(0.1)
+        return backlog.read()[0]
+    except Exception:
+        return None
+
+
+def drain(backlog: QueueBacklog, seconds: float = DRAIN_MAX) -> float:
+    """Seconds until `backlog`'s consumer group has committed every record of its topic (lag
+    0); exits if it takes longer than `seconds`."""
+    start = time.time()
+    while time.time() - start < seconds:
+        if read_lag(backlog) == 0:
+            return time.time() - start
+        time.sleep(0.1)
+    sys.exit(f"bench: the consumer group of {backlog.topic} did not drain it within {seconds:.0f} s")
+
+
+def wait_for_queue(brokers: str) -> float:
+    """Seconds until route 3's consumer group has drained its topic (see `drain`)."""
+    backlog = QueueBacklog(brokers)
+    try:
+        return drain(backlog)
     finally:
         backlog.close()
-    sys.exit(f"bench: route 3's consumers did not drain the topic within {seconds:.0f} s")
 
 
 def queue_run(url: str, rate: int, seconds: int, mysql_url: str, brokers: str) -> dict:
@@ -224,11 +235,7 @@ def queue_run(url: str, rate: int, seconds: int, mysql_url: str, brokers: str) -
     def watch() -> None:
         backlog = QueueBacklog(brokers)
         while not stop.is_set():
-            try:
-                lag, _ = backlog.read()
-            except Exception:
-                lag = None
-            samples.append((time.time(), lag))
+            samples.append((time.time(), read_lag(backlog)))
             stop.wait(0.25)
         backlog.close()
 
@@ -464,7 +471,7 @@ def instructions(env: dict[str, str], mysql_url: str, topic: str = "bench-callgr
             url, ok = f"http://127.0.0.1:{ports[names[0]]}/notas", 202 if queued else 201
             post_mix(url, warmup, ok)
             if queued:
-                wait_for_lag(backlog)
+                drain(backlog)
             routes[route] = []
             for n in range(CG_PASSES):
                 log(f"instructions per record, {route}, pass {n + 1} of {CG_PASSES} (callgrind)")
@@ -474,7 +481,7 @@ def instructions(env: dict[str, str], mysql_url: str, topic: str = "bench-callgr
                 began = time.time()
                 post_mix(url, mix, ok)
                 if queued:
-                    wait_for_lag(backlog)
+                    drain(backlog)
                 seconds = time.time() - began
                 counts = {name: services[name].dump() for name in names}
                 rows = count_rows(mysql_url) - rows_before
@@ -519,19 +526,6 @@ def batch_counts(urls: dict[str, str], names: tuple[str, ...]) -> dict[str, floa
             float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.split("{")[0].split(" ")[0] == prefix
         )
     return counts
-
-
-def wait_for_lag(backlog: QueueBacklog, seconds: float = 300) -> None:
-    """Until the consumer group of `backlog` has committed every record of its topic."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if backlog.read()[0] == 0:
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"bench: the consumer under callgrind did not drain {backlog.topic} within {seconds:.0f} s")
 
 
 def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 500) -> float:

@@ -79,23 +79,17 @@ impl GradeRpc {
                 Err(e) => outcomes.push(Some(Refused::Invalid(e).into())),
             }
         }
-        let mut replies = match Store::MySql
+        let submitted = submissions.len();
+        let replies: Vec<Result<u64, Refused>> = match Store::MySql
             .within(self.store_timeout, self.submissions.submit_all(submissions))
             .await
         {
-            Ok(replies) => replies
-                .into_iter()
-                .map(stored_id)
-                .collect::<Vec<_>>()
-                .into_iter(),
+            Ok(replies) => replies.into_iter().map(stored_id).collect(),
             // Past the timeout every grade not answered yet is unavailable; those whose
             // batch had not formed are left out of it.
-            Err(e) => {
-                let refused = Refused::unavailable(e);
-                let pending = outcomes.iter().filter(|o| o.is_none()).count();
-                vec![Err(refused); pending].into_iter()
-            }
+            Err(e) => vec![Err(Refused::unavailable(e)); submitted],
         };
+        let mut replies = replies.into_iter();
         outcomes
             .into_iter()
             .map(|outcome| {
