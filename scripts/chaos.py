@@ -86,7 +86,7 @@ from scripts.chaos_checks import (
 )
 from scripts.contract import DEFAULTS, PASS_MARK, LiveKeys, count_field
 from scripts.grades import random_grade
-from scripts.stack import ROOT, QueueBacklog, free_port, mysql_connect, summaries_owed
+from scripts.stack import ROOT, QueueBacklog, free_port, mysql_connect
 
 RATE = float(os.environ.get("CHAOS_RATE", "150"))
 QUEUE_RATE = float(os.environ.get("CHAOS_QUEUE_RATE", str(RATE / 2)))
@@ -530,14 +530,24 @@ SUMMARY_RECOUNTS = {
 
 
 def summary_errors(stack: Stack) -> list[str]:
-    """How the report summaries differ from the grades, once the writers' summarizers have
-    cleared the backlog (empty: exact, every grade summarized once)."""
+    """How the report summaries differ from the grades, in a snapshot where the writers'
+    summarizers have cleared the backlog (empty: exact, every grade summarized once).
+
+    One snapshot for the backlog, the summaries and the recount: a grade whose request was
+    answered 503 may still be committed by a writer once MySQL is back, and between separate
+    reads it would be counted from the grades but not yet summarized."""
     deadline = time.time() + 30
-    while (owed := summaries_owed(stack.mysql_url)) and time.time() < deadline:
-        time.sleep(0.2)
-    if owed:
-        return [f"{owed} batches still owed to the report summaries after 30 s"]
     with mysql_connect(stack.mysql_url, autocommit=True) as db, db.cursor() as cur:
+        while True:
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            cur.execute("SELECT COUNT(*) FROM summary_backlog")
+            (owed,) = cur.fetchone()
+            if not owed:
+                break
+            cur.execute("COMMIT")
+            if time.time() > deadline:
+                return [f"{owed} batches still owed to the report summaries after 30 s"]
+            time.sleep(0.2)
         errors = []
         for table, (summary, recount) in SUMMARY_RECOUNTS.items():
             figures = []
@@ -545,6 +555,7 @@ def summary_errors(stack: Stack) -> list[str]:
                 cur.execute(query)
                 figures.append({key: tuple(int(v) for v in rest) for key, *rest in cur.fetchall()})
             errors += summary_violations(table, *figures)
+        cur.execute("COMMIT")
         return errors
 
 
