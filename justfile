@@ -19,6 +19,7 @@ dev: _venv _npm
     set -euo pipefail
     cargo build --locked --bins
     (cd frontend && npm run build)
+    {{just_executable()}} _broker
     {{python}} -m scripts.devstack prepare
     exec {{python}} -m scripts.devstack run
 
@@ -133,8 +134,8 @@ smoke: _venv _npm
         sleep 0.5
     done
     grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
-    just loadtest smoke
-    # Route 3 beside the others (the three-way split): every 202 stored once within the bound.
+    # The three routes at once (the split and route 3's path), strict: every 201 a row, every
+    # 202 stored once within the bound. The split alone is the brief run's below.
     LT_DURATION=10s just loadtest smoke "" all
     # The brief preset's users and spawn rate, as users run it but for 30 s: it must pass, and
     # its server-side figures must be measured (numbers for both routes, no placeholder).
@@ -186,6 +187,7 @@ smoke: _venv _npm
 # The fault suite (scripts/chaos.py): the debug build the other tests use (NOTAS_PROFILE=release: release builds), two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
 chaos: _venv
     cargo build --locked --bins {{ if env("NOTAS_PROFILE", "debug") == "release" { "--release" } else { "" } }}
+    {{just_executable()}} _broker
     {{python}} -m scripts.chaos
 
 # Pinned upstream manifests that `just up` installs (version and sha256).
@@ -290,6 +292,7 @@ bench: _venv _npm
     command -v redis-benchmark >/dev/null || { echo "bench needs redis-benchmark (apt install redis-tools)" >&2; exit 1; }
     cargo build --release --locked --bins
     cd frontend && npm run build
+    {{just_executable()}} _broker
     {{python}} -m scripts.bench
 
 # Run every test: the Python tools' unit tests, Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets; prints how long each stage took.
@@ -305,19 +308,19 @@ test:
         "$@" || { timings+=("$(printf '%-16s %5d  FAILED' "$name" $((SECONDS - start)))"); exit 1; }
         timings+=("$(printf '%-16s %5d' "$name" $((SECONDS - start)))")
     }
-    # The fuzz build shares no artifact with the others (its own flags and target/): it runs
-    # meanwhile at the lowest priority, on what the other stages leave of the cores.
+    # The fuzz build shares no artifact with the others (its own flags and target/): it and
+    # then the fuzzing (a fixed time each, whatever the inputs a second) run meanwhile at the
+    # lowest priority, on what the other stages leave of the cores.
     # Its own process group (job control on while it starts), so that a failed run stops all of it.
     set -m
-    nice -n 19 {{just_executable()}} fuzz-build > .dev/fuzz-build.log 2>&1 & fuzz_build=$!
+    nice -n 19 {{just_executable()}} fuzz > .dev/fuzz.log 2>&1 & fuzz=$!
     set +m
-    fuzz_built() { wait $fuzz_build || { cat .dev/fuzz-build.log; return 1; }; }
-    trap 'kill -- -$fuzz_build 2>/dev/null || true; printf "\nstage timings (s):\n"; printf "  %s\n" "${timings[@]}"' EXIT
+    fuzzed() { wait $fuzz && grep -h "^Done [0-9]* runs" .dev/fuzz.log || { cat .dev/fuzz.log; return 1; }; }
+    trap 'kill -- -$fuzz 2>/dev/null || true; printf "\nstage timings (s):\n"; printf "  %s\n" "${timings[@]}"' EXIT
     for name in test-python test-rust test-frontend e2e nix-sources smoke chaos; do
         stage $name {{just_executable()}} $name
     done
-    stage "fuzz-build, left" fuzz_built
-    stage fuzz {{just_executable()}} fuzz
+    stage "fuzz, left" fuzzed
     timings+=("$(printf '%-16s %5d' total $SECONDS)")
 
 # Every fuzz build's flags: no sanitizer, so the stable toolchain builds it; the dev profile, which
@@ -347,6 +350,8 @@ test-python: _venv
 
 # Rust tests against real MariaDB and Redis (TEST_MYSQL_URL, TEST_REDIS_URL), and the offline deployment checks.
 test-rust: _venv
+    cargo test --workspace --locked --no-run
+    {{just_executable()}} _broker
     cargo test --workspace --locked
 
 # The frontend's unit tests (Vitest).
@@ -356,7 +361,9 @@ test-frontend: _npm
 # The whole stack as processes, driven by socket.io-client and headless Chromium; screenshots in frontend/e2e-output/.
 e2e: _npm
     cargo build --locked --bins
-    cd frontend && npm run build && npm run e2e
+    cd frontend && npm run build
+    {{just_executable()}} _broker
+    cd frontend && npm run e2e
 
 # The Python tools' linter and formatter, lines up to 120 characters. Its checks: pyflakes'
 # (F), pycodestyle's errors (E4, E7, E9) and the order of imports (I), which takes `locust`
@@ -390,6 +397,21 @@ post carnet="233233":
         curl -sS -D - -o - -H 'content-type: application/json' -d "$body" "$NOTAS_URL/notas" | grep -iE '^(HTTP|x-notas-route)|^\{'
         echo
     done
+
+# Route 3's broker (.dev/bin/tansu, or TANSU): waits for scripts/bootstrap.sh's build of it if
+# one is under way, and fails with that build's log if it left none.
+_broker:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -n "${TANSU:-}" ] && exit 0
+    if command -v flock >/dev/null && [ -f .dev/tansu-build.lock ] && ! flock -n .dev/tansu-build.lock true; then
+        echo "waiting for the bootstrap's build of tansu (.dev/tansu-build.log)"
+        flock .dev/tansu-build.lock true
+    fi
+    [ -x .dev/bin/tansu ] && exit 0
+    cat .dev/tansu-build.log 2>/dev/null || true
+    echo "no broker at .dev/bin/tansu: scripts/bootstrap.sh <recipe> builds it" >&2
+    exit 1
 
 _npm:
     @cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }

@@ -67,36 +67,43 @@ fi
 # the SQLite storage engine, durable in one file; the default build has no engine), kept
 # outside the checkout, and linked into .dev/bin. What is measured or run (dev, loadtest,
 # bench, ...) gets it optimised, about ten minutes on two cores; the tests' broker carries little
-# load and gets it unoptimised, about four (the larger part of a fresh CI run), unless the
-# optimised one is there already.
-case " $* " in *" lint "*) ;; *)
+# load and gets it unoptimised, about four, unless the optimised one is there already.
+# It builds in the background, holding .dev/tansu-build.lock: the recipes that run the broker
+# wait for it (`_broker`), the rest (the lint, the workspace's build) go on meanwhile.
+needs_broker=false
+for recipe in "$@"; do [ "$recipe" = lint ] || needs_broker=true; done
+if $needs_broker; then
     tansu_version=0.6.0
     tansu_cache="${XDG_CACHE_HOME:-$HOME/.cache}/notas"
-    # build_tansu FOLDER OPT_LEVEL: installs tansu into FOLDER unless it is there.
-    build_tansu() {
-        [ -x "$1/bin/tansu" ] && return
-        echo "bootstrap: building tansu $tansu_version (opt-level $2) once for this machine"
-        local target
-        target="$(mktemp -d)"
-        # No LTO and many codegen units: the build's time, not the broker's, is what they cost.
-        CARGO_PROFILE_RELEASE_OPT_LEVEL=$2 CARGO_PROFILE_RELEASE_LTO=false \
-            CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
-            CARGO_PROFILE_RELEASE_INCREMENTAL=false CARGO_TARGET_DIR="$target" \
-            cargo install tansu --version "$tansu_version" --locked --quiet \
-            --no-default-features --features libsql --root "$1"
-        rm -rf "$target"
-    }
     tansu_home="$tansu_cache/tansu-$tansu_version"
+    opt_level=1
     case " $* " in *" test "* | *" test-rust "* | *" e2e "* | *" smoke "* | *" chaos "*)
-        [ -x "$tansu_home/bin/tansu" ] || {
-            tansu_home="$tansu_cache/tansu-$tansu_version-unoptimised"
-            build_tansu "$tansu_home" 0
-        } ;;
-    *) build_tansu "$tansu_home" 1 ;;
+        [ -x "$tansu_home/bin/tansu" ] || { tansu_home="$tansu_cache/tansu-$tansu_version-unoptimised"; opt_level=0; } ;;
     esac
     mkdir -p .dev/bin
-    ln -sf "$tansu_home/bin/tansu" .dev/bin/tansu ;;
-esac
+    if [ -x "$tansu_home/bin/tansu" ]; then
+        ln -sf "$tansu_home/bin/tansu" .dev/bin/tansu
+    else
+        echo "bootstrap: building tansu $tansu_version (opt-level $opt_level) once for this machine, in the background (.dev/tansu-build.log)"
+        # The lock is taken here, so that no recipe can look before the build holds it; the
+        # build's processes inherit it and it is released when the last of them exits.
+        exec 9> .dev/tansu-build.lock
+        flock 9
+        rm -f .dev/bin/tansu
+        (
+            target="$(mktemp -d)"
+            # No LTO and many codegen units: the build's time, not the broker's, is what they cost.
+            CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level CARGO_PROFILE_RELEASE_LTO=false \
+                CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
+                CARGO_PROFILE_RELEASE_INCREMENTAL=false CARGO_TARGET_DIR="$target" \
+                cargo install tansu --version "$tansu_version" --locked --quiet \
+                --no-default-features --features libsql --root "$tansu_home"
+            rm -rf "$target"
+            ln -sf "$tansu_home/bin/tansu" .dev/bin/tansu
+        ) > .dev/tansu-build.log 2>&1 &
+        exec 9>&-
+    fi
+fi
 echo "bootstrap: $SECONDS s"
 
 exec just "$@"
