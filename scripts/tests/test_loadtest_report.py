@@ -246,6 +246,18 @@ def test_a_202_not_stored_once_the_queue_drained_is_lost():
     assert "| answered but not in MySQL | 0 | 0 | 1 of the 202s |" in lines
 
 
+def test_no_202_stored_at_all_says_the_consumers_took_no_partition():
+    rows = [r for r in ROWS3 if r[1] != "queue"]
+    keys = {k: i for k, i in KEYS3.items() if not k.startswith("q")}
+    _, problems, _ = reconcile(all_client(), all_stored(rows, keys, 3, {BD1: 1, SO1: 1}), ALL)
+    assert any(
+        p.startswith("3 grades answered 202 were not stored")
+        and "consumers took no partition" in p
+        and "just dev-clean" in p
+        for p in problems
+    ), problems
+
+
 def test_a_queued_grade_stored_twice_leaves_a_row_without_its_key():
     # A redelivered record stored again: its key already has row 3.
     rows = [*ROWS3, (6, "queue", SO1)]
