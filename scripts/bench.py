@@ -83,6 +83,7 @@ RATES = (1000, 5000, 10000)
 SECONDS_MAX = 10
 SECONDS_RATE = 5
 LARGE = 10_000_000  # grades seeded for the reports and the split's second run
+ROUTE1 = "route 1 (grpc), direct"
 SPLIT = "50/50 split (nginx)"
 ROUTE2 = "route 2 (redis), direct"
 QUEUE = "route 3 (queue), direct"
@@ -650,7 +651,7 @@ def main() -> None:
         entry, mysql_url = env["NOTAS_URL"], read_env(STATE, "migrate.env")["MYSQL_URL"]
         brokers = env["KAFKA_BROKERS"]
         targets = {
-            "route 1 (grpc), direct": f"http://127.0.0.1:{ports['grpc-client']}/notas",
+            ROUTE1: f"http://127.0.0.1:{ports['grpc-client']}/notas",
             ROUTE2: f"http://127.0.0.1:{ports['redis-api']}/notas",
             SPLIT: f"{entry}/notas",
             QUEUE: f"http://127.0.0.1:{ports['queue-api']}/notas",
@@ -692,6 +693,16 @@ def main() -> None:
                 half = max(10, round(rate_of(results[name]) / 2))
                 log(f"{name}: {half}/s, half its highest sustained rate")
                 results[name]["half"] = {**oha(url, seconds=SECONDS_HALF, connections=256, rate=half), "rate": half}
+                # What the split's tail is made of: each route alone at its half of that rate, and
+                # nginx's static 204 at the whole of it.
+                log(f"{name}: its parts at {half}/s")
+                results[name]["half_parts"] = {
+                    "route 1": oha(targets[ROUTE1], seconds=SECONDS_HALF, connections=256, rate=half // 2),
+                    "route 2": oha(targets[ROUTE2], seconds=SECONDS_HALF, connections=256, rate=half // 2),
+                    "static 204": oha(
+                        f"{entry}/__static_204", seconds=SECONDS_HALF, connections=256, rate=half, post=False
+                    ),
+                }
         results[QUEUE]["keep_up"] = keep_up(targets[QUEUE], rate_of(results[QUEUE]), mysql_url, brokers)
         log(f"{NAIVE}: highest sustained rate")
         naive = naive_baseline(env, stack_processes(stack.pid, SERVICES))
@@ -936,7 +947,7 @@ def queue_section(results: dict, nginx: float) -> list[str]:
     during = q["queue"]["stored_during"] / q["top"]["seconds"]
     q_cpu, r2_cpu = sum(q["cpu"].values()), sum(route2["cpu"].values())
     # Route 3's processes while the others were measured: their CPU per record there times that rate.
-    route1 = results["route 1 (grpc), direct"]
+    route1 = results[ROUTE1]
     idle = {p: route1["cpu"][p] * rate_of(route1) / 1000 for p in ("tansu", "grade-consumer", "queue-api")}
     lines = [
         "",
@@ -1039,6 +1050,12 @@ TRIED = [
     " costs MariaDB more than the grade itself, and moving it saves about a fifth of that, but the keys"
     " could then never be purged (the services may not update or delete grades) and their index would"
     " grow with the table. Not done. The bench's oha sends no key; Locust's load and route 3 do.",
+    "Three settings of the writers for the split's tail at a fixed 2,400/s (open model, 10 s, two runs each, a"
+    " stack of release builds on 2026-12-03): defaults p50 10.7 and 13.0 ms, p99 28.1 and 37.5 ms;"
+    " BATCH_CONCURRENCY=2 (a second batch commits while the first does) p99 41.7 and 48.8 ms, worse;"
+    " BATCH_MAX_WAIT_MS=0 (no wait for more grades) p50 9.3 and 8.7 ms, p99 28.7 and 28.8 ms, within the runs'"
+    " spread; SUMMARY_INTERVAL_MS=1000 p99 30.5 and 28.8 ms, the same. In the same stack each route alone at"
+    " 1,200/s had p99 16 to 21 ms and nginx's static 204 at 2,400/s 2.4 to 2.7 ms. Nothing kept.",
 ]
 
 
@@ -1141,6 +1158,24 @@ def targets(
         " the grades that arrive together in one call); route 2 stores directly.",
         "",
     ]
+    if "half_parts" in split:
+        parts = split["half_parts"]
+        one, two, static = parts["route 1"], parts["route 2"], parts["static 204"]
+        lines += [
+            f"The latency target's run: through the split at {half['rate']:,}/s, p50 {half['p50_ms']:.1f} ms and p99"
+            f" {half['p99_ms']:.1f} ms. Right after it, each route alone at its half of that rate"
+            f" ({half['rate'] // 2:,}/s): route 1 p50 {one['p50_ms']:.1f} ms, p99 {one['p99_ms']:.1f} ms; route 2 p50"
+            f" {two['p50_ms']:.1f} ms, p99 {two['p99_ms']:.1f} ms; and nginx's static 204 at the split's whole rate p99"
+            f" {static['p99_ms']:.1f} ms. "
+            + (
+                "The tail is the routes' own, not nginx's: a request waits for the batch in flight to commit, then"
+                " for its own (durable commits, one batch at a time per writer), and through the split both routes'"
+                " processes share the cores at once, so each waits longer for a core."
+                if static["p99_ms"] < 0.25 * half["p99_ms"]
+                else "nginx alone has a tail of the same order in this run: the cores were busy with more than the split."
+            ),
+            "",
+        ]
     if ir:
         r1, r2, r3 = (ir[route] for route in CG_ROUTES)
         per = {
