@@ -650,6 +650,7 @@ def main() -> None:
         # The migration user's URL: the ceiling and the seed create and drop tables.
         entry, mysql_url = env["NOTAS_URL"], read_env(STATE, "migrate.env")["MYSQL_URL"]
         brokers = env["KAFKA_BROKERS"]
+        static_url = f"{entry}/__static_204"
         targets = {
             ROUTE1: f"http://127.0.0.1:{ports['grpc-client']}/notas",
             ROUTE2: f"http://127.0.0.1:{ports['redis-api']}/notas",
@@ -666,7 +667,7 @@ def main() -> None:
         log("ceilings")
         nginx = stack_processes(stack.pid, ("nginx",))
         nginx_before, oha_before = cpu_seconds(nginx)["nginx"], children_cpu()
-        static = oha(f"{entry}/__static_204", seconds=SECONDS_MAX, post=False)
+        static = oha(static_url, seconds=SECONDS_MAX, post=False)
         static_cpu = (cpu_seconds(nginx)["nginx"] - nginx_before + children_cpu() - oha_before) / max(static["ok"], 1)
         ceilings = {
             "nginx static 204 (req/s)": static["rps"],
@@ -699,9 +700,7 @@ def main() -> None:
                 results[name]["half_parts"] = {
                     "route 1": oha(targets[ROUTE1], seconds=SECONDS_HALF, connections=256, rate=half // 2),
                     "route 2": oha(targets[ROUTE2], seconds=SECONDS_HALF, connections=256, rate=half // 2),
-                    "static 204": oha(
-                        f"{entry}/__static_204", seconds=SECONDS_HALF, connections=256, rate=half, post=False
-                    ),
+                    "static 204": oha(static_url, seconds=SECONDS_HALF, connections=256, rate=half, post=False),
                 }
         results[QUEUE]["keep_up"] = keep_up(targets[QUEUE], rate_of(results[QUEUE]), mysql_url, brokers)
         log(f"{NAIVE}: highest sustained rate")
