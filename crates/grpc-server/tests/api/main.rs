@@ -309,6 +309,11 @@ async fn admin_port_serves_health_readiness_and_metrics() {
         metrics.contains("notas_batch_size_bucket"),
         "no batch-size histogram in:\n{metrics}"
     );
+    // The flush times, in their own finer buckets (3 ms lies between two of them).
+    assert!(
+        metrics.contains(r#"notas_batch_flush_seconds_bucket{le="0.003"}"#),
+        "no flush-time histogram in:\n{metrics}"
+    );
 }
 
 #[test]
