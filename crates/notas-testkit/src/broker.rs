@@ -2,10 +2,12 @@
 //! dev` runs) with its SQLite file in a folder of its own, on a free port. A test can kill it
 //! with SIGKILL and start it again on the same port and file, to check what survives.
 //!
-//! The binary: `TANSU` if set, else `.dev/bin/tansu` (installed by `scripts/bootstrap.sh`).
+//! The binary: `TANSU` if set, else `.dev/bin/tansu` (installed by `scripts/bootstrap.sh`,
+//! waited for while the bootstrap is still building it).
 
 use notas_queue::kafka::KafkaArgs;
 use std::{
+    io::Write,
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -102,12 +104,30 @@ impl Drop for TestBroker {
     }
 }
 
-const HOW_TO: &str = "run scripts/bootstrap.sh (it installs tansu into .dev/bin), or set TANSU to a \
-tansu binary built with its libsql feature";
+const HOW_TO: &str = "run scripts/bootstrap.sh (it installs tansu into .dev/bin; its build's log is \
+.dev/tansu-build.log), or set TANSU to a tansu binary built with its libsql feature";
 
 fn tansu() -> PathBuf {
-    std::env::var_os("TANSU").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dev/bin/tansu"),
-        PathBuf::from,
-    )
+    if let Some(path) = std::env::var_os("TANSU") {
+        return PathBuf::from(path);
+    }
+    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dev");
+    wait_for_build(&dev.join("tansu-build.lock"));
+    dev.join("bin/tansu")
+}
+
+/// scripts/bootstrap.sh builds tansu in the background, holding this lock (flock) until the
+/// binary is linked: a test that needs the broker waits here, the others run meanwhile.
+fn wait_for_build(lock: &Path) {
+    let Ok(file) = std::fs::File::open(lock) else {
+        return;
+    };
+    if file.try_lock().is_err() {
+        // Past the test harness's capture of `eprintln!`: a waiting test should say why.
+        let _ = writeln!(
+            std::io::stderr(),
+            "waiting for the bootstrap's build of tansu (.dev/tansu-build.log)"
+        );
+        file.lock().expect("waiting on .dev/tansu-build.lock");
+    }
 }
