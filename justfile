@@ -352,11 +352,14 @@ fuzz seconds="20": fuzz-build
     #!/usr/bin/env bash
     set -euo pipefail
     cd crates/fuzz
+    # Both targets at once, a core each.
+    runs=()
     for target in grade_json grpc_message; do
         found=$(mktemp -d)
-        cargo fuzz run {{fuzz_flags}} "$target" "$found" "corpus/$target" -- -max_total_time={{seconds}}
-        rm -rf "$found"
+        (cargo fuzz run {{fuzz_flags}} "$target" "$found" "corpus/$target" -- -max_total_time={{seconds}}; rm -rf "$found") &
+        runs+=($!)
     done
+    for run in "${runs[@]}"; do wait "$run"; done
 
 # The fuzz targets' build (their own workspace and target/), cargo-fuzz installed first.
 fuzz-build:
