@@ -49,3 +49,4 @@ def test_the_flush_table_compares_each_writer_through_the_split_with_its_route_a
     assert "| the split at 3,000/s | 40.0 | – | 2.4 / ≤ 15 (1,700) | 3.5 / ≤ 20 (1,500) |" in text
     assert "| route 2 alone at 1,500/s | 15.0 | – | – | 1.7 / ≤ 7.5 (2,100) |" in text
     assert "grpc-server 2.4 against 1.4 ms on average, its slowest hundredth up to 15 against 7.5 ms;" in text
+    assert "Both routes' transactions and summarizers share MariaDB" in text
