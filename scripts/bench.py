@@ -513,6 +513,12 @@ BATCH_HISTOGRAMS = {
 }
 
 
+def metrics_text(url: str) -> str:
+    """A service's /metrics, the Prometheus text exposition."""
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return answer.read().decode()
+
+
 def batch_counts(urls: dict[str, str], names: tuple[str, ...]) -> dict[str, float]:
     """How many batches each of `names` has made so far (its batch-size histogram's count),
     read from its /metrics at `urls`."""
@@ -520,8 +526,7 @@ def batch_counts(urls: dict[str, str], names: tuple[str, ...]) -> dict[str, floa
     for name in names:
         if name not in BATCH_HISTOGRAMS:
             continue
-        with urllib.request.urlopen(urls[name], timeout=30) as answer:
-            text = answer.read().decode()
+        text = metrics_text(urls[name])
         prefix = BATCH_HISTOGRAMS[name] + "_count"
         counts[name] = sum(
             float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.split("{")[0].split(" ")[0] == prefix
@@ -545,11 +550,7 @@ def flush_histogram(metrics: str) -> dict[float, float]:
 
 def flush_histograms(urls: dict[str, str]) -> dict[str, dict[float, float]]:
     """Each service's flush-time histogram so far, read from its /metrics at `urls`."""
-    histograms = {}
-    for name, url in urls.items():
-        with urllib.request.urlopen(url, timeout=30) as answer:
-            histograms[name] = flush_histogram(answer.read().decode())
-    return histograms
+    return {name: flush_histogram(metrics_text(url)) for name, url in urls.items()}
 
 
 def flushes_between(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict[str, dict]:
@@ -754,7 +755,7 @@ def main() -> None:
                 results[name]["half_parts"] = {
                     "route 1": timed(targets[ROUTE1], half // 2),
                     "route 2": timed(targets[ROUTE2], half // 2),
-                    "static 204": timed(static_url, half, post=False),
+                    "static 204": oha(static_url, seconds=SECONDS_HALF, connections=256, rate=half, post=False),
                 }
         results[QUEUE]["keep_up"] = keep_up(targets[QUEUE], rate_of(results[QUEUE]), mysql_url, brokers)
         log(f"{NAIVE}: highest sustained rate")
@@ -1138,7 +1139,7 @@ def flush_table(half: dict, parts: dict) -> list[str]:
     lines = [
         "Meanwhile, how long each batch took to flush (a writer's batch: its transaction, and on route 2 its"
         " Redis write; grpc-client's: its call, which holds grpc-server's wait and flush), mean / the bucket"
-        " under which 99% fell, in ms (flushes). A request waits for the batch in flight, then for its own.",
+        " under which 99% fell, in ms (flushes).",
         "",
         "| run | requests' p99 (ms) | " + " | ".join(FLUSHERS.values()) + " |",
         "|---|---:|" + "---:|" * len(FLUSHERS),
