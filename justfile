@@ -301,36 +301,11 @@ bench: _venv _npm
     {{just_executable()}} _broker
     {{python}} -m scripts.bench
 
+# The stages' order: what needs no broker first, as the bootstrap may still be building it; the
+# fault suite alone and last, as beside another stage's load its requests wait for a core.
 # Run every test: the Python tools' unit tests, Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets; prints how long each stage took.
-test:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    mkdir -p .dev
-    timings=()
-    # stage NAME COMMAND...: runs it, and keeps its time for the table printed at the end.
-    stage() {
-        local name=$1 start=$SECONDS
-        shift
-        "$@" || { timings+=("$(printf '%-16s %5d  FAILED' "$name" $((SECONDS - start)))"); exit 1; }
-        timings+=("$(printf '%-16s %5d' "$name" $((SECONDS - start)))")
-    }
-    # The fuzz build shares no artifact with the others (its own flags and target/): it and
-    # then the fuzzing (a fixed time each, whatever the inputs a second) run meanwhile at the
-    # lowest priority, on what the other stages leave of the cores.
-    # Its own process group (job control on while it starts), so that a failed run stops all of it.
-    set -m
-    nice -n 19 {{just_executable()}} fuzz > .dev/fuzz.log 2>&1 & fuzz=$!
-    set +m
-    fuzzed() { wait $fuzz && grep -h "^Done [0-9]* runs" .dev/fuzz.log || { cat .dev/fuzz.log; return 1; }; }
-    trap 'kill -- -$fuzz 2>/dev/null || true; printf "\nstage timings (s):\n"; printf "  %s\n" "${timings[@]}"' EXIT
-    # First what needs no broker (test-rust's broker tests wait for it): the bootstrap may
-    # still be building tansu in the background. The fault suite runs alone: beside smoke's
-    # load its requests waited past REQUEST_TIMEOUT_MS for a core (6.8 s in one run).
-    for name in test-python test-frontend nix-sources test-rust e2e smoke chaos; do
-        stage $name {{just_executable()}} $name
-    done
-    stage "fuzz, left" fuzzed
-    timings+=("$(printf '%-16s %5d' total $SECONDS)")
+test: _venv
+    JUST={{just_executable()}} {{python}} -m scripts.ci.stages test-python test-frontend nix-sources test-rust e2e smoke chaos
 
 # Every fuzz build's flags: no sanitizer, so the stable toolchain builds it; the dev profile, which
 # compiles the targets' dependency tree (nearly the workspace's) in 4.6 min of CPU against the
