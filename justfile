@@ -196,101 +196,17 @@ chaos: _venv
     {{just_executable()}} _broker
     {{python}} -m scripts.chaos
 
-# Pinned upstream manifests that `just up` installs (version and sha256).
-ingress_nginx_url := "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/kind/deploy.yaml"
-ingress_nginx_sha256 := "2a3ae008c8786431115502644e77ab398fdebfb721a5d1195ed3089cde3299df"
-metrics_server_url := "https://github.com/kubernetes-sigs/metrics-server/releases/download/v0.9.0/components.yaml"
-# Upstream publishes no checksum for it: the value several public repositories pin for this
-# file, not recomputed here (no download); `just up` stops if the file differs.
-metrics_server_sha256 := "1cec29a5267809306a2c6ec74a3e449abbb705b4a8beed0c8a1963910f72c79b"
-# sha256 of a file, the same on Linux and macOS.
-sha256 := "python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], \"rb\").read()).hexdigest())'"
-
-# A kind cluster with ingress-nginx, metrics-server and the Strimzi operator, the Nix-built images loaded, route 3's Kafka cluster Ready, and k8s/overlays/kind applied with those images (needs Docker, Nix, kind, kubectl).
+# A kind cluster with ingress-nginx, metrics-server and the Strimzi operator, the Nix-built images loaded, route 3's Kafka cluster Ready, and k8s/overlays/kind applied with those images (needs Docker, Nix, kind, kubectl). The pinned upstream versions are at the top of scripts/cluster/up.sh.
 up:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    for tool in nix kind kubectl docker curl python3; do
-        command -v $tool >/dev/null || { echo "just up needs $tool (nix develop has all but docker)" >&2; exit 1; }
-    done
-    # kind's nodes run Linux on this machine's CPU (inside Docker Desktop's VM on a Mac,
-    # where building them needs a Linux builder: nix/README.md).
-    case "$(uname -m)" in
-        x86_64 | amd64) system=x86_64-linux ;;
-        arm64 | aarch64) system=aarch64-linux ;;
-        *) echo "just up: no images for $(uname -m)" >&2; exit 1 ;;
-    esac
-    mkdir -p .dev
-    nix build ".#packages.$system.all-images" --out-link .dev/images
-    kind get clusters | grep -qx notas || kind create cluster --config kind/cluster.yaml
-    kubectl config use-context kind-notas
-    # metrics-server v0.9 serves Kubernetes 1.34 and later (kind v0.30's default node).
-    minor=$(kubectl version -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["serverVersion"]["minor"].rstrip("+"))')
-    [ "$minor" -ge 34 ] || { echo "just up: the cluster runs Kubernetes 1.$minor; metrics-server v0.9 needs 1.34+ (a newer kind, or 'just down' first)" >&2; exit 1; }
-    pinned() { # URL FILE SHA256: the upstream manifest, applied only if it is the pinned one
-        curl -fsSL "$1" -o "$2"
-        [ "$({{sha256}} "$2")" = "$3" ] || { echo "$1: unexpected sha256 (want $3)" >&2; exit 1; }
-        kubectl apply -f "$2"
-    }
-    pinned {{ingress_nginx_url}} .dev/ingress-nginx.yaml {{ingress_nginx_sha256}}
-    # The edge's rate limit answers 429, the contract's, not the controller's default 503
-    # (its ConfigMap's limit-req-status-code; the Ingress sets the limit, k8s/components/ingress-nginx-split).
-    kubectl -n ingress-nginx patch configmap ingress-nginx-controller --type merge -p '{"data":{"limit-req-status-code":"429"}}'
-    pinned {{metrics_server_url}} .dev/metrics-server.yaml {{metrics_server_sha256}}
-    # kind's kubelets serve self-signed certificates.
-    kubectl -n kube-system patch deployment metrics-server --type=json \
-        -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--kubelet-insecure-tls"}]' || true
-    for image in .dev/images/*.tar; do kind load image-archive "$image" --name notas; done
-    kubectl create namespace so1p2 --dry-run=client -o yaml | kubectl apply -f -
-    # The development MySQL passwords: random, made once, kept only in the cluster. root is
-    # the server's; the migration user owns the schema; the services' user (url) may only
-    # read and write the tables (crates/notas-core/src/mysql/migrate.rs).
-    if ! kubectl -n so1p2 get secret notas-mysql >/dev/null 2>&1; then
-        random() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
-        root=$(random) migrate=$(random) app=$(random)
-        kubectl -n so1p2 create secret generic notas-mysql --from-literal=root-password="$root" \
-            --from-literal=migrate-password="$migrate" --from-literal=migrate-url="mysql://notas_migrate:$migrate@mysql:3306/notas" \
-            --from-literal=url="mysql://notas_app:$app@mysql:3306/notas"
-    elif [ -z "$(kubectl -n so1p2 get secret notas-mysql -o jsonpath='{.data.migrate-url}')" ]; then
-        echo "just up: this cluster's MySQL was made by an older notas (the services connected as root): 'just down', then 'just up'" >&2
-        exit 1
-    fi
-    # Redis asks for a password too; the services' URL carries it.
-    if ! kubectl -n so1p2 get secret notas-redis >/dev/null 2>&1; then
-        redis=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-        kubectl -n so1p2 create secret generic notas-redis --from-literal=password="$redis" \
-            --from-literal=url="redis://:$redis@redis:6379"
-    fi
-    # Route 3's broker: the Strimzi operator, pinned and hash-checked like ingress-nginx
-    # (scripts/strimzi.py: Strimzi 1.2.0's install/cluster-operator files, each refused unless
-    # its sha256 is the pinned one), in the namespace strimzi, watching so1p2. Server-side:
-    # the Kafka CRD is too large for the annotation of a client-side apply.
-    python3 scripts/strimzi.py > .dev/strimzi.yaml
-    kubectl apply --server-side --force-conflicts -f .dev/strimzi.yaml
-    kubectl wait --for=condition=Established --timeout=120s \
-        crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io
-    kubectl -n strimzi wait --for=condition=Available deployment/strimzi-cluster-operator --timeout=300s
-    kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=180s
-    python3 scripts/overlay.py kind --images .dev/images/images.json > .dev/kind.yaml
-    # The Kafka cluster and its topics first (k8s/components/strimzi-kafka), the services once
-    # they are Ready: queue-api is ready only when the broker answers for its topic.
-    kubectl apply -f .dev/kind.yaml -l strimzi.io/cluster=notas
-    kubectl -n so1p2 wait --for=condition=Ready kafka/notas --timeout=600s
-    kubectl -n so1p2 wait --for=condition=Ready kafkatopic --all --timeout=180s
-    kubectl -n so1p2 delete job notas-migrate --ignore-not-found
-    kubectl apply -f .dev/kind.yaml
-    kubectl -n so1p2 wait --for=condition=Complete job/notas-migrate --timeout=300s
-    for d in $(kubectl -n so1p2 get deploy -o name); do kubectl -n so1p2 rollout status $d --timeout=180s; done
-    echo "dashboard: http://localhost/   load test: just loadtest brief http://localhost"
-    echo "POST /notas: routes 1 and 2, 50/50   POST /queue/notas: route 3 (queued, 202)"
+    scripts/cluster/up.sh
 
 # Delete the kind cluster, with everything in it (the MySQL and Kafka volumes too).
 down:
     kind delete cluster --name notas
 
-# Build the x86_64 Linux images, push them to Artifact Registry, deploy the frontend to Cloud Run and apply k8s/overlays/gke (scripts/deploy-gke.sh; README, 'Deploying to GKE').
+# Build the x86_64 Linux images, push them to Artifact Registry, deploy the frontend to Cloud Run and apply k8s/overlays/gke (scripts/cluster/deploy-gke.sh; README, 'Deploying to GKE').
 deploy-gke:
-    scripts/deploy-gke.sh
+    scripts/cluster/deploy-gke.sh
 
 # Both routes measured against this machine's own limits, from release builds, in a few minutes; writes BENCHMARKS.md and benchmarks.png.
 bench: _venv _npm
@@ -369,7 +285,7 @@ lint: _venv
 
 # Build offline from exactly the files Nix hands each build (the source sets of nix/rust.nix and nix/frontend.nix, computed by the flake model), copied to an empty folder: cargo check of the workspace, npm ci and the frontend's build. Fails naming the build a missing file breaks.
 nix-sources: _venv _npm
-    {{python}} -m scripts.nix_sources
+    {{python}} -m scripts.cluster.nix_sources
 
 # Run one service: just run grpc-server | grpc-client | redis-api | dashboard-api
 run service *args:

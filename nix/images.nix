@@ -62,7 +62,7 @@ let
     };
   };
   serviceOf = attribute: lib.removeSuffix "-image" attribute;
-  # What scripts/overlay.py pins: each image's name and content tag.
+  # What scripts/cluster/overlay.py pins: each image's name and content tag.
   references = pkgs.writeText "images.json" (builtins.toJSON
     (lib.mapAttrs' (attribute: i: lib.nameValuePair (serviceOf attribute) "${i.imageName}:${i.imageTag}") images));
 in

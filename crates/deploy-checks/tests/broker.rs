@@ -1,5 +1,5 @@
 //! Route 3's broker in the clusters (k8s/components/strimzi-kafka): the Strimzi operator
-//! `just up` and `just deploy-gke` install is pinned (scripts/strimzi.py); the Kafka
+//! `just up` and `just deploy-gke` install is pinned (scripts/cluster/strimzi.py); the Kafka
 //! resources are what the pinned release's CRDs take; the broker serves what queue-api and
 //! grade-consumer ask of it; its replication fits its brokers; and the NetworkPolicy the
 //! operator generates (modelled in tests/common/strimzi.rs) admits exactly route 3's services

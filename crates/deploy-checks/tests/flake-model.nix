@@ -24,7 +24,7 @@ in
   evaluated = forced { inherit (outputs) packages checks devShells; };
   packages = builtins.mapAttrs (_: builtins.attrNames) outputs.packages;
   checks = builtins.mapAttrs (_: builtins.attrNames) outputs.checks;
-  # result/ of `nix build`: file names, and images.json as scripts/overlay.py reads it.
+  # result/ of `nix build`: file names, and images.json as scripts/cluster/overlay.py reads it.
   results = builtins.mapAttrs (_: p: map (e: e.name) p.default.entries) outputs.packages;
   images = builtins.mapAttrs
     (_: p: builtins.fromJSON (builtins.head (builtins.filter (e: e.name == "images.json") p.default.entries)).path.text)

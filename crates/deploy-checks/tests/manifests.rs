@@ -1,4 +1,4 @@
-//! What `just up` and `just deploy-gke` apply, rendered by `scripts/overlay.py` with the
+//! What `just up` and `just deploy-gke` apply, rendered by `scripts/cluster/overlay.py` with the
 //! images the flake builds (kind) or dummy values shaped like real ones (GKE, Cloud Run),
 //! validated against the Kubernetes schemas and held to the design's invariants and to the
 //! rules of what admits them: ingress-nginx's webhook, the NetworkPolicies, GKE's Gateway,
@@ -36,7 +36,7 @@ fn every_rendering_is_pinned() {
 
 #[test]
 fn nothing_is_left_to_fill_in() {
-    // What scripts/overlay.py fills in: `${NAME}`, NAME in capitals. Grafana's own
+    // What scripts/cluster/overlay.py fills in: `${NAME}`, NAME in capitals. Grafana's own
     // variables (`${datasource}` in the dashboards) stay as they are.
     for rendering in RENDERINGS {
         let text = render(rendering);

@@ -90,7 +90,7 @@ fn nix_build_makes_every_image_on_linux_and_macos() {
     let flake = flake();
     assert_eq!(flake["evaluated"], true);
     let expected_images = expected_images();
-    // What the cluster runs (common::IMAGES, k8s/ and scripts/overlay.py) is built here.
+    // What the cluster runs (common::IMAGES, k8s/ and scripts/cluster/overlay.py) is built here.
     for image in IMAGES {
         assert!(
             expected_images.contains(image),
@@ -117,7 +117,7 @@ fn nix_build_makes_every_image_on_linux_and_macos() {
             packages.contains("default") && packages.contains("frontend"),
             "{system}"
         );
-        // result/ of `nix build`: what `just up` loads and what scripts/overlay.py reads.
+        // result/ of `nix build`: what `just up` loads and what scripts/cluster/overlay.py reads.
         let mut expected: BTreeSet<String> =
             expected_images.iter().map(|i| format!("{i}.tar")).collect();
         expected.insert("images.json".into());

@@ -11,7 +11,7 @@ use std::process::Command;
 
 #[test]
 fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
-    let script = std::fs::read_to_string(repo().join("scripts/deploy-gke.sh")).unwrap();
+    let script = std::fs::read_to_string(repo().join("scripts/cluster/deploy-gke.sh")).unwrap();
     let steps = [
         // Browsers may call the Cloud Run service (else 403).
         (
@@ -71,7 +71,7 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
             );
         }
     }
-    // It pushes every image the GKE overlay runs (scripts/overlay.py refuses a missing one).
+    // It pushes every image the GKE overlay runs (scripts/cluster/overlay.py refuses a missing one).
     assert_eq!(loop_over(&joined, "name"), IMAGES, "deploy-gke.sh pushes");
     // CORS admits both of the Cloud Run service's URLs, not only status.url's.
     assert!(
@@ -84,7 +84,7 @@ fn deploy_gke_grants_what_the_services_need_and_builds_for_gke() {
     run(
         Command::new("bash")
             .arg("-n")
-            .arg(repo().join("scripts/deploy-gke.sh")),
+            .arg(repo().join("scripts/cluster/deploy-gke.sh")),
         "bash",
     );
 }
@@ -109,7 +109,7 @@ const X86_64_BUILDER: [&str; 2] = [
     r#"boot.binfmt.emulatedSystems = [ "x86_64-linux" ];"#,
 ];
 
-/// scripts/deploy-gke.sh run with fakes of every tool, until `nix build`, with `nix config
+/// scripts/cluster/deploy-gke.sh run with fakes of every tool, until `nix build`, with `nix config
 /// show` answering `settings`: its exit code and standard error.
 fn deploy_gke_on(settings: [(&str, &str); 3]) -> (i32, String) {
     let fakes = std::env::temp_dir().join(format!("notas-deploy-gke-{}", std::process::id()));
@@ -131,7 +131,7 @@ case "$3" in system) echo "$FAKE_SYSTEM" ;; extra-platforms) echo "$FAKE_EXTRA" 
     );
     let mut command = Command::new("bash");
     command
-        .arg(repo().join("scripts/deploy-gke.sh"))
+        .arg(repo().join("scripts/cluster/deploy-gke.sh"))
         .env(
             "PATH",
             format!("{}:{}", fakes.display(), std::env::var("PATH").unwrap()),
@@ -217,12 +217,18 @@ fn recipes_run_on_macos_too() {
         "setsid",
     ];
     let mut files = vec![repo().join("justfile")];
-    for entry in std::fs::read_dir(repo().join("scripts")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "sh") {
-            files.push(path);
+    let mut folders = vec![repo().join("scripts")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "sh") {
+                files.push(path);
+            }
         }
     }
+    assert!(files.contains(&repo().join(UP)), "{UP} not read");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for (number, line) in text.lines().enumerate() {
@@ -244,8 +250,8 @@ fn recipes_run_on_macos_too() {
 /// (`--configmap=$(POD_NAMESPACE)/ingress-nginx-controller`).
 #[test]
 fn just_up_makes_the_edges_rate_limit_a_429() {
-    let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
-    let patch = justfile
+    let up = std::fs::read_to_string(repo().join(UP)).unwrap();
+    let patch = up
         .lines()
         .find(|l| l.contains("patch configmap ingress-nginx-controller"))
         .expect("just up patches the controller's ConfigMap");
@@ -255,6 +261,9 @@ fn just_up_makes_the_edges_rate_limit_a_429() {
         "{patch}"
     );
 }
+
+/// What `just up` runs: the recipe is one line, the steps and their pins are this script's.
+const UP: &str = "scripts/cluster/up.sh";
 
 /// The lines of a recipe of the justfile, from its header to the next blank line.
 fn recipe<'a>(justfile: &'a str, name: &str) -> Vec<&'a str> {
@@ -268,13 +277,21 @@ fn recipe<'a>(justfile: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// `just up` runs scripts/cluster/up.sh, and the script is valid bash.
+#[test]
+fn just_up_runs_its_script() {
+    let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
+    assert_eq!(recipe(&justfile, "up")[1].trim(), UP);
+    run(Command::new("bash").arg("-n").arg(repo().join(UP)), "bash");
+}
+
 /// Every manifest `just up` applies is the pinned upstream one, checked by its sha256
 /// (ingress-nginx and metrics-server through `pinned`, the Strimzi operator through
-/// scripts/strimzi.py, tests/broker.rs), or this repository's own rendering.
+/// scripts/cluster/strimzi.py, tests/broker.rs), or this repository's own rendering.
 #[test]
 fn just_up_applies_only_pinned_upstream_manifests_and_its_own() {
-    let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
-    let up = recipe(&justfile, "up");
+    let script = std::fs::read_to_string(repo().join(UP)).unwrap();
+    let up: Vec<&str> = script.lines().collect();
     let applies: Vec<&str> = up
         .iter()
         .map(|l| l.trim())
@@ -302,7 +319,7 @@ fn just_up_applies_only_pinned_upstream_manifests_and_its_own() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(
-        pinned.contains(r#"[ "$({{sha256}} "$2")" = "$3" ] || {"#),
+        pinned.contains(r#"[ "$(sha256 "$2")" = "$3" ] || {"#),
         "{pinned}"
     );
     for (url, sha256) in [
@@ -310,11 +327,11 @@ fn just_up_applies_only_pinned_upstream_manifests_and_its_own() {
         ("metrics_server_url", "metrics_server_sha256"),
     ] {
         let value = |variable: &str| -> String {
-            let line = justfile
-                .lines()
-                .find(|l| l.starts_with(&format!("{variable} := ")))
-                .unwrap_or_else(|| panic!("justfile: no {variable}"));
-            line.split('"').nth(1).unwrap().to_owned()
+            let line = up
+                .iter()
+                .find(|l| l.starts_with(&format!("{variable}=")))
+                .unwrap_or_else(|| panic!("{UP}: no {variable}"));
+            line[variable.len() + 1..].to_owned()
         };
         let hash = value(sha256);
         assert!(
@@ -324,22 +341,22 @@ fn just_up_applies_only_pinned_upstream_manifests_and_its_own() {
         assert!(value(url).starts_with("https://"));
         assert!(
             up.iter()
-                .any(|l| l.trim().starts_with(&format!("pinned {{{{{url}}}}} "))
-                    && l.ends_with(&format!("{{{{{sha256}}}}}"))),
+                .any(|l| l.trim().starts_with(&format!("pinned \"${url}\" "))
+                    && l.ends_with(&format!("\"${sha256}\""))),
             "just up applies {url} without its sha256"
         );
     }
 }
 
-/// `just up` and `just deploy-gke` install the Strimzi operator from scripts/strimzi.py's
+/// `just up` and `just deploy-gke` install the Strimzi operator from scripts/cluster/strimzi.py's
 /// output (server-side: the Kafka CRD is too large for a client-side apply's annotation),
 /// then the Kafka cluster and its topics (their label), wait for them to be Ready, and only
 /// then apply the rest, the services: queue-api is ready only once the broker answers.
 #[test]
 fn route_3s_broker_is_installed_pinned_and_ready_before_the_services() {
-    let justfile = std::fs::read_to_string(repo().join("justfile")).unwrap();
-    let deploy_gke = std::fs::read_to_string(repo().join("scripts/deploy-gke.sh")).unwrap();
-    let up = recipe(&justfile, "up").join("\n").replace("\\\n", " ");
+    let up = std::fs::read_to_string(repo().join(UP)).unwrap();
+    let deploy_gke = std::fs::read_to_string(repo().join("scripts/cluster/deploy-gke.sh")).unwrap();
+    let up = up.replace("\\\n", " ");
     let deploy_gke = deploy_gke.replace("\\\n", " ");
     for (what, script, rendering, rendered) in [
         (
@@ -363,7 +380,7 @@ fn route_3s_broker_is_installed_pinned_and_ready_before_the_services() {
                 .unwrap_or_else(|| panic!("{what} does not run `{step}`"))
         };
         let steps = [
-            format!("python3 scripts/strimzi.py > {rendering}"),
+            format!("python3 -m scripts.cluster.strimzi > {rendering}"),
             format!("kubectl apply --server-side --force-conflicts -f {rendering}"),
             format!("kubectl apply -f {rendered} -l strimzi.io/cluster=notas"),
             format!("kubectl apply -f {rendered}"),

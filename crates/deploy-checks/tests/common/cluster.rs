@@ -463,17 +463,17 @@ pub fn reads(container: &Value, variable: &str) -> bool {
 }
 
 /// A URL of the stores' Secrets (`notas-mysql`: `url`, the services', or `migrate-url`;
-/// `notas-redis`: `url`), which no rendering holds. On kind `just up` creates them (the
-/// justfile's `create secret generic NAME ... --from-literal=KEY="..."`); on GKE the operator
+/// `notas-redis`: `url`), which no rendering holds. On kind `just up` creates them
+/// (scripts/cluster/up.sh's `create secret generic NAME ... --from-literal=KEY="..."`); on GKE the operator
 /// creates `notas-mysql` as the README says (`--from-literal=KEY='...'`) and
 /// `just deploy-gke` writes `notas-redis` from the Memorystore instance
-/// (`scripts/memorystore.py`, its tests): here one with AUTH and in-transit encryption.
+/// (`scripts/cluster/memorystore.py`, its tests): here one with AUTH and in-transit encryption.
 fn secret_url(rendering: &str, secret: &str, key: &str) -> String {
     if rendering != "kind" && secret == "notas-redis" {
         return "rediss://:auth@10.20.0.3:6378".to_owned();
     }
     let (file, quote) = if rendering == "kind" {
-        ("justfile", '"')
+        ("scripts/cluster/up.sh", '"')
     } else {
         ("README.md", '\'')
     };

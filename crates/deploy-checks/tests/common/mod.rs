@@ -90,7 +90,7 @@ pub fn flake() -> &'static Value {
     })
 }
 
-/// What `just up` and `just deploy-gke` apply, rendered by `scripts/overlay.py`.
+/// What `just up` and `just deploy-gke` apply, rendered by `scripts/cluster/overlay.py`.
 pub const RENDERINGS: [&str; 4] = ["kind", "gke", "gke-private-ip", "cloudrun"];
 /// The renderings that are Kubernetes objects for a cluster.
 pub const CLUSTERS: [&str; 3] = ["kind", "gke", "gke-private-ip"];
@@ -151,8 +151,8 @@ pub fn render(rendering: &str) -> &'static str {
                 let target = if r == "gke-private-ip" { "gke" } else { r };
                 let mut command = Command::new("python3");
                 command
-                    .arg(repo().join("scripts/overlay.py"))
-                    .arg(target)
+                    .current_dir(repo())
+                    .args(["-m", "scripts.cluster.overlay", target])
                     .arg("--images")
                     .arg(images_file(r))
                     .env_clear()

@@ -2,7 +2,7 @@
 //! rendering, modelled so that the checks see route 3's broker as the cluster will: the
 //! broker pods with their labels and ports, the bootstrap Service the services name in
 //! KAFKA_BROKERS, the entity operator, and the NetworkPolicies the operator generates. Each
-//! fact is Strimzi 1.2.0's, the release `scripts/strimzi.py` pins (strimzi/strimzi-kafka-operator
+//! fact is Strimzi 1.2.0's, the release `scripts/cluster/strimzi.py` pins (strimzi/strimzi-kafka-operator
 //! at tag 1.2.0, commit 6c7b43c4af0db547c10463ba09d1dfa6f5e156a0):
 //!
 //! - names: `<cluster>-kafka-bootstrap`, `<cluster>-network-policy-kafka`,
@@ -21,7 +21,7 @@
 //!   plane from the brokers and the operator, replication from those, the entity operator,
 //!   Kafka Exporter and Cruise Control, the agent from the operator, each listener from its
 //!   `networkPolicyPeers` (every pod when it has none); the operator admitted from the
-//!   namespaces its STRIMZI_OPERATOR_NAMESPACE_LABELS select (`scripts/strimzi.py --settings`),
+//!   namespaces its STRIMZI_OPERATOR_NAMESPACE_LABELS select (`scripts/cluster/strimzi.py --settings`),
 //!   from every namespace when unset (clusterOperatorNamespaceSelector). Generated while
 //!   STRIMZI_NETWORK_POLICY_GENERATION is true, its default (ClusterOperatorConfig.java).
 //! - the entity operator's topic operator, port `healthcheck-to` 8080, whose own policy admits
@@ -35,14 +35,14 @@ use super::{NAMESPACE, name, of_kind, repo, run, strings};
 use serde_json::{Value, json};
 use std::{process::Command, sync::OnceLock};
 
-/// What `scripts/strimzi.py` installs: its pins and where the operator runs.
+/// What `scripts/cluster/strimzi.py` installs: its pins and where the operator runs.
 pub fn settings() -> &'static Value {
     static SETTINGS: OnceLock<Value> = OnceLock::new();
     SETTINGS.get_or_init(|| {
         let mut command = Command::new("python3");
         command
-            .arg(repo().join("scripts/strimzi.py"))
-            .arg("--settings");
+            .current_dir(repo())
+            .args(["-m", "scripts.cluster.strimzi", "--settings"]);
         serde_json::from_str(&run(&mut command, "python3")).unwrap()
     })
 }

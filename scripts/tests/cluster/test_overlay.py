@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from scripts import overlay
+from scripts.cluster import overlay
 
 
 @pytest.mark.parametrize(

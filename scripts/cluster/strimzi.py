@@ -3,8 +3,8 @@
 and hash-checked as the justfile pins ingress-nginx: nothing is applied unless every file is
 byte for byte the one of the pinned release.
 
-    strimzi.py [--from DIR] > strimzi.yaml     then: kubectl apply --server-side -f strimzi.yaml
-    strimzi.py --settings                      the pins and namespaces, as JSON (crates/deploy-checks)
+    python3 -m scripts.cluster.strimzi [--from DIR] > strimzi.yaml   then: kubectl apply --server-side -f strimzi.yaml
+    python3 -m scripts.cluster.strimzi --settings                    the pins and namespaces, as JSON (crates/deploy-checks)
 
 What is pinned: Strimzi 1.2.0, the files of `install/cluster-operator/` at its tag (commit
 6c7b43c4af0db547c10463ba09d1dfa6f5e156a0 of strimzi/strimzi-kafka-operator), each fetched

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts.stack import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 # name: the file that declares its source set, and the commands that build it.
 BUILDS = {

@@ -2,9 +2,9 @@
 `gcloud redis instances describe --format=json` gives it and its AUTH string (empty when AUTH
 is off, as `gcloud redis instances get-auth-string` answers then): the services' REDIS_URL,
 and the server CA that REDIS_CA_FILE names when in-transit encryption is on
-(k8s/components/memorystore). Standard library only: `scripts/deploy-gke.sh` runs it as
+(k8s/components/memorystore). Standard library only: `scripts/cluster/deploy-gke.sh` runs it as
 
-    python3 -m scripts.memorystore INSTANCE_JSON AUTH_FILE URL_FILE CA_FILE
+    python3 -m scripts.cluster.memorystore INSTANCE_JSON AUTH_FILE URL_FILE CA_FILE
 """
 
 import json

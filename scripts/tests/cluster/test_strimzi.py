@@ -1,5 +1,5 @@
 """The Strimzi operator `just up` and `just deploy-gke` install: only the pinned files, rendered
-for the namespace `strimzi` watching so1p2 (scripts/strimzi.py). Offline: the pins are swapped
+for the namespace `strimzi` watching so1p2 (scripts/cluster/strimzi.py). Offline: the pins are swapped
 for fakes shaped like upstream's files, whose hashes the tests compute."""
 
 import hashlib
@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from scripts import strimzi
+from scripts.cluster import strimzi
 
 # Shapes of upstream's install/cluster-operator files at 1.2.0 (trimmed).
 SERVICE_ACCOUNT = """\

@@ -1,4 +1,4 @@
-from scripts.memorystore import redis_settings
+from scripts.cluster.memorystore import redis_settings
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 

@@ -2,9 +2,9 @@
 """What `just up` and `just deploy-gke` apply, rendered in one place so that CI checks the
 same text (crates/deploy-checks renders it with dummy values).
 
-    overlay.py kind     --images FILE   k8s/overlays/kind with every notas image pinned
-    overlay.py gke      --images FILE   k8s/overlays/gke, images pinned, ${VARS} filled in
-    overlay.py cloudrun --images FILE   k8s/overlays/gke/cloudrun-frontend.yaml, likewise
+    python3 -m scripts.cluster.overlay kind     --images FILE   k8s/overlays/kind with every notas image pinned
+    python3 -m scripts.cluster.overlay gke      --images FILE   k8s/overlays/gke, images pinned, ${VARS} filled in
+    python3 -m scripts.cluster.overlay cloudrun --images FILE   k8s/overlays/gke/cloudrun-frontend.yaml, likewise
 
 FILE maps each image to the reference to run, e.g. {"grpc-server": "notas/grpc-server:TAG"}
 (kind: `nix build` writes it beside the images; GKE: the pushed digests). Every `${NAME}`
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IMAGES = [
     "grpc-server",
     "grpc-client",

@@ -4,7 +4,7 @@
 # (each image is pushed under its content tag and pinned by digest). README, 'Deploying to
 # GKE', lists the variables and what must exist first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_INSTANCE NOTAS_DOMAIN; do
     [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (README, 'Deploying to GKE')" >&2; exit 1; }
@@ -93,7 +93,7 @@ printf 'window.NOTAS_CONFIG = { apiOrigin: "https://%s", refreshMs: 3000 };\n' "
     gcloud secrets versions add notas-frontend-config --data-file=- "${project[@]}"
 gcloud secrets add-iam-policy-binding notas-frontend-config "${project[@]}" --quiet \
     --member="serviceAccount:$FRONTEND_SERVICE_ACCOUNT" --role=roles/secretmanager.secretAccessor >/dev/null
-python3 scripts/overlay.py cloudrun --images "$work/images.json" > "$work/cloudrun-frontend.yaml"
+python3 -m scripts.cluster.overlay cloudrun --images "$work/images.json" > "$work/cloudrun-frontend.yaml"
 gcloud run services replace "$work/cloudrun-frontend.yaml" "${project[@]}" --region "$GCP_REGION"
 gcloud run services add-iam-policy-binding notas-frontend "${project[@]}" --region "$GCP_REGION" --quiet \
     --member=allUsers --role=roles/run.invoker >/dev/null
@@ -111,7 +111,7 @@ print(",".join(dict.fromkeys(u.rstrip("/") for u in urls)))' "https://notas-fron
 export FRONTEND_ORIGINS
 
 # The cluster: the GKE overlay with the pushed digests and this environment's values.
-python3 scripts/overlay.py gke --images "$work/images.json" > "$work/gke.yaml"
+python3 -m scripts.cluster.overlay gke --images "$work/images.json" > "$work/gke.yaml"
 kubectl create namespace so1p2 --dry-run=client -o yaml | kubectl apply -f -
 kubectl -n so1p2 get secret notas-mysql >/dev/null ||
     { echo "deploy-gke: create the notas-mysql secret first (README, 'Deploying to GKE')" >&2; exit 1; }
@@ -122,16 +122,16 @@ kubectl -n so1p2 get secret notas-mysql >/dev/null ||
 gcloud redis instances describe "$MEMORYSTORE_INSTANCE" --region "$GCP_REGION" "${project[@]}" --format=json > "$work/memorystore.json"
 (umask 077 && gcloud redis instances get-auth-string "$MEMORYSTORE_INSTANCE" --region "$GCP_REGION" "${project[@]}" \
     --format='value(authString)' > "$work/redis-auth")
-(umask 077 && python3 -m scripts.memorystore "$work/memorystore.json" "$work/redis-auth" "$work/redis-url" "$work/redis-ca.pem")
+(umask 077 && python3 -m scripts.cluster.memorystore "$work/memorystore.json" "$work/redis-auth" "$work/redis-url" "$work/redis-ca.pem")
 kubectl -n so1p2 create secret generic notas-redis --from-file=url="$work/redis-url" \
     --from-file=ca.pem="$work/redis-ca.pem" --dry-run=client -o yaml | kubectl apply -f -
 rm -f "$work/redis-auth" "$work/redis-url"
 # Route 3's broker: Kafka run by Strimzi on this cluster, as on kind (README, 'Deploying to
 # GKE', says why not Managed Service for Apache Kafka). The operator from the same pinned,
-# hash-checked manifests as `just up` (scripts/strimzi.py; server-side: the Kafka CRD is too
-# large for a client-side apply), then the Kafka cluster and its topics, and the services
-# only once those are Ready.
-python3 scripts/strimzi.py > "$work/strimzi.yaml"
+# hash-checked manifests as `just up` (scripts/cluster/strimzi.py; server-side: the Kafka
+# CRD is too large for a client-side apply), then the Kafka cluster and its topics, and the
+# services only once those are Ready.
+python3 -m scripts.cluster.strimzi > "$work/strimzi.yaml"
 kubectl apply --server-side --force-conflicts -f "$work/strimzi.yaml"
 kubectl wait --for=condition=Established --timeout=120s \
     crd/kafkas.kafka.strimzi.io crd/kafkanodepools.kafka.strimzi.io crd/kafkatopics.kafka.strimzi.io

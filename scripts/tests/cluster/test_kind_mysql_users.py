@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from scripts.devstack import ROOT
+from scripts.cluster.overlay import ROOT
 
 SERVER = urlparse(os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306"))
 ADDRESS = ["mysql", "--protocol=tcp", "-h", SERVER.hostname or "127.0.0.1", "-P", str(SERVER.port or 3306)]
