@@ -1,12 +1,12 @@
 {
   description = "notas: grade registration with two ingestion routes compared under load";
 
-  # No flake.lock is committed (it cannot be produced without network here): inputs follow
-  # release branches, and `nix flake lock` once on your machine pins them. crane needs
-  # nixpkgs 26.05 or later and Nix 2.31 or later (nix/README.md).
+  # nixpkgs follows its release branch until flake.lock pins a commit of it; crane is pinned
+  # by its release tag. The Nix and nixpkgs versions crane needs, and how the lock arrives:
+  # nix/README.md.
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
-    crane.url = "github:ipetkov/crane";
+    crane.url = "github:ipetkov/crane/v0.23.4";
   };
 
   outputs = { self, nixpkgs, crane }:

@@ -233,8 +233,8 @@ let
         };
     };
 
-  # ipetkov/crane (lib/*.nix): the functions the flake calls and the arguments it relies on.
-  # crane needs nixpkgs 26.05 or later and Nix 2.31.2 or later (CHANGELOG.md).
+  # ipetkov/crane at the flake's tag (lib/*.nix): the functions the flake calls and the
+  # arguments it relies on. The Nix and nixpkgs versions it needs: nix/README.md.
   craneLib = pkgs: {
     # lib/fileset/commonCargoSources.nix: the union of cargoTomlAndLock.nix, rust.nix and
     # toml.nix, each a fileFilter of lib.fileset.

@@ -527,3 +527,47 @@ fn the_builds_get_the_files_they_compile_in() {
     let frontend: BTreeSet<&str> = strings(&flake()["sources"]["frontend"]["files"]).collect();
     assert!(frontend.contains("package-lock.json") && frontend.contains("src/main.tsx"));
 }
+
+/// crane is pinned by a release tag that nix/README.md names, and the Nix version it needs
+/// is stated in nix/README.md alone: the flake, the model and the workflows point there.
+#[test]
+fn crane_is_pinned_by_its_tag_and_the_nix_floor_is_said_once() {
+    let read = |path: &str| std::fs::read_to_string(repo().join(path)).unwrap();
+    let flake = read("flake.nix");
+    let url = flake
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("crane.url = \""))
+        .expect("flake.nix: no crane.url");
+    let tag = url
+        .trim_end_matches("\";")
+        .strip_prefix("github:ipetkov/crane/")
+        .unwrap_or_else(|| panic!("crane.url {url}: not a ref of ipetkov/crane"));
+    let numbers: Vec<&str> = tag.trim_start_matches('v').split('.').collect();
+    assert!(
+        tag.starts_with('v')
+            && numbers.len() == 3
+            && numbers.iter().all(|n| n.parse::<u32>().is_ok()),
+        "crane.url: {tag} is not a release tag"
+    );
+    let notes = read("nix/README.md");
+    assert!(
+        notes.contains(&format!("github:ipetkov/crane/{tag}")),
+        "{tag}"
+    );
+    assert!(notes.contains("**Nix 2.31.2 or later.**"));
+    let mut files = vec!["flake.nix".to_owned()];
+    for folder in ["nix", ".github/workflows"] {
+        for entry in std::fs::read_dir(repo().join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e != "md") {
+                files.push(path.strip_prefix(repo()).unwrap().display().to_string());
+            }
+        }
+    }
+    for file in files {
+        assert!(
+            !read(&file).contains("2.31"),
+            "{file} states crane's Nix floor: point to nix/README.md"
+        );
+    }
+}
