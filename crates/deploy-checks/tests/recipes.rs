@@ -420,3 +420,47 @@ fn route_3s_broker_is_installed_pinned_and_ready_before_the_services() {
         }
     }
 }
+
+/// kind's node image is pinned by tag and digest (a tag alone may name a build for another
+/// kind release), and its Kubernetes minor is one `just up` accepts: within metrics-server
+/// v0.9's floor (1.34) and ingress-nginx controller-v1.15.1's tested range (up to 1.35).
+#[test]
+fn kinds_node_image_is_pinned_inside_the_tested_range() {
+    let text = std::fs::read_to_string(repo().join("kind/cluster.yaml")).unwrap();
+    let config: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    let nodes = config["nodes"].as_array().unwrap();
+    assert!(!nodes.is_empty());
+    let script = std::fs::read_to_string(repo().join(UP)).unwrap();
+    let bound = |name: &str| -> u32 {
+        let at = script
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("{UP}: no {name}"));
+        script[at + name.len() + 1..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (oldest, newest) = (bound("oldest_minor"), bound("newest_minor"));
+    assert_eq!(
+        (oldest, newest),
+        (34, 35),
+        "{UP}: the range of Kubernetes minors"
+    );
+    for node in nodes {
+        let image = node["image"]
+            .as_str()
+            .expect("a node without a pinned image");
+        let (reference, digest) = image.split_once("@sha256:").expect("no digest");
+        assert!(
+            digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit()),
+            "{image}"
+        );
+        let tag = reference
+            .strip_prefix("kindest/node:v1.")
+            .unwrap_or_else(|| panic!("{image}: not a kindest/node v1 tag"));
+        let minor: u32 = tag.split('.').next().unwrap().parse().unwrap();
+        assert!((oldest..=newest).contains(&minor), "{image}: 1.{minor}");
+    }
+}
