@@ -73,9 +73,10 @@ address=$(gcloud compute addresses describe notas-ip --global "${project[@]}" --
 gcloud compute ssl-certificates describe notas-cert --global "${project[@]}" >/dev/null 2>&1 ||
     gcloud compute ssl-certificates create notas-cert --domains="$NOTAS_DOMAIN" --global "${project[@]}"
 
-# The edge's rate limit per client address (Cloud Armor, on both routes' backends through
-# their GCPBackendPolicy, k8s/components/gateway-api-split): 5,000 grades a second from one
-# address, as the kind Ingress allows, counted over a minute; past it a 429. Made once.
+# The edge's rate limit per client address (Cloud Armor, on each route's backend through
+# its GCPBackendPolicy, k8s/components/gateway-api-split): 5,000 grades a second from one
+# address, counted over a minute; past it a 429. Made once. Cloud Armor counts it for each
+# backend on its own, so through the split one address gets about twice kind's limit.
 gcloud compute security-policies describe notas-edge "${project[@]}" >/dev/null 2>&1 ||
     gcloud compute security-policies create notas-edge "${project[@]}" --description="notas: per-address rate limit"
 gcloud compute security-policies rules describe 1000 --security-policy=notas-edge "${project[@]}" >/dev/null 2>&1 ||
