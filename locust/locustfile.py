@@ -20,7 +20,7 @@ Users are `FastHttpUser`s (geventhttpclient), several times cheaper per request 
 measures the routes rather than itself. With `--processes` the workers are forked after
 this module is imported: whatever a process writes goes to a file of its own.
 
-Its grades come from scripts/grades.py, which `just bench` and the fault suite post too:
+Its grades come from scripts/common/grades.py, which `just bench` and the fault suite post too:
 Locust puts the current folder first on sys.path before it loads this file (Locust's
 `util/load_locustfile.py`), and `just loadtest` runs from the repository root. This folder
 has no `__init__.py`: `import locust` finds the library, never this folder (a folder
@@ -47,7 +47,7 @@ import psutil
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from scripts.grades import random_grade
+from scripts.common.grades import random_grade
 
 # Attempts per grade, and the first pause between them (doubled each time).
 ATTEMPTS = 5

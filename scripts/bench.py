@@ -58,8 +58,8 @@ from pathlib import Path
 import psutil
 from pymysql.constants import CLIENT
 
-from scripts.contract import COURSES
-from scripts.grades import random_grade
+from scripts.common.contract import COURSES
+from scripts.common.grades import random_grade
 from scripts.stack import (
     ROOT,
     QueueBacklog,
@@ -76,7 +76,7 @@ from scripts.stack import (
 )
 
 STATE = ROOT / ".dev" / "bench"
-# Grades as Locust posts them (scripts/grades.py), one JSON body per line for oha's -Z:
+# Grades as Locust posts them (scripts/common/grades.py), one JSON body per line for oha's -Z:
 # a constant body would make every batch update the same summary rows.
 BODIES = STATE / "bodies.jsonl"
 RATES = (1000, 5000, 10000)
@@ -824,7 +824,7 @@ def write(ceilings: dict, results: dict, naive: dict, large: dict, machine: dict
         f"Written by `just bench` on {when}, on this machine: {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total // 2**30} GiB. Release builds; MariaDB, Redis, tansu (route 3's broker),",
         "nginx, the services and the load generator (oha) all share these cores. The grades posted are",
-        "Locust's mix (`scripts/grades.py`: random students, courses and terms). Regenerate with `just bench`.",
+        "Locust's mix (`scripts/common/grades.py`: random students, courses and terms). Regenerate with `just bench`.",
         "",
         shared_note(machine),
         "",
@@ -933,7 +933,7 @@ def instructions_section(counted: dict | None) -> list[str]:
         " after the runs above, one extra instance of each service binary ran under callgrind (valgrind's"
         f" instruction counter) on the stack's stores. Each route was sent {CG_WARMUP} grades to warm up, then"
         f" {CG_PASSES} times, its counters zeroed before and read after, the same {CG_GRADES:,} grades"
-        f" (`scripts/grades.py`, seed {CG_SEED}) in rounds of {CG_CONCURRENCY} over as many connections (a round's"
+        f" (`scripts/common/grades.py`, seed {CG_SEED}) in rounds of {CG_CONCURRENCY} over as many connections (a round's"
         " requests written back to back, the next round once all are answered). Route 1's grpc-client called the grpc-server under callgrind, so both hops are counted;"
         " route 3's queue-api and grade-consumer had a topic and a consumer group of their own, counted until the"
         " consumer had committed every record. The writers under callgrind store batches of"

@@ -84,8 +84,8 @@ from scripts.chaos_checks import (
     summary_violations,
     times_to_stored,
 )
-from scripts.contract import DEFAULTS, PASS_MARK, LiveKeys, count_field
-from scripts.grades import random_grade
+from scripts.common.contract import DEFAULTS, PASS_MARK, LiveKeys, count_field
+from scripts.common.grades import random_grade
 from scripts.stack import ROOT, QueueBacklog, free_port, mysql_connect
 
 RATE = float(os.environ.get("CHAOS_RATE", "150"))

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from scripts import devstack
-from scripts.grades import random_grade
+from scripts.common.grades import random_grade
 from scripts.stack import free_port, read_ports
 
 LIMIT = {"nginx.ingress.kubernetes.io/limit-rps": "1", "nginx.ingress.kubernetes.io/limit-burst-multiplier": "1"}

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from scripts.contract import KEY_PREFIX, LiveKeys, count_field
+from scripts.common.contract import KEY_PREFIX, LiveKeys, count_field
 from scripts.stack import (
     cpu_seconds,
     mysql_connect,

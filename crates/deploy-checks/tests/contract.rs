@@ -1,5 +1,5 @@
 //! The facts the Python tools and the frontend copy from the services are the services' own:
-//! `scripts/contract.py` (printed by `python3 -m scripts.contract`) and `frontend/src/api.ts`
+//! `scripts/common/contract.py` (printed by `python3 -m scripts.common.contract`) and `frontend/src/api.ts`
 //! against the courses and semesters of `notas_core::grade`, its pass mark, the routes' names
 //! (`notas_core::route`, the frontend's), the live view's keys of `notas_core::live`, and the
 //! defaults in each binary's clap definition. A change on one side fails here, naming the
@@ -18,12 +18,12 @@ use std::process::Command;
 /// Grade ids on both sides of the `applied` bitmaps' boundaries (2^20 ids each), and past 2^32.
 const IDS: [u64; 6] = [0, 1, (1 << 20) - 1, 1 << 20, (3 << 20) + 5, (1 << 32) + 7];
 
-/// What `python3 -m scripts.contract IDS...` prints: the Python tools' copy of every fact.
+/// What `python3 -m scripts.common.contract IDS...` prints: the Python tools' copy of every fact.
 fn python() -> Value {
     let mut command = Command::new("python3");
     command
         .current_dir(repo())
-        .args(["-m", "scripts.contract"])
+        .args(["-m", "scripts.common.contract"])
         .args(IDS.map(|id| id.to_string()));
     serde_json::from_str(&run(&mut command, "python3")).unwrap()
 }
@@ -80,7 +80,7 @@ fn clap_defaults(variable: &str) -> Vec<(&'static str, String)> {
 #[test]
 fn the_python_tools_facts_are_the_services() {
     let python = python();
-    let mut differences = Differences::of("scripts/contract.py");
+    let mut differences = Differences::of("scripts/common/contract.py");
     differences.compare("the courses", courses(), &python["courses"]);
     differences.compare("the semesters", semesters(), &python["semesters"]);
     differences.compare("the pass mark", json!(PASS_THRESHOLD), &python["pass_mark"]);
@@ -91,7 +91,7 @@ fn the_python_tools_facts_are_the_services() {
         let rust = clap_defaults(variable);
         assert!(
             !rust.is_empty(),
-            "scripts/contract.py: no binary reads {variable}"
+            "scripts/common/contract.py: no binary reads {variable}"
         );
         for (binary, default) in rust {
             let fact = format!("{variable}'s default in {binary}");

@@ -7,7 +7,7 @@ terms.
 
 import random
 
-from scripts.contract import COURSES, SEMESTERS
+from scripts.common.contract import COURSES, SEMESTERS
 
 # The brief's load generator sends 50..100 in steps of 10.
 GRADES = list(range(50, 101, 10))

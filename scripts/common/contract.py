@@ -1,7 +1,7 @@
 """The facts the Python tools share with the Rust services, written once for every tool.
 
 The Rust side defines each of them; `crates/deploy-checks/tests/contract.rs` runs
-`python3 -m scripts.contract` and fails, naming the fact and both values, when one differs:
+`python3 -m scripts.common.contract` and fails, naming the fact and both values, when one differs:
 - the courses (`notas_core::grade::Course`, seeded into the `courses` table) and semesters;
 - the pass mark (`grade::PASS_THRESHOLD`, which the report summaries count with);
 - the live view's keys in Redis (`notas_core::live`): the total, the counts per course term,
@@ -9,7 +9,7 @@ The Rust side defines each of them; `crates/deploy-checks/tests/contract.rs` run
 - the defaults of the settings the tools set or rely on (each binary's clap definition).
 The same test holds the frontend's copies (`frontend/src/api.ts`) to them.
 
-`python3 -m scripts.contract [ID ...]` prints them as JSON, with the key and bit that mark
+`python3 -m scripts.common.contract [ID ...]` prints them as JSON, with the key and bit that mark
 each ID as applied. Standard library only, like overlay.py: it runs with any python3.
 """
 

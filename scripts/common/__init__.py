@@ -1,0 +1,1 @@
+"""The parts every tool shares, written once."""
