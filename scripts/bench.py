@@ -58,17 +58,18 @@ from pathlib import Path
 import psutil
 from pymysql.constants import CLIENT
 
+from scripts.common import metrics
+from scripts.common.broker import QueueBacklog, read_lag, wait_until_drained
 from scripts.common.contract import COURSES
 from scripts.common.grades import random_grade
+from scripts.common.metrics import Histogram, histogram_quantile
+from scripts.common.processes import cpu_seconds, stack_processes, tree_seconds
+from scripts.common.stores import mysql_connect
 from scripts.stack import (
     ROOT,
-    QueueBacklog,
-    cpu_seconds,
     free_port,
-    mysql_connect,
     read_env,
     read_ports,
-    stack_processes,
     start,
     wait_for,
     wait_for_summaries,
@@ -177,7 +178,7 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
     queue = None
     if brokers:
         rows_at_end = count_rows(mysql_url)
-        drain_s = wait_for_queue(brokers)
+        drain_s = drain_queue(brokers)
         queue = {"stored_during": rows_at_end - rows_before, "drained": count_rows(mysql_url) - rows_at_end}
         queue["drain_s"] = drain_s
     catch_up = wait_for_summaries(mysql_url)
@@ -194,27 +195,16 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
     }  # CPU seconds per 1,000 records, as "cpu"
 
 
-def read_lag(backlog: QueueBacklog) -> int | None:
-    """The records `backlog`'s consumer group has not committed yet; None when the broker
-    does not answer."""
-    try:
-        return backlog.read()[0]
-    except Exception:
-        return None
-
-
 def drain(backlog: QueueBacklog, seconds: float = DRAIN_MAX) -> float:
     """Seconds until `backlog`'s consumer group has committed every record of its topic (lag
     0); exits if it takes longer than `seconds`."""
-    start = time.time()
-    while time.time() - start < seconds:
-        if read_lag(backlog) == 0:
-            return time.time() - start
-        time.sleep(0.1)
-    sys.exit(f"bench: the consumer group of {backlog.topic} did not drain it within {seconds:.0f} s")
+    drained = wait_until_drained(backlog, seconds)
+    if drained is None:
+        sys.exit(f"bench: the consumer group of {backlog.topic} did not drain it within {seconds:.0f} s")
+    return drained
 
 
-def wait_for_queue(brokers: str) -> float:
+def drain_queue(brokers: str) -> float:
     """Seconds until route 3's consumer group has drained its topic (see `drain`)."""
     backlog = QueueBacklog(brokers)
     try:
@@ -249,7 +239,7 @@ def queue_run(url: str, rate: int, seconds: int, mysql_url: str, brokers: str) -
     rows_at_end = count_rows(mysql_url)
     stop.set()
     watcher.join()
-    m["drain_s"] = wait_for_queue(brokers)
+    m["drain_s"] = drain_queue(brokers)
     lags = [lag for at, lag in samples if lag is not None and at <= ended]
     late = [lag for at, lag in samples if lag is not None and began + seconds / 2 <= at <= ended]
     achieved = m["ok"] / seconds
@@ -303,18 +293,7 @@ def own_seconds(stack: subprocess.Popen) -> float:
         for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
         for f in ("ru_utime", "ru_stime")
     )
-    try:
-        honcho = psutil.Process(stack.pid)
-        tree = [honcho, *honcho.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return own
-    for proc in tree:
-        try:
-            times = proc.cpu_times()
-            own += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return own
+    return own + tree_seconds(stack.pid)
 
 
 def naive_baseline(env: dict[str, str], procs: dict[str, list[int]]) -> dict:
@@ -513,58 +492,36 @@ BATCH_HISTOGRAMS = {
 }
 
 
-def metrics_text(url: str) -> str:
-    """A service's /metrics, the Prometheus text exposition."""
-    with urllib.request.urlopen(url, timeout=30) as answer:
-        return answer.read().decode()
-
-
 def batch_counts(urls: dict[str, str], names: tuple[str, ...]) -> dict[str, float]:
     """How many batches each of `names` has made so far (its batch-size histogram's count),
     read from its /metrics at `urls`."""
-    counts = {}
-    for name in names:
-        if name not in BATCH_HISTOGRAMS:
-            continue
-        text = metrics_text(urls[name])
-        prefix = BATCH_HISTOGRAMS[name] + "_count"
-        counts[name] = sum(
-            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.split("{")[0].split(" ")[0] == prefix
-        )
-    return counts
+    return {
+        name: metrics.total(metrics.fetch(urls[name]), BATCH_HISTOGRAMS[name] + "_count")
+        for name in names
+        if name in BATCH_HISTOGRAMS
+    }
 
 
-def flush_histogram(metrics: str) -> dict[float, float]:
-    """The flush-time histogram (`notas_batch_flush_seconds`) in a service's /metrics text: the
-    cumulative count at each bucket's upper bound (inf: all of them), and the sum of the times
-    under the key -1."""
-    buckets = {}
-    for line in metrics.splitlines():
-        if line.startswith("notas_batch_flush_seconds_bucket{"):
-            le = line.split('le="', 1)[1].split('"', 1)[0]
-            buckets[float(le)] = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("notas_batch_flush_seconds_sum"):
-            buckets[-1.0] = float(line.rsplit(" ", 1)[1])
-    return buckets
+def flush_histogram(text: str) -> Histogram:
+    """The flush-time histogram (`notas_batch_flush_seconds`) in a service's /metrics text."""
+    return metrics.histogram(text, "notas_batch_flush_seconds")
 
 
-def flush_histograms(urls: dict[str, str]) -> dict[str, dict[float, float]]:
+def flush_histograms(urls: dict[str, str]) -> dict[str, Histogram]:
     """Each service's flush-time histogram so far, read from its /metrics at `urls`."""
-    return {name: flush_histogram(metrics_text(url)) for name, url in urls.items()}
+    return {name: flush_histogram(metrics.fetch(url)) for name, url in urls.items()}
 
 
-def flushes_between(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict[str, dict]:
-    """The flushes each writer made between two readings: how many, their mean time, and the
-    bucket bound under which 99% of them fell (ms)."""
+def flushes_between(before: dict[str, Histogram], after: dict[str, Histogram]) -> dict[str, dict]:
+    """The flushes each writer made between two readings: how many, their mean time, and
+    their p99 as `histogram_quantile` interpolates it (ms)."""
     flushes = {}
     for name, now in after.items():
-        was = before.get(name, {})
-        counts = {le: n - was.get(le, 0.0) for le, n in now.items()}
-        total = counts.get(float("inf"), 0.0)
-        if total <= 0:
+        gained = now.minus(before.get(name, Histogram()))
+        if gained.count <= 0:
             continue
-        p99 = next(le for le in sorted(k for k in counts if k >= 0) if counts[le] >= 0.99 * total)
-        flushes[name] = {"count": total, "mean_ms": counts[-1.0] / total * 1000, "p99_ms": p99 * 1000}
+        p99 = histogram_quantile(0.99, gained.buckets)
+        flushes[name] = {"count": gained.count, "mean_ms": gained.sum / gained.count * 1000, "p99_ms": p99 * 1000}
     return flushes
 
 
@@ -710,7 +667,7 @@ def main() -> None:
         log("warming up")
         for url in targets.values():
             oha(url, seconds=2)
-        wait_for_queue(brokers)
+        drain_queue(brokers)
 
         log("ceilings")
         nginx = stack_processes(stack.pid, ("nginx",))
@@ -1134,12 +1091,12 @@ def flush_table(half: dict, parts: dict) -> list[str]:
 
     def cell(run: dict, name: str) -> str:
         f = run["flushes"].get(name)
-        return f"{f['mean_ms']:.1f} / ≤ {f['p99_ms']:g} ({f['count']:,.0f})" if f else "–"
+        return f"{f['mean_ms']:.1f} / {f['p99_ms']:.1f} ({f['count']:,.0f})" if f else "–"
 
     lines = [
         "Meanwhile, how long each batch took to flush (a writer's batch: its transaction, and on route 2 its"
-        " Redis write; grpc-client's: its call, which holds grpc-server's wait and flush), mean / the bucket"
-        " under which 99% fell, in ms (flushes).",
+        " Redis write; grpc-client's: its call, which holds grpc-server's wait and flush), mean / p99"
+        " interpolated within its bucket as `histogram_quantile` does, in ms (flushes).",
         "",
         "| run | requests' p99 (ms) | " + " | ".join(FLUSHERS.values()) + " |",
         "|---|---:|" + "---:|" * len(FLUSHERS),
@@ -1157,7 +1114,7 @@ def flush_table(half: dict, parts: dict) -> list[str]:
             "Each writer's flushes through the split, against its route alone: "
             + "; ".join(
                 f"{name} {together[name]['mean_ms']:.1f} against {alone[name]['mean_ms']:.1f} ms on average, its"
-                f" slowest hundredth up to {together[name]['p99_ms']:g} against {alone[name]['p99_ms']:g} ms"
+                f" p99 {together[name]['p99_ms']:.1f} against {alone[name]['p99_ms']:.1f} ms"
                 for name in writers
             )
             + (

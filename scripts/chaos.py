@@ -84,9 +84,12 @@ from scripts.chaos_checks import (
     summary_violations,
     times_to_stored,
 )
-from scripts.common.contract import DEFAULTS, PASS_MARK, LiveKeys, count_field
+from scripts.common.broker import QueueBacklog
+from scripts.common.contract import DEFAULTS, PASS_MARK, LiveKeys
 from scripts.common.grades import random_grade
-from scripts.stack import ROOT, QueueBacklog, free_port, mysql_connect
+from scripts.common.stores import StoredNames, live_rows, live_view, mysql_connect
+from scripts.common.stores import stored_rows as stored_tuples
+from scripts.stack import ROOT, free_port
 
 RATE = float(os.environ.get("CHAOS_RATE", "150"))
 QUEUE_RATE = float(os.environ.get("CHAOS_QUEUE_RATE", str(RATE / 2)))
@@ -359,7 +362,7 @@ def consumer_killed_mid_batch(stack: Stack) -> float:
     # The grades accepted before the kill are all stored once its partitions have moved.
     accepted = {g.body["nombre"] for g in stack.load.grades if g.queued and g.acked_at is not None}
     session = KAFKA_SESSION_TIMEOUT_MS / 1000
-    restart_at, stored = killed + session + 5, StoredNames(stack)
+    restart_at, stored = killed + session + 5, StoredNames(stack.mysql_url)
     while time.time() < restart_at:
         if accepted <= stored.refresh():
             stack.notes.append(
@@ -496,16 +499,9 @@ class Load:
 
 def live_view_errors(stack: Stack) -> list[str]:
     """How Redis' live view differs from the rows of routes 2 and 3 in MySQL (empty: exact)."""
-    with mysql_connect(stack.mysql_url) as db, db.cursor() as cur:
-        cur.execute(
-            "SELECT curso, CAST(semestre AS CHAR), year, COUNT(*) FROM grades "
-            "WHERE route IN ('redis', 'queue') GROUP BY curso, semestre, year"
-        )
-        mysql_counts = {count_field(c, s, y): n for c, s, y, n in cur.fetchall()}
-    r = redis.Redis.from_url(stack.redis_url, decode_responses=True, socket_timeout=2)
+    mysql_counts = live_rows(stack.mysql_url)
     try:
-        total = int(r.get(KEYS.total()) or 0)
-        counts = {k: int(v) for k, v in r.hgetall(KEYS.counts()).items()}
+        total, counts = live_view(stack.redis_url, KEYS.prefix, timeout=2)
     except redis.RedisError as e:
         return [f"Redis: {e}"]
     return live_view_violations(total, counts, mysql_counts)
@@ -561,34 +557,14 @@ def summary_errors(stack: Stack) -> list[str]:
 
 def stored_rows(stack: Stack) -> list[Row]:
     """Every stored grade, with the key committed with it and when it was committed."""
-    with mysql_connect(stack.mysql_url) as db, db.cursor() as cur:
-        cur.execute(
-            "SELECT g.id, g.nombre, CAST(g.route AS CHAR), k.idem_key, UNIX_TIMESTAMP(g.created_at) FROM grades g "
-            "LEFT JOIN idempotency_keys k ON k.grade_id = g.id"
-        )
-        return [Row(id_, nombre, route, key, float(at)) for id_, nombre, route, key, at in cur.fetchall()]
-
-
-class StoredNames:
-    """The names of the grades route 3 has stored, read a little more at each refresh."""
-
-    def __init__(self, stack: Stack):
-        self.stack, self.names, self.last_id = stack, set(), 0
-
-    def refresh(self) -> set[str]:
-        with mysql_connect(self.stack.mysql_url, connect_timeout=2) as db, db.cursor() as cur:
-            cur.execute("SELECT id, nombre FROM grades WHERE route = 'queue' AND id > %s", (self.last_id,))
-            for id_, nombre in cur.fetchall():
-                self.names.add(nombre)
-                self.last_id = max(self.last_id, id_)
-        return self.names
+    return [Row(*row) for row in stored_tuples(stack.mysql_url)]
 
 
 def drain(stack: Stack, load: Load) -> tuple[float | None, int | None, int]:
     """Waits until every grade accepted with a 202 so far has a row and the consumer group's
     lag is 0, for STORED_WITHIN seconds at most. Returns the seconds that took (None: not
     within the bound), and the last lag and dead letters read."""
-    start, stored, backlog = time.time(), StoredNames(stack), QueueBacklog(stack.brokers)
+    start, stored, backlog = time.time(), StoredNames(stack.mysql_url), QueueBacklog(stack.brokers)
     lag, dead_letters = None, 0
     try:
         while True:

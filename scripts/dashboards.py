@@ -14,7 +14,8 @@ import json
 import re
 import sys
 
-from scripts.stack import ROOT, prometheus_query, read_env
+from scripts.common.prometheus import query as prometheus_query
+from scripts.stack import ROOT, read_env
 
 DASHBOARDS = ROOT / "k8s" / "components" / "observability" / "dashboards"
 # What Grafana's interval variables stand for here: a window that holds several of the

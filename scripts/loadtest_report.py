@@ -38,15 +38,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from scripts.common.contract import KEY_PREFIX, LiveKeys, count_field
-from scripts.stack import (
-    cpu_seconds,
-    mysql_connect,
-    prometheus_query,
-    running_pid,
-    stack_processes,
-    wait_for_summaries,
-)
+from scripts.common.contract import KEY_PREFIX
+from scripts.common.metrics import histogram_quantile as quantile
+from scripts.common.processes import cpu_seconds, executable, stack_processes
+from scripts.common.prometheus import fresh, wait_for_scrape
+from scripts.common.prometheus import query as prometheus_query
+from scripts.common.stores import live_counts as redis_counts
+from scripts.common.stores import live_total as redis_total
+from scripts.common.stores import mysql_connect, rows_after, wait_for_queued_rows
+from scripts.stack import running_pid, wait_for_summaries
 
 ROUTES = ("grpc", "redis", "queue")
 # What `just loadtest` aims at (run.json's `routes`): the routes that answer there.
@@ -104,40 +104,6 @@ DRAIN_LIMIT = 60.0
 QUIET = 2.0
 
 
-def redis_total(url: str, prefix: str) -> int:
-    import redis
-
-    return int(redis.Redis.from_url(url).get(LiveKeys(prefix).total()) or 0)
-
-
-def redis_counts(url: str, prefix: str) -> dict[str, int]:
-    """The live view's count per course term (`contract.count_field`)."""
-    import redis
-
-    counts = redis.Redis.from_url(url).hgetall(LiveKeys(prefix).counts())
-    return {field.decode(): int(n) for field, n in counts.items()}
-
-
-def wait_for_scrape(prometheus: str, since: float, seconds: float = 30) -> bool:
-    """Whether Prometheus has scraped every target after `since` (each target's `up` is
-    stamped with its last scrape) within `seconds`."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        oldest = prometheus_query(prometheus, "min(timestamp(up))")
-        if oldest and float(oldest[0]["value"][1]) > since:
-            return True
-        time.sleep(0.5)
-    return False
-
-
-def fresh(selector: str, since: float) -> str:
-    """The series of `selector` sampled after `since`: those the processes running now export.
-    Prometheus answers with a series' last sample for five minutes unless it was marked stale,
-    which it cannot do when it stopped with the processes (the local stack restarted): a
-    process that has not yet exported a series would otherwise count its predecessor's."""
-    return f"({selector} and timestamp({selector}) > {since:.3f})"
-
-
 def server_counters(args) -> dict:
     """What the server side has counted so far: the latency histogram's cumulative counts per
     route and bucket, and each process's CPU seconds; each part that could not be read says why."""
@@ -190,15 +156,6 @@ def server_counters(args) -> dict:
         if args.cpu == "cadvisor":
             found["cpu_problem"] = found["latency_problem"]
     return found
-
-
-def executable(pid: int) -> str:
-    import psutil
-
-    try:
-        return psutil.Process(pid).exe()
-    except psutil.Error:
-        return ""
 
 
 def queue_lag(prometheus: str, since: float) -> float | None:
@@ -373,7 +330,7 @@ class Stored:
     redis_gain: int  # how much the live view's total grew
     redis_counts: dict[str, int]  # how much each course term's live count grew (those that did)
     created: dict[int, float] = field(default_factory=dict)  # route 3 rows: id -> unix time of its INSERT
-    # Seconds the report waited for route 3's queue (`wait_for_queue`): until it had found every
+    # Seconds the report waited for route 3's queue (`wait_for_queued_rows`): until it had found every
     # 202's row, and in all (None: not asked to).
     found: float | None = None
     waited: float | None = None
@@ -382,20 +339,12 @@ class Stored:
 def stored_since(args, before: dict, queued: set[str] = frozenset()) -> Stored:
     """The rows and keys MySQL gained after the snapshot `before`, and what Redis counted;
     first, when the run had grades answered 202 (`queued`), until route 3 has drained."""
-    found, waited = wait_for_queue(args.mysql, before["max_id"], queued) if queued else (None, None)
-    with mysql_connect(args.mysql) as db, db.cursor() as cur:
-        cur.execute(
-            "SELECT id, route, curso, CAST(semestre AS CHAR), year, UNIX_TIMESTAMP(created_at) FROM grades"
-            " WHERE id > %s",
-            (before["max_id"],),
-        )
-        new = cur.fetchall()
-        cur.execute(
-            "SELECT CAST(idem_key AS CHAR), grade_id FROM idempotency_keys WHERE grade_id > %s", (before["max_id"],)
-        )
-        keys = {k: int(i) for k, i in cur.fetchall()}
-    rows = [(int(i), route, count_field(c, s, y)) for i, route, c, s, y, _ in new]
-    created = {int(i): float(at) for i, route, *_, at in new if route == "queue"}
+    found, waited = (
+        wait_for_queued_rows(args.mysql, before["max_id"], queued, DRAIN_LIMIT, QUIET) if queued else (None, None)
+    )
+    new, keys = rows_after(args.mysql, before["max_id"])
+    rows = [(i, route, term) for i, route, term, _ in new]
+    created = {i: at for i, route, _, at in new if route == "queue"}
     # The live view may trail MySQL by an outbox replay (route 2) or a consumer's batch
     # between its commit and its Redis update (route 3): give its total a few seconds to reach
     # the new rows of the routes that write it.
@@ -408,39 +357,6 @@ def stored_since(args, before: dict, queued: set[str] = frozenset()) -> Stored:
     earlier = before.get("redis_counts", {})
     counted = {f: n - earlier.get(f, 0) for f, n in redis_counts(args.redis, args.prefix).items()}
     return Stored(rows, keys, gain, {f: n for f, n in counted.items() if n}, created, found, waited)
-
-
-def wait_for_queue(
-    mysql: str, max_id: int, queued: set[str], limit: float = DRAIN_LIMIT, quiet: float = QUIET
-) -> tuple[float, float]:
-    """Waits, at most `limit` seconds in all, until every key in `queued` (answered 202) has
-    its row, then until no route 3 row has been added for `quiet` seconds: a grade cut at the
-    stop may have been queued too, and stored later it would be a stranger to the next run.
-    Returns the seconds until every row was found, and in all."""
-    start, missing = time.time(), list(queued)
-    with mysql_connect(mysql, autocommit=True) as db, db.cursor() as cur:
-        while missing and time.time() - start < limit:
-            stored = set()
-            for i in range(0, len(missing), 1000):
-                chunk = missing[i : i + 1000]
-                cur.execute(
-                    "SELECT CAST(idem_key AS CHAR) FROM idempotency_keys WHERE idem_key IN ("
-                    + ",".join(["%s"] * len(chunk))
-                    + ")",
-                    chunk,
-                )
-                stored.update(k for (k,) in cur.fetchall())
-            missing = [k for k in missing if k not in stored]
-            if missing:
-                time.sleep(0.2)
-        found, rows, since = time.time() - start, None, time.time()
-        while time.time() - since < quiet and time.time() - start < limit:
-            cur.execute("SELECT COUNT(*) FROM grades WHERE id > %s AND route = 'queue'", (max_id,))
-            (now,) = cur.fetchone()
-            if now != rows:
-                rows, since = now, time.time()
-            time.sleep(0.2)
-    return found, time.time() - start
 
 
 def reconcile(
@@ -614,22 +530,6 @@ def queue_lines(client: Client, stored: Stored) -> list[str]:
             "Locust's own loop.)",
         ]
     return lines
-
-
-def quantile(q: float, buckets: dict[str, float]) -> float | None:
-    """The q-quantile of a histogram's cumulative counts per upper bound `le`, interpolated
-    within its bucket as PromQL's histogram_quantile does; None without observations."""
-    bounds = sorted((float(le), n) for le, n in buckets.items())
-    if not bounds or bounds[-1][1] <= 0:
-        return None
-    rank, lower, below = q * bounds[-1][1], 0.0, 0.0
-    for le, n in bounds:
-        if n >= rank:
-            if math.isinf(le):
-                return lower  # beyond the highest finite bound: that bound
-            return lower + (le - lower) * (rank - below) / (n - below) if n > below else le
-        lower, below = le, n
-    return lower
 
 
 def generator_lines(run: Path) -> tuple[list[str], list[str]]:

@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import unquote, urlencode, urlparse
+
+from scripts.common.stores import mysql_connect
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / os.environ.get("NOTAS_STATE", ".dev")
@@ -188,53 +189,6 @@ def wait_for(urls: dict[str, str], seconds: float, alive=lambda: True) -> list[s
     return list(pending)
 
 
-def mysql_connect(url: str, **options):
-    """A PyMySQL connection to a mysql:// URL; `options` go to pymysql.connect."""
-    import pymysql
-
-    u = urlparse(url)
-    return pymysql.connect(
-        host=u.hostname or "127.0.0.1",
-        port=u.port or 3306,
-        user=unquote(u.username or "root"),
-        password=unquote(u.password or ""),
-        database=u.path.lstrip("/") or "notas",
-        **options,
-    )
-
-
-def stack_processes(honcho: int, names: tuple[str, ...]) -> dict[str, list[int]]:
-    """The processes honcho (pid `honcho`) started, by program name (`names`), with their
-    children (nginx's workers). Matched by ancestry and by the kernel's name for them,
-    which redis-server keeps though it rewrites its command line."""
-    import psutil
-
-    found = {name: [] for name in names}
-    for proc in psutil.Process(honcho).children(recursive=True):
-        try:
-            if proc.name() in found:
-                found[proc.name()].append(proc.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
-def cpu_seconds(procs: dict[str, list[int]]) -> dict[str, float]:
-    """User and system CPU seconds so far of each name's processes (`stack_processes`)."""
-    import psutil
-
-    seconds = {}
-    for name, pids in procs.items():
-        seconds[name] = 0.0
-        for pid in pids:
-            try:
-                times = psutil.Process(pid).cpu_times()
-                seconds[name] += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-    return seconds
-
-
 def summaries_owed(mysql_url: str) -> int:
     """Batches whose report summaries the writers' summarizers have not applied yet."""
     with mysql_connect(mysql_url) as db, db.cursor() as cur:
@@ -251,66 +205,3 @@ def wait_for_summaries(mysql_url: str, seconds: float = 120) -> float:
     if summaries_owed(mysql_url):
         sys.exit(f"the report summaries did not catch up within {seconds:.0f} s")
     return time.time() - start
-
-
-class QueueBacklog:
-    """Route 3's backlog, read from the broker over the Kafka protocol through one client kept
-    between reads (it reconnects by itself after the broker restarts), without joining the
-    group: the records of `topic` that consumer group `group` has not committed yet (its lag,
-    summed over the partitions; a partition it never committed counts from its beginning),
-    and the records in the dead-letter topic."""
-
-    def __init__(
-        self,
-        brokers: str,
-        group: str = "grade-consumer",
-        topic: str = "grades",
-        dead_letters: str = "grades.dead-letter",
-    ):
-        self.brokers, self.group, self.topic, self.dead_letters = brokers, group, topic, dead_letters
-        self.consumer = None
-
-    def read(self) -> tuple[int, int]:
-        """(lag, dead letters); raises kafka.errors.KafkaError when the broker does not answer
-        within 3 s."""
-        import logging
-
-        from kafka import KafkaConsumer, TopicPartition
-
-        # Its failures are raised to the caller; its own log would repeat them on stderr.
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)
-        try:
-            if self.consumer is None:
-                self.consumer = KafkaConsumer(
-                    bootstrap_servers=self.brokers,
-                    group_id=self.group,
-                    enable_auto_commit=False,
-                    request_timeout_ms=3000,
-                    bootstrap_timeout_ms=3000,
-                )
-            c = self.consumer
-            grades = [TopicPartition(self.topic, p) for p in sorted(c.partitions_for_topic(self.topic) or ())]
-            dead = [
-                TopicPartition(self.dead_letters, p) for p in sorted(c.partitions_for_topic(self.dead_letters) or ())
-            ]
-            # The commits first: the ends read after them are at least as far on.
-            committed = {tp: c.committed(tp) for tp in grades}
-            ends, starts = c.end_offsets(grades + dead), c.beginning_offsets(grades)
-            lag = sum(ends[tp] - (starts[tp] if committed[tp] is None else committed[tp]) for tp in grades)
-            return lag, sum(ends[tp] for tp in dead)
-        except Exception:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.consumer is not None:
-            self.consumer.close()
-            self.consumer = None
-
-
-def prometheus_query(prometheus: str, expr: str) -> list[dict]:
-    """An instant query's result (`metric`, `value` per series); raises OSError (an
-    HTTPError carries Prometheus' JSON explanation) when Prometheus refuses or is away."""
-    url = f"{prometheus.rstrip('/')}/api/v1/query?" + urlencode({"query": expr})
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        return json.load(answer)["data"]["result"]

@@ -13,10 +13,8 @@ from scripts.loadtest_report import (
     client_lines,
     client_stats,
     cpu_parts,
-    fresh,
     generator_lines,
     pass_line,
-    quantile,
     queue_lines,
     read_ids,
     reconcile,
@@ -138,16 +136,6 @@ def test_client_figures_come_from_every_attempt():
     assert stats["redis"]["failures"] == 1 and stats["redis"]["p50"] == 10.0
     assert stats["Aggregated"]["requests"] == 102
     assert client_stats([]) == {}
-
-
-def test_quantiles_are_interpolated_within_buckets_as_histogram_quantile():
-    buckets = {"0.001": 0.0, "0.005": 50.0, "0.01": 100.0, "+Inf": 100.0}
-    assert quantile(0.5, buckets) == pytest.approx(0.005)
-    assert quantile(0.25, buckets) == pytest.approx(0.003)
-    assert quantile(0.75, buckets) == pytest.approx(0.0075)
-    # Past the highest finite bound: that bound.
-    assert quantile(0.99, {"0.01": 10.0, "+Inf": 20.0}) == 0.01
-    assert quantile(0.5, {"0.01": 0.0, "+Inf": 0.0}) is None
 
 
 def test_the_cpu_per_record_divides_each_routes_processes_by_its_rows():
@@ -403,11 +391,3 @@ def test_the_pass_line_names_what_each_aim_proved():
     assert "Redis counted every row of routes 2 and 3 exactly once" in line
     assert pass_line(AIMS["queue"]).startswith("**PASS**: every 202 is one row within 60 s of the run's end")
     assert "Redis counted every route 3 row exactly once" in pass_line(AIMS["queue"])
-
-
-def test_only_series_the_running_processes_export_are_counted():
-    # A restarted stack's new process has not exported a series yet: its predecessor's last
-    # sample must not count (it would be subtracted from the run's gain).
-    assert fresh('m{path="/notas"}', 1700000000.25) == (
-        '(m{path="/notas"} and timestamp(m{path="/notas"}) > 1700000000.250)'
-    )
