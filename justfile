@@ -26,12 +26,12 @@ dev: _venv _npm
     cargo build --locked --bins
     (cd frontend && npm run build)
     {{just_executable()}} _broker
-    {{python}} -m scripts.devstack prepare
-    exec {{python}} -m scripts.devstack run
+    {{python}} -m scripts.stack prepare
+    exec {{python}} -m scripts.stack run
 
 # Stop the stack `just dev` started (from another terminal).
 dev-down: _venv
-    {{python}} -m scripts.devstack down
+    {{python}} -m scripts.stack down
 
 # Delete the local stack's data and logs (.dev/), after stopping it.
 dev-clean: dev-down
@@ -183,11 +183,11 @@ smoke: _venv _npm
     kill $server
     grep -q "is not answered by notas" "$fake/refused.log" || { cat "$fake/refused.log" >&2; exit 1; }
     # Secrets never print: none of the stack's passwords is in its logs after all of that.
-    {{python}} -m scripts.devstack logs-without-secrets
+    {{python}} -m scripts.stack logs-without-secrets
     # A process that dies ends the stack, which says last which one and how.
     pkill -9 -f "mariadbd --no-defaults --datadir=$PWD/.dev/mariadb/data"
     for _ in $(seq 1 120); do kill -0 $stack 2>/dev/null || break; sleep 0.5; done
-    grep -q "devstack: the stack stopped because mariadb exited (killed by signal 9)" .dev/smoke-stack.log ||
+    grep -q "stack: the stack stopped because mariadb exited (killed by signal 9)" .dev/smoke-stack.log ||
         { tail -30 .dev/smoke-stack.log >&2; exit 1; }
 
 # The fault suite (scripts/chaos.py): the debug build the other tests use (NOTAS_PROFILE=release: release builds), two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.

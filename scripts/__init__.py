@@ -1,4 +1,5 @@
-"""The repository's Python tools, run from its root as modules (`python -m scripts.devstack`),
-so that they import each other (scripts.stack, scripts.contract) without editing sys.path;
-locust/locustfile.py, which Locust loads from the root, imports scripts.grades the same way.
-Their tests are in scripts/tests/ (`just test-python`)."""
+"""The repository's Python tools, run from its root as modules (`python -m scripts.stack`),
+so that they import each other (scripts.stack, scripts.common) without editing sys.path;
+locust/locustfile.py, which Locust loads from the root, imports scripts.common.grades the same
+way. The parts every tool shares are in scripts/common/. Their tests are in scripts/tests/
+(`just test-python`)."""

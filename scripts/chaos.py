@@ -68,7 +68,6 @@ import redis
 from gevent.event import Event
 from geventhttpclient import HTTPClient
 
-from scripts import devstack
 from scripts.chaos_checks import (
     ACKNOWLEDGED,
     Attempt,
@@ -89,7 +88,7 @@ from scripts.common.contract import DEFAULTS, PASS_MARK, LiveKeys
 from scripts.common.grades import random_grade
 from scripts.common.stores import StoredNames, live_rows, live_view, mysql_connect
 from scripts.common.stores import stored_rows as stored_tuples
-from scripts.stack import ROOT, free_port
+from scripts.stack import ROOT, commands, free_port, mariadb, render
 
 RATE = float(os.environ.get("CHAOS_RATE", "150"))
 QUEUE_RATE = float(os.environ.get("CHAOS_QUEUE_RATE", str(RATE / 2)))
@@ -163,11 +162,11 @@ class Stack:
         self.url = f"http://127.0.0.1:{ports['nginx']}"
         # The checks read as the migration user, who owns the schema; the services connect as
         # theirs, made by the migration step that runs before each grpc-server.
-        self.mysql_url, app_url = devstack.mysql_users(ports["mariadb"], state)
-        devstack.write_migrate_env(self.mysql_url, app_url, state)
+        self.mysql_url, app_url = mariadb.mysql_users(ports["mariadb"], state)
+        mariadb.write_migrate_env(self.mysql_url, app_url, state)
         self.redis_url = f"redis://127.0.0.1:{ports['redis']}"
         servers = {**{name: [port] for name, port in ports.items()}, **replicas}
-        (state / "nginx" / "nginx.conf").write_text(devstack.render_nginx(servers, state))
+        (state / "nginx" / "nginx.conf").write_text(render.render_nginx(servers, state))
         self.env = {
             **os.environ,
             "MYSQL_URL": app_url,
@@ -183,14 +182,14 @@ class Stack:
         }
 
         def service(name: str, port: int, **env: str) -> str:
-            return devstack.service_command(name, LISTEN_ADDR=f"127.0.0.1:{port}", **env)
+            return commands.service_command(name, LISTEN_ADDR=f"127.0.0.1:{port}", **env)
 
         grpc_servers = ",".join(f"http://127.0.0.1:{port}" for port in replicas["grpc-server"])
         procs = [
-            Process("mariadb", devstack.mariadb_command(ports["mariadb"], state), "mysql"),
-            Process("redis", devstack.redis_command(ports["redis"], state), "redis"),
-            Process("kafka", devstack.kafka_command(ports["kafka"], state), "kafka"),
-            Process("nginx", devstack.nginx_command(state), f"{self.url}/healthz"),
+            Process("mariadb", commands.mariadb_command(ports["mariadb"], state), "mysql"),
+            Process("redis", commands.redis_command(ports["redis"], state), "redis"),
+            Process("kafka", commands.kafka_command(ports["kafka"], state), "kafka"),
+            Process("nginx", commands.nginx_command(state), f"{self.url}/healthz"),
         ]
         for i in range(REPLICAS):
             server, admin = replicas["grpc-server"][i], replicas["grpc-server-admin"][i]
@@ -198,7 +197,7 @@ class Stack:
             procs += [
                 Process(
                     f"grpc-server-{i + 1}",
-                    devstack.migration_command(state)
+                    mariadb.migration_command(state)
                     + " && "
                     + service("grpc-server", server, ADMIN_ADDR=f"127.0.0.1:{admin}"),
                     f"http://127.0.0.1:{admin}/readyz",
@@ -228,13 +227,13 @@ class Stack:
     def up(self) -> None:
         """The stores first, then the topics (the cluster declares them as KafkaTopics), then
         the rest: queue-api is ready only once its topic exists."""
-        devstack.init_mariadb(self.state)
+        mariadb.init_mariadb(self.state)
         for name in self.STORES:
             self.procs[name].start(self.env, self.logs)
         for name in self.STORES:
             self.wait_ready(name, 180)
         with open(self.logs / "create-topics.log", "a") as log:
-            consumer = f"{ROOT}/target/{devstack.PROFILE}/grade-consumer"
+            consumer = f"{ROOT}/target/{commands.PROFILE}/grade-consumer"
             subprocess.run([consumer, "--create-topics"], env=self.env, stdout=log, stderr=log, check=True, timeout=60)
         for name, proc in self.procs.items():
             if name not in self.STORES:
@@ -717,7 +716,7 @@ def write_report(
     lines = [
         "# Fault suite (`just chaos`)",
         "",
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {devstack.PROFILE} builds, {REPLICAS} replicas of each route: "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {commands.PROFILE} builds, {REPLICAS} replicas of each route: "
         f"routes 1 and 2 behind nginx's 50/50 split, route 3 (queue-api, tansu, a consumer group of {REPLICAS}) "
         f"behind /queue/notas. Open-model load of {RATE:.0f} grades/s to the split and {QUEUE_RATE:.0f} grades/s to "
         "route 3, each with an Idempotency-Key and retried after 502/503/504 or a lost answer. Timeouts: "

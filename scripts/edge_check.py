@@ -1,5 +1,5 @@
 """The edge's refusals, end to end against the running local stack (`just smoke` runs it):
-a second nginx, rendered by devstack from the same Ingresses but with a rate limit of one
+a second nginx, rendered by scripts/stack from the same Ingresses but with a rate limit of one
 grade a second (burst 1) per address, in front of the stack's own processes. A quick series
 of grades must see some stored (201) and the rest refused with 429, `Retry-After` and the
 contract's JSON body (answered by dashboard-api, as ingress-nginx's custom errors are), and a
@@ -19,9 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from scripts import devstack
 from scripts.common.grades import random_grade
-from scripts.stack import free_port, read_ports
+from scripts.stack import commands, free_port, read_ports, render
 
 LIMIT = {"nginx.ingress.kubernetes.io/limit-rps": "1", "nginx.ingress.kubernetes.io/limit-burst-multiplier": "1"}
 
@@ -42,7 +41,7 @@ def lower(headers) -> dict:
 
 def strict_ingress(folder: Path) -> Path:
     """The kind overlay's Ingresses with the main Ingress of /notas limited to LIMIT."""
-    docs = [d for d in yaml.safe_load_all(devstack.INGRESS.read_text()) if d]
+    docs = [d for d in yaml.safe_load_all(render.INGRESS.read_text()) if d]
     for doc in docs:
         notes = doc["metadata"].setdefault("annotations", {})
         if "nginx.ingress.kubernetes.io/limit-rps" in notes:
@@ -60,9 +59,9 @@ def main() -> None:
             (state / sub).mkdir(parents=True)
         port = free_port()
         servers = {name: [p] for name, p in ports.items()} | {"nginx": [port]}
-        conf = devstack.render_nginx(servers, state, ingress=strict_ingress(state))
+        conf = render.render_nginx(servers, state, ingress=strict_ingress(state))
         (state / "nginx" / "nginx.conf").write_text(conf)
-        nginx = subprocess.Popen(["bash", "-c", devstack.nginx_command(state)])
+        nginx = subprocess.Popen(["bash", "-c", commands.nginx_command(state)])
         try:
             url = f"http://127.0.0.1:{port}/notas"
             for _ in range(50):

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from scripts import devstack
+from scripts.stack import render
 
 SERVERS = {
     "nginx": [8080],
@@ -47,7 +47,7 @@ def write(tmp_path, *docs):
 
 
 def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
-    text = devstack.render_nginx(SERVERS)
+    text = render.render_nginx(SERVERS)
     assert '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }' in text
     # The main Ingress's limits hold for the whole split (README, "Security").
     assert (
@@ -76,7 +76,7 @@ def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
 
 
 def test_the_three_way_header_shares_notas_between_the_three_routes_a_third_each():
-    text = devstack.render_nginx(SERVERS)
+    text = render.render_nginx(SERVERS)
     split = '    split_clients "${request_id}" $split_all {\n        33% redis-api;\n        33% grpc-client;\n        * queue-api;\n    }'
     assert split in text
     # As the GKE Gateway's rule: the header picks the three-way split, else the 50/50 one.
@@ -91,12 +91,12 @@ def test_without_queue_api_there_is_no_three_way_split(tmp_path):
         ingress("main", "/notas", "grpc-client"),
         ingress("canary", "/notas", "redis-api", canary_weight=50),
     )
-    text = devstack.render_nginx(servers, ingress=path)
+    text = render.render_nginx(servers, ingress=path)
     assert "$split_all" not in text and "proxy_pass http://$split_0;" in text
 
 
 def test_the_benchmark_adds_a_static_location():
-    assert "location = /__static_204 {\n            return 204;" in devstack.render_nginx(SERVERS, static_204=True)
+    assert "location = /__static_204 {\n            return 204;" in render.render_nginx(SERVERS, static_204=True)
 
 
 def test_the_canary_weight_sets_the_share(tmp_path):
@@ -105,10 +105,10 @@ def test_the_canary_weight_sets_the_share(tmp_path):
         ingress("main", "/notas", "grpc-client"),
         ingress("canary", "/notas", "redis-api", canary_weight=30),
     )
-    main, splits = devstack.ingress_routes(path)
+    main, splits = render.ingress_routes(path)
     assert splits == {"/notas": [("redis-api", 30), ("grpc-client", 70)]}
     assert main == [{"path": "/notas", "type": "Exact", "service": "grpc-client", "annotations": {}}]
-    assert "30% redis-api;\n        * grpc-client;" in devstack.render_nginx(SERVERS, ingress=path)
+    assert "30% redis-api;\n        * grpc-client;" in render.render_nginx(SERVERS, ingress=path)
 
 
 def test_the_edge_limits_follow_the_annotations_and_the_bench_goes_without_the_rate_limit():
@@ -116,25 +116,25 @@ def test_the_edge_limits_follow_the_annotations_and_the_bench_goes_without_the_r
         "nginx.ingress.kubernetes.io/limit-rps": "10",
         "nginx.ingress.kubernetes.io/proxy-body-size": "1k",
     }
-    zones, directives = devstack.edge_limits(notes, "z")
+    zones, directives = render.edge_limits(notes, "z")
     assert zones == "    limit_req_zone $binary_remote_addr zone=z:5m rate=10r/s;\n"
     # ingress-nginx's default burst multiplier is 5.
     assert directives == [
         "limit_req zone=z burst=50 nodelay;",
         "client_max_body_size 1k;",
     ]
-    assert devstack.edge_limits(notes, "z", rate_limit=False) == (
+    assert render.edge_limits(notes, "z", rate_limit=False) == (
         "",
         ["client_max_body_size 1k;"],
     )
-    assert devstack.edge_limits({}, "z") == ("", [])
-    bench = devstack.render_nginx(SERVERS, static_204=True, rate_limit=False)
+    assert render.edge_limits({}, "z") == ("", [])
+    bench = render.render_nginx(SERVERS, static_204=True, rate_limit=False)
     assert "limit_req" not in bench.replace("limit_req_status", "")
 
 
 def test_a_prefix_path_is_a_prefix_location(tmp_path):
     path = write(tmp_path, ingress("main", "/api", "dashboard-api", path_type="Prefix"))
-    assert "location /api {" in devstack.render_nginx(SERVERS, ingress=path)
+    assert "location /api {" in render.render_nginx(SERVERS, ingress=path)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_a_prefix_path_is_a_prefix_location(tmp_path):
 )
 def test_ingresses_the_local_stack_cannot_serve_are_refused(tmp_path, docs, message):
     with pytest.raises(SystemExit, match=message):
-        devstack.render_nginx(SERVERS, ingress=write(tmp_path, *docs))
+        render.render_nginx(SERVERS, ingress=write(tmp_path, *docs))
 
 
 def test_nginx_accepts_the_rendering(tmp_path):
@@ -169,7 +169,7 @@ def test_nginx_accepts_the_rendering(tmp_path):
     for sub in ("nginx/tmp", "logs"):
         (tmp_path / sub).mkdir(parents=True)
     conf = tmp_path / "nginx" / "nginx.conf"
-    conf.write_text(devstack.render_nginx(SERVERS, state=tmp_path, static_204=True))
+    conf.write_text(render.render_nginx(SERVERS, state=tmp_path, static_204=True))
     test = [
         nginx,
         "-t",
@@ -182,13 +182,3 @@ def test_nginx_accepts_the_rendering(tmp_path):
     ]
     checked = subprocess.run(test, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-
-
-def test_a_log_holding_a_password_of_the_stack_is_named():
-    urls = [
-        "mysql://notas_app:f00d@127.0.0.1:13306/notas",
-        "redis://:beef@127.0.0.1:16379",
-        "http://127.0.0.1:8080",
-    ]
-    logs = {"clean.log": "connected as notas_app:***", "leak.log": "AUTH beef failed"}
-    assert devstack.passwords_in(logs, urls) == ["leak.log"]

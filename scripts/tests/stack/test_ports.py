@@ -3,8 +3,7 @@
 import itertools
 import json
 
-from scripts import stack
-from scripts.stack import PREFERRED_PORTS, assign_ports
+from scripts.stack.ports import PREFERRED_PORTS, assign_ports, choose_ports
 
 
 def fresh_ports():
@@ -45,7 +44,7 @@ def test_no_port_is_given_twice():
 
 
 def test_the_choice_is_saved_for_the_next_run(tmp_path):
-    ports = stack.choose_ports(tmp_path)
+    ports = choose_ports(tmp_path)
     assert json.loads((tmp_path / "ports.json").read_text()) == ports
     assert sorted(ports) == sorted(PREFERRED_PORTS)
     assert len(set(ports.values())) == len(ports)
