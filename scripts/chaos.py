@@ -77,7 +77,6 @@ from scripts.chaos_checks import (
     attempt_violations,
     kept_accepting_violations,
     live_view_violations,
-    percentile,
     queue_violations,
     stored_violations,
     summary_violations,
@@ -86,6 +85,7 @@ from scripts.chaos_checks import (
 from scripts.common.broker import QueueBacklog
 from scripts.common.contract import DEFAULTS, PASS_MARK, LiveKeys
 from scripts.common.grades import random_grade
+from scripts.common.metrics import nearest_rank
 from scripts.common.stores import StoredNames, live_rows, live_view, mysql_connect
 from scripts.common.stores import stored_rows as stored_tuples
 from scripts.stack import ROOT, commands, free_port, mariadb, render
@@ -765,7 +765,7 @@ def write_report(
         retried, slowest = answers([a for a in load.attempts if a.grade in chosen])
         acked, stored = o.tally[202]
         to_stored = " / ".join(
-            "-" if (v := percentile(o.to_stored, q)) is None else f"{v:.2f} s" for q in (50, 99, 100)
+            "-" if (v := nearest_rank(o.to_stored, q / 100)) is None else f"{v:.2f} s" for q in (50, 99, 100)
         )
         peak = "-" if o.queue_peak is None else f"{o.queue_peak:,}"
         lines.append(

@@ -6,7 +6,6 @@ Apart from chaos.py because that module puts gevent into the standard library as
 imported; these import nothing of it, so that pytest can run them (scripts/tests/).
 """
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -116,13 +115,6 @@ def times_to_stored(rows: list[Row], grades: list[Grade]) -> list[float]:
         for g in grades
         if g.queued and g.acked_at is not None and g.body["nombre"] in stored_at
     )
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """The `p`th percentile (nearest rank) of sorted `values`; None when there are none."""
-    if not values:
-        return None
-    return values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))]
 
 
 def live_view_violations(total: int, counts: dict[str, int], mysql_counts: dict[str, int]) -> list[str]:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from scripts.common.contract import KEY_PREFIX
 from scripts.common.metrics import histogram_quantile as quantile
+from scripts.common.metrics import nearest_rank
 from scripts.common.processes import cpu_seconds, executable, stack_processes
 from scripts.common.prometheus import fresh, wait_for_scrape
 from scripts.common.prometheus import query as prometheus_query
@@ -314,11 +315,6 @@ def client_stats(tries: list[tuple[str, bool, float, float]]) -> dict[str, dict]
             "p99": nearest_rank(times, 0.99),
         }
     return stats
-
-
-def nearest_rank(ordered: list[float], q: float) -> float:
-    """The q-quantile of sorted values: the smallest value with at least a share q at or below it."""
-    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""A service's /metrics, parsed with prometheus_client's text parser, and one histogram
-quantile with PromQL's `histogram_quantile` semantics.
+"""A service's /metrics, parsed with prometheus_client's text parser, one histogram
+quantile with PromQL's `histogram_quantile` semantics, and one quantile of raw samples.
 
 The quantile follows `bucketQuantile` in Prometheus' promql/quantile.go: linear
 interpolation inside the bucket the rank falls in, a lower bound of 0 for the lowest
@@ -96,3 +96,12 @@ def histogram_quantile(q: float, buckets: dict) -> float | None:
     if n == below:
         return None  # q = 0 over an empty lowest bucket: 0/0 in Prometheus, NaN
     return start + (end - start) * (rank - below) / (n - below)
+
+
+def nearest_rank(ordered: list[float], q: float) -> float | None:
+    """The q-quantile of sorted samples, by nearest rank: the smallest value with at least a
+    share q of the samples at or below it. None when there are none. The tools' client-side
+    latencies and times to stored use it: each figure is one that was measured."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, max(math.ceil(q * len(ordered)) - 1, 0))]

@@ -10,7 +10,6 @@ from scripts.chaos_checks import (
     attempt_violations,
     kept_accepting_violations,
     live_view_violations,
-    percentile,
     queue_violations,
     stored_violations,
     summary_violations,
@@ -93,13 +92,6 @@ def test_times_to_stored_run_from_each_202_to_its_row():
     # Grade 1's row was committed a moment before its 202 reached the client: 0, not negative;
     # grade 2 is not stored yet; grade 3 is route 2's.
     assert times_to_stored(rows, grades) == [0.0, 0.5]
-
-
-def test_percentiles_are_nearest_rank():
-    values = [float(v) for v in range(1, 101)]
-    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
-    assert percentile([3.0], 99) == 3.0
-    assert percentile([], 50) is None
 
 
 def test_the_live_view_must_equal_the_rows_of_routes_2_and_3():

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from scripts.common.metrics import Histogram, histogram, histogram_quantile, samples, total
+from scripts.common.metrics import Histogram, histogram, histogram_quantile, nearest_rank, samples, total
 
 # A service's /metrics as metrics-exporter-prometheus renders it (grpc-server, trimmed).
 EXPOSITION = """# TYPE notas_batch_size histogram
@@ -103,3 +103,10 @@ def test_interpolation_within_the_bucket_as_the_load_test_reported_it():
     assert histogram_quantile(0.25, buckets) == pytest.approx(0.003)
     assert histogram_quantile(0.75, buckets) == pytest.approx(0.0075)
     assert histogram_quantile(0.99, {"0.01": 10.0, "+Inf": 20.0}) == 0.01
+
+
+def test_nearest_rank_is_a_measured_value():
+    values = [float(v) for v in range(1, 101)]
+    assert (nearest_rank(values, 0.50), nearest_rank(values, 0.99), nearest_rank(values, 1.0)) == (50.0, 99.0, 100.0)
+    assert nearest_rank([3.0], 0.99) == 3.0
+    assert nearest_rank([], 0.50) is None
