@@ -1,0 +1,66 @@
+"""The load generator, oha, as every phase runs it, and the run's log lines."""
+
+import json
+import random
+import resource
+import subprocess
+
+from scripts.bench.settings import BODIES
+from scripts.common.grades import random_grade
+from scripts.common.stores import mysql_connect
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+def write_bodies(count: int = 100_000, seed: int = 2023) -> None:
+    """The grades oha posts (BODIES), one JSON body per line, from a fixed seed."""
+    rng = random.Random(seed)
+    BODIES.write_text("".join(json.dumps(random_grade(rng)) + "\n" for _ in range(count)))
+
+
+def oha(
+    url: str, *, seconds: int, connections: int = 64, rate: int | None = None, post: bool = True, ok: int = 201
+) -> dict:
+    """One oha run; `ok` is the status that acknowledges a POST (route 3: 202)."""
+    args = ["oha", "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-c", str(connections)]
+    if rate:
+        args += ["-q", str(rate), "--latency-correction"]
+    if post:
+        args += ["-m", "POST", "-H", "content-type: application/json", "-Z", str(BODIES)]
+    out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
+    return summary(json.loads(out), post=post, ok=ok, seconds=seconds)
+
+
+def summary(report: dict, *, post: bool, ok: int, seconds: int) -> dict:
+    """The figures the bench keeps of oha's JSON report."""
+    codes = {str(k): v for k, v in report.get("statusCodeDistribution", {}).items()}
+    totals = report["summary"]
+    ok = codes.get(str(ok) if post else "204", 0)
+    failures = dict(report.get("errorDistribution", {}))
+    # Requests still in flight when the run's time is up are cut by oha, not failed by us.
+    in_flight = failures.pop("aborted due to deadline", 0)
+    pct = report.get("latencyPercentiles", {})
+    return {
+        "rps": totals.get("requestsPerSec") or 0.0,
+        "codes": codes,
+        "ok": ok,
+        "in_flight": in_flight,
+        "errors": sum(codes.values()) - ok + sum(failures.values()),
+        "p50_ms": (pct.get("p50") or 0) * 1000,
+        "p99_ms": (pct.get("p99") or 0) * 1000,
+        "seconds": seconds,
+    }
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (oha, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def count_rows(url: str) -> int:
+    with mysql_connect(url) as db, db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM grades")
+        return cur.fetchone()[0]

@@ -1,0 +1,113 @@
+"""Each route, directly and through nginx's 50/50 split: its highest sustained rate (closed
+model) with the CPU seconds per record of every process, its latency at fixed arrival rates
+(open model), and for the split the latency target's run at half its highest rate, with the
+writers' flush times read from their /metrics meanwhile."""
+
+import time
+
+from scripts.bench.figures import rate_of
+from scripts.bench.load import children_cpu, count_rows, log, oha
+from scripts.bench.queue import drain_queue, queue_run
+from scripts.bench.settings import QUEUE, RATES, ROUTE1, ROUTE2, SECONDS_HALF, SECONDS_MAX, SECONDS_RATE, SPLIT
+from scripts.common import metrics
+from scripts.common.metrics import Histogram, histogram_quantile
+from scripts.common.processes import cpu_seconds
+from scripts.stack import wait_for_summaries
+
+
+def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: str | None = None) -> dict:
+    """The highest sustained rate (closed model), the rows MySQL gained, and the CPU seconds
+    per 1,000 records of every process, counted until the summaries have caught up. With
+    `brokers` (route 3: 202s), first until the consumers have drained the topic; "queue" then
+    says how many rows were stored while the load ran and how long the drain took."""
+    rows_before, cpu_before = count_rows(mysql_url), cpu_seconds(procs)
+    oha_before = children_cpu()
+    top = oha(url, seconds=SECONDS_MAX, connections=128, ok=202 if brokers else 201)
+    oha_cpu = children_cpu() - oha_before
+    queue = None
+    if brokers:
+        rows_at_end = count_rows(mysql_url)
+        drain_s = drain_queue(brokers)
+        queue = {"stored_during": rows_at_end - rows_before, "drained": count_rows(mysql_url) - rows_at_end}
+        queue["drain_s"] = drain_s
+    catch_up = wait_for_summaries(mysql_url)
+    time.sleep(0.5)
+    rows_after, cpu_after = count_rows(mysql_url), cpu_seconds(procs)
+    per_thousand = {p: (cpu_after[p] - cpu_before[p]) * 1000 / max(top["ok"], 1) for p in procs}
+    return {
+        "top": top,
+        "rows": rows_after - rows_before,
+        "cpu": per_thousand,
+        "catch_up_s": catch_up,
+        "oha_cpu": oha_cpu * 1000 / max(top["ok"], 1),
+        "queue": queue,
+    }  # CPU seconds per 1,000 records, as "cpu"
+
+
+def measure(
+    targets: dict[str, str], procs, mysql_url: str, brokers: str, static_url: str, flush_urls: dict[str, str]
+) -> dict:
+    """Every target's highest sustained rate, then its runs at fixed rates; the split also at
+    half its highest rate, with its parts. `procs` gives the stack's processes, read anew for
+    each target."""
+    results = {}
+    for name, url in targets.items():
+        queued = name == QUEUE
+        log(f"{name}: highest sustained rate")
+        results[name] = sustained(url, procs(), mysql_url, brokers=brokers if queued else None)
+        results[name]["rates"] = {}
+        for rate in RATES:
+            log(f"{name}: {rate}/s")
+            if queued:
+                results[name]["rates"][rate] = queue_run(url, rate, SECONDS_RATE, mysql_url, brokers)
+            else:
+                results[name]["rates"][rate] = oha(url, seconds=SECONDS_RATE, connections=256, rate=rate)
+        if name == SPLIT:
+            results[name] |= at_half(results[name], url, targets, static_url, flush_urls)
+    return results
+
+
+def at_half(split: dict, url: str, targets: dict[str, str], static_url: str, flush_urls: dict[str, str]) -> dict:
+    """The latency target's run: the split at half its highest sustained rate as measured now
+    ("half"), then what its tail is made of ("half_parts"): each route alone at its half of
+    that rate, and nginx's static 204 at the whole of it."""
+    half = max(10, round(rate_of(split) / 2))
+
+    def timed(url: str, rate: int, post: bool = True) -> dict:
+        """An open-model run at `rate`, with the writers' flush times meanwhile."""
+        before = flush_histograms(flush_urls)
+        run = oha(url, seconds=SECONDS_HALF, connections=256, rate=rate, post=post)
+        return {**run, "rate": rate, "flushes": flushes_between(before, flush_histograms(flush_urls))}
+
+    log(f"{SPLIT}: {half}/s, half its highest sustained rate")
+    found = {"half": timed(url, half)}
+    log(f"{SPLIT}: its parts at {half}/s")
+    found["half_parts"] = {
+        "route 1": timed(targets[ROUTE1], half // 2),
+        "route 2": timed(targets[ROUTE2], half // 2),
+        "static 204": oha(static_url, seconds=SECONDS_HALF, connections=256, rate=half, post=False),
+    }
+    return found
+
+
+def flush_histogram(text: str) -> Histogram:
+    """The flush-time histogram (`notas_batch_flush_seconds`) in a service's /metrics text."""
+    return metrics.histogram(text, "notas_batch_flush_seconds")
+
+
+def flush_histograms(urls: dict[str, str]) -> dict[str, Histogram]:
+    """Each service's flush-time histogram so far, read from its /metrics at `urls`."""
+    return {name: flush_histogram(metrics.fetch(url)) for name, url in urls.items()}
+
+
+def flushes_between(before: dict[str, Histogram], after: dict[str, Histogram]) -> dict[str, dict]:
+    """The flushes each writer made between two readings: how many, their mean time, and
+    their p99 as `histogram_quantile` interpolates it (ms)."""
+    flushes = {}
+    for name, now in after.items():
+        gained = now.minus(before.get(name, Histogram()))
+        if gained.count <= 0:
+            continue
+        p99 = histogram_quantile(0.99, gained.buckets)
+        flushes[name] = {"count": gained.count, "mean_ms": gained.sum / gained.count * 1000, "p99_ms": p99 * 1000}
+    return flushes

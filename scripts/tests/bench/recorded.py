@@ -1,0 +1,126 @@
+"""A bench run's results, written by hand: small round figures in the shape the run records
+them, for the tests of the report, the targets and the chart."""
+
+from scripts.bench.settings import QUEUE, ROUTE1, ROUTE2, SERVICES, SPLIT
+
+__all__ = ["QUEUE", "ROUTE1", "ROUTE2", "SPLIT"]
+
+
+def top(ok: int, errors: int = 0, in_flight: int = 4) -> dict:
+    """A closed-model run of 10 s that was answered `ok` times."""
+    return {
+        "rps": ok / 10,
+        "codes": {},
+        "ok": ok,
+        "in_flight": in_flight,
+        "errors": errors,
+        "p50_ms": 8.0,
+        "p99_ms": 30.0,
+        "seconds": 10,
+    }
+
+
+def closed(ok: int, rows: int, cpu_ms: float, queue: dict | None = None) -> dict:
+    """A highest-sustained-rate run: `cpu_ms` CPU ms per 1,000 records, spread over the
+    processes (mariadbd a half, nginx a tenth, the rest evenly)."""
+    others = [p for p in SERVICES if p not in ("mariadbd", "nginx")]
+    cpu = {p: cpu_ms * 0.4 / len(others) / 1000 for p in others}
+    cpu |= {"mariadbd": cpu_ms * 0.5 / 1000, "nginx": cpu_ms * 0.1 / 1000}
+    return {"top": top(ok), "rows": rows, "cpu": cpu, "catch_up_s": 1.5, "oha_cpu": 0.02, "queue": queue}
+
+
+def fixed(rate: int, p99_ms: float, errors: int = 0, seconds: int = 5) -> dict:
+    """An open-model run at `rate` that was answered in full."""
+    return {
+        "rps": rate,
+        "codes": {},
+        "ok": rate * seconds,
+        "in_flight": 0,
+        "errors": errors,
+        "p50_ms": p99_ms / 4,
+        "p99_ms": p99_ms,
+        "seconds": seconds,
+    }
+
+
+def queued(rate: int, kept_up: bool, seconds: int = 5) -> dict:
+    """A fixed-rate run of route 3 and what its consumers did meanwhile."""
+    return fixed(rate, 12.0, seconds=seconds) | {
+        "rate": rate,
+        "drain_s": 0.5,
+        "stored_per_s": rate * 0.98 if kept_up else rate * 0.5,
+        "lag_peak": rate // 4,
+        "lag_late": rate // 10 if kept_up else rate * 2,
+        "lag_mean": rate / 20,
+        "queued_s": 0.05,
+        "kept_up": kept_up,
+    }
+
+
+def flushes(mean_ms: float, p99_ms: float, count: int) -> dict:
+    return {"mean_ms": mean_ms, "p99_ms": p99_ms, "count": count}
+
+
+def results() -> dict:
+    rates = {rate: fixed(rate, p99) for rate, p99 in ((1000, 4.0), (5000, 12.0), (10000, 80.0))}
+    split = closed(60_000, 60_002, 150.0) | {"rates": dict(rates)}
+    split["half"] = fixed(3000, 20.0, seconds=10) | {
+        "rate": 3000,
+        "flushes": {"grpc-client": flushes(3.0, 9.9, 900), "grpc-server": flushes(2.4, 15, 1700)}
+        | {"redis-api": flushes(3.5, 20, 1500)},
+    }
+    split["half_parts"] = {
+        "route 1": fixed(1500, 19.0, seconds=10) | {"rate": 1500, "flushes": {"grpc-server": flushes(1.4, 7.5, 2100)}},
+        "route 2": fixed(1500, 15.0, seconds=10) | {"rate": 1500, "flushes": {"redis-api": flushes(1.7, 7.5, 2100)}},
+        "static 204": fixed(3000, 2.0, seconds=10),
+    }
+    queue = closed(50_000, 50_000, 300.0, {"stored_during": 30_000, "drained": 20_000, "drain_s": 4.2})
+    queue["rates"] = {rate: queued(rate, rate < 10000) for rate in (1000, 5000, 10000)}
+    queue["keep_up"] = [queued(5000, False, 10), queued(2500, True, 10), queued(3750, True, 10)]
+    return {
+        ROUTE1: closed(55_000, 55_003, 140.0) | {"rates": dict(rates)},
+        SPLIT: split,
+        ROUTE2: closed(65_000, 65_001, 120.0) | {"rates": dict(rates)},
+        QUEUE: queue,
+    }
+
+
+CEILINGS = {
+    "nginx static 204 (req/s)": 40_000.0,
+    "MariaDB durable batched INSERT (rows/s)": 100_000.0,
+    "Redis INCR, pipelined (ops/s)": 500_000.0,
+}
+NAIVE = closed(9_000, 9_000, 400.0) | {"rates": {}}
+LARGE = {
+    "seconds": 95.0,
+    "split": closed(54_000, 54_001, 160.0),
+    "reports": {"records (all, newest 50)": 1.2, "top 5 students (all)": 3.4},
+}
+MACHINE = {"seconds": 600.0, "others": 30.0, "load": (0.5, 0.4, 0.3), "static_cpu": 25e-6}
+
+
+def counted() -> dict:
+    """Three passes per route under callgrind, 2,000 rows each."""
+
+    def passes(ir: dict, batches: dict) -> list[dict]:
+        return [
+            {"ir": {k: v * (1 + n / 100) for k, v in ir.items()}, "rows": 2000, "seconds": 20.0 + n, "batches": batches}
+            for n in range(3)
+        ]
+
+    return {
+        "routes": {
+            "route 1 (grpc)": passes(
+                {"grpc-client": 60e6, "grpc-server": 50e6}, {"grpc-client": 400, "grpc-server": 250}
+            ),
+            "route 2 (redis)": passes({"redis-api": 100e6}, {"redis-api": 250}),
+            "route 3 (queue)": passes({"queue-api": 70e6, "grade-consumer": 80e6}, {"grade-consumer": 200}),
+        },
+        "idle": {
+            "grpc-client": 1000,
+            "grpc-server": 2000,
+            "redis-api": 3000,
+            "queue-api": 4000,
+            "grade-consumer": 5000,
+        },
+    }

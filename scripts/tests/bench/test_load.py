@@ -1,0 +1,30 @@
+from scripts.bench.load import summary
+
+# oha's JSON report, trimmed to what the bench reads.
+REPORT = {
+    "summary": {"requestsPerSec": 1234.5},
+    "statusCodeDistribution": {"201": 12000, "503": 3},
+    "errorDistribution": {"aborted due to deadline": 40, "connection closed": 2},
+    "latencyPercentiles": {"p50": 0.004, "p99": 0.0255},
+}
+
+
+def test_cut_in_flight_is_not_an_error_but_every_other_answer_and_failure_is():
+    m = summary(REPORT, post=True, ok=201, seconds=10)
+    assert (m["ok"], m["in_flight"], m["errors"]) == (12000, 40, 5)
+    assert (m["p50_ms"], m["p99_ms"], m["rps"], m["seconds"]) == (4.0, 25.5, 1234.5, 10)
+
+
+def test_route_3_acknowledges_with_202_and_a_static_run_with_204():
+    assert summary(REPORT, post=True, ok=202, seconds=10)["errors"] == 12005
+    static = {"summary": {}, "statusCodeDistribution": {204: 500}}
+    assert summary(static, post=False, ok=201, seconds=5) | {"codes": None} == {
+        "rps": 0.0,
+        "codes": None,
+        "ok": 500,
+        "in_flight": 0,
+        "errors": 0,
+        "p50_ms": 0,
+        "p99_ms": 0,
+        "seconds": 5,
+    }
