@@ -3,13 +3,10 @@ the ceilings, the routes, route 3's search, the naive baseline, the instructions
 the large table, then BENCHMARKS.md and benchmarks.png; the stack is stopped whatever happens."""
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import time
-
-import psutil
 
 from scripts.bench import ceilings, routes
 from scripts.bench.callgrind import instructions
@@ -20,25 +17,8 @@ from scripts.bench.queue import drain_queue, keep_up
 from scripts.bench.report import write
 from scripts.bench.seeded import report_times, seed
 from scripts.bench.settings import LARGE, NAIVE, QUEUE, ROUTE1, ROUTE2, SERVICES, SPLIT, STATE
-from scripts.common.processes import stack_processes, tree_seconds
+from scripts.common.processes import busy_seconds, own_seconds, stack_processes
 from scripts.stack import read_env, read_ports, start, wait_until_ready
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (every core, every process) since boot."""
-    t = psutil.cpu_times()
-    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
-
-
-def own_seconds(stack: subprocess.Popen) -> float:
-    """CPU seconds of this run's processes: this one, its children that ended (oha, the naive
-    redis-api, redis-benchmark), and the stack's processes (honcho's tree) so far."""
-    own = sum(
-        getattr(resource.getrusage(who), f)
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-        for f in ("ru_utime", "ru_stime")
-    )
-    return own + tree_seconds(stack.pid)
 
 
 def start_stack() -> subprocess.Popen:
@@ -110,7 +90,7 @@ def main() -> None:
         large = routes.sustained(targets[SPLIT], procs(), mysql_url)
         # What the machine did besides this run: every core's busy time, less this run's own.
         seconds = time.time() - began
-        others = busy_seconds() - busy_before - own_seconds(stack)
+        others = busy_seconds() - busy_before - own_seconds(stack.pid)
         machine = {"seconds": seconds, "others": others, "load": load_before, "static_cpu": static_cpu}
         write(found, results, naive, {"seconds": seeded_s, "split": large, "reports": reports}, machine, counted)
     finally:

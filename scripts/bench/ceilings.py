@@ -8,9 +8,9 @@ import threading
 import time
 import urllib.parse
 
-from scripts.bench.load import children_cpu, oha
+from scripts.bench.load import oha
 from scripts.bench.settings import SECONDS_MAX
-from scripts.common.processes import cpu_seconds, stack_processes
+from scripts.common.processes import children_seconds, cpu_seconds, stack_processes
 from scripts.common.stores import mysql_connect
 
 
@@ -18,9 +18,9 @@ def measure(stack: int, static_url: str, mysql_url: str, redis_url: str) -> tupl
     """The ceilings by name, and the CPU seconds nginx (under honcho, pid `stack`) and oha
     spent per static 204."""
     nginx = stack_processes(stack, ("nginx",))
-    nginx_before, oha_before = cpu_seconds(nginx)["nginx"], children_cpu()
+    nginx_before, oha_before = cpu_seconds(nginx)["nginx"], children_seconds()
     static = oha(static_url, seconds=SECONDS_MAX, post=False)
-    static_cpu = (cpu_seconds(nginx)["nginx"] - nginx_before + children_cpu() - oha_before) / max(static["ok"], 1)
+    static_cpu = (cpu_seconds(nginx)["nginx"] - nginx_before + children_seconds() - oha_before) / max(static["ok"], 1)
     ceilings = {
         "nginx static 204 (req/s)": static["rps"],
         "MariaDB durable batched INSERT (rows/s)": mariadb_ceiling(mysql_url),

@@ -2,7 +2,6 @@
 
 import json
 import random
-import resource
 import subprocess
 
 from scripts.bench.settings import BODIES
@@ -52,12 +51,6 @@ def summary(report: dict, *, post: bool, ok: int, seconds: int) -> dict:
         "p99_ms": (pct.get("p99") or 0) * 1000,
         "seconds": seconds,
     }
-
-
-def children_cpu() -> float:
-    """CPU seconds of this process's finished children (oha, once it has exited)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def count_rows(url: str) -> int:

@@ -6,12 +6,12 @@ writers' flush times read from their /metrics meanwhile."""
 import time
 
 from scripts.bench.figures import rate_of
-from scripts.bench.load import children_cpu, count_rows, log, oha
+from scripts.bench.load import count_rows, log, oha
 from scripts.bench.queue import drain_queue, queue_run
 from scripts.bench.settings import QUEUE, RATES, ROUTE1, ROUTE2, SECONDS_HALF, SECONDS_MAX, SECONDS_RATE, SPLIT
 from scripts.common import metrics
 from scripts.common.metrics import Histogram, histogram_quantile
-from scripts.common.processes import cpu_seconds
+from scripts.common.processes import children_seconds, cpu_seconds
 from scripts.stack import wait_for_summaries
 
 
@@ -21,9 +21,9 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
     `brokers` (route 3: 202s), first until the consumers have drained the topic; "queue" then
     says how many rows were stored while the load ran and how long the drain took."""
     rows_before, cpu_before = count_rows(mysql_url), cpu_seconds(procs)
-    oha_before = children_cpu()
+    oha_before = children_seconds()
     top = oha(url, seconds=SECONDS_MAX, connections=128, ok=202 if brokers else 201)
-    oha_cpu = children_cpu() - oha_before
+    oha_cpu = children_seconds() - oha_before
     queue = None
     if brokers:
         rows_at_end = count_rows(mysql_url)

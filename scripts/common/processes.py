@@ -1,5 +1,9 @@
 """The stack's processes and the CPU seconds they spent, read with psutil: the load test's
-report and the bench both charge a record's cost to the processes honcho started."""
+report and the bench both charge a record's cost to the processes honcho started. The bench
+also reads its own CPU seconds, and the whole machine's, to say how much of the machine
+other processes used while it ran."""
+
+import resource
 
 import psutil
 
@@ -55,3 +59,27 @@ def executable(pid: int) -> str:
         return psutil.Process(pid).exe()
     except psutil.Error:
         return ""
+
+
+def children_seconds() -> float:
+    """User and system CPU seconds of this process's children that have ended and been
+    waited for (a load generator, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) since boot."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+def own_seconds(pid: int) -> float:
+    """CPU seconds of this process, of its children that ended, and of process `pid` and its
+    descendants so far (`tree_seconds`): a tool's own share of the machine."""
+    own = sum(
+        getattr(resource.getrusage(who), f)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )
+    return own + tree_seconds(pid)
