@@ -14,12 +14,13 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from scripts.bench.load import count_rows, log
+from scripts.bench.load import log
 from scripts.bench.queue import drain
 from scripts.bench.settings import STATE
 from scripts.common import metrics
 from scripts.common.broker import QueueBacklog
 from scripts.common.grades import random_grade
+from scripts.common.stores import grade_count
 from scripts.stack import ROOT, free_port, wait_for
 
 # Instructions per record (callgrind): a fixed mix of grades, from a fixed seed, posted to one
@@ -171,7 +172,7 @@ def instructions(env: dict[str, str], mysql_url: str, topic: str = "bench-callgr
             routes[route] = []
             for n in range(CG_PASSES):
                 log(f"instructions per record, {route}, pass {n + 1} of {CG_PASSES} (callgrind)")
-                rows_before, batches_before = count_rows(mysql_url), batch_counts(metrics_urls, names)
+                rows_before, batches_before = grade_count(mysql_url), batch_counts(metrics_urls, names)
                 for name in names:
                     services[name].zero()
                 began = time.time()
@@ -180,7 +181,7 @@ def instructions(env: dict[str, str], mysql_url: str, topic: str = "bench-callgr
                     drain(backlog)
                 seconds = time.time() - began
                 counts = {name: services[name].dump() for name in names}
-                rows = count_rows(mysql_url) - rows_before
+                rows = grade_count(mysql_url) - rows_before
                 if rows != CG_GRADES:
                     sys.exit(f"bench: {route} under callgrind stored {rows} rows for {CG_GRADES} grades")
                 batches = {k: v - batches_before[k] for k, v in batch_counts(metrics_urls, names).items()}

@@ -6,7 +6,6 @@ import subprocess
 
 from scripts.bench.settings import BODIES
 from scripts.common.grades import random_grade
-from scripts.common.stores import mysql_connect
 
 
 def log(message: str) -> None:
@@ -51,9 +50,3 @@ def summary(report: dict, *, post: bool, ok: int, seconds: int) -> dict:
         "p99_ms": (pct.get("p99") or 0) * 1000,
         "seconds": seconds,
     }
-
-
-def count_rows(url: str) -> int:
-    with mysql_connect(url) as db, db.cursor() as cur:
-        cur.execute("SELECT COUNT(*) FROM grades")
-        return cur.fetchone()[0]

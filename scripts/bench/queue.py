@@ -7,9 +7,10 @@ import sys
 import threading
 import time
 
-from scripts.bench.load import count_rows, log, oha
+from scripts.bench.load import log, oha
 from scripts.bench.settings import DRAIN_MAX, KEEP_UP_STEPS, QUEUE, SECONDS_KEEP_UP
 from scripts.common.broker import QueueBacklog, read_lag, wait_until_drained
+from scripts.common.stores import grade_count
 
 
 def drain(backlog: QueueBacklog, seconds: float = DRAIN_MAX) -> float:
@@ -46,13 +47,13 @@ def queue_run(url: str, rate: int, seconds: int, mysql_url: str, brokers: str) -
             stop.wait(0.25)
         backlog.close()
 
-    rows_before = count_rows(mysql_url)
+    rows_before = grade_count(mysql_url)
     watcher = threading.Thread(target=watch)
     watcher.start()
     began = time.time()
     m = oha(url, seconds=seconds, connections=256, rate=rate, ok=202)
     ended = time.time()
-    rows_at_end = count_rows(mysql_url)
+    rows_at_end = grade_count(mysql_url)
     stop.set()
     watcher.join()
     m["drain_s"] = drain_queue(brokers)

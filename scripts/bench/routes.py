@@ -6,12 +6,13 @@ writers' flush times read from their /metrics meanwhile."""
 import time
 
 from scripts.bench.figures import rate_of
-from scripts.bench.load import count_rows, log, oha
+from scripts.bench.load import log, oha
 from scripts.bench.queue import drain_queue, queue_run
 from scripts.bench.settings import QUEUE, RATES, ROUTE1, ROUTE2, SECONDS_HALF, SECONDS_MAX, SECONDS_RATE, SPLIT
 from scripts.common import metrics
 from scripts.common.metrics import Histogram, histogram_quantile
 from scripts.common.processes import children_seconds, cpu_seconds
+from scripts.common.stores import grade_count
 from scripts.stack import wait_for_summaries
 
 
@@ -20,19 +21,19 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
     per 1,000 records of every process, counted until the summaries have caught up. With
     `brokers` (route 3: 202s), first until the consumers have drained the topic; "queue" then
     says how many rows were stored while the load ran and how long the drain took."""
-    rows_before, cpu_before = count_rows(mysql_url), cpu_seconds(procs)
+    rows_before, cpu_before = grade_count(mysql_url), cpu_seconds(procs)
     oha_before = children_seconds()
     top = oha(url, seconds=SECONDS_MAX, connections=128, ok=202 if brokers else 201)
     oha_cpu = children_seconds() - oha_before
     queue = None
     if brokers:
-        rows_at_end = count_rows(mysql_url)
+        rows_at_end = grade_count(mysql_url)
         drain_s = drain_queue(brokers)
-        queue = {"stored_during": rows_at_end - rows_before, "drained": count_rows(mysql_url) - rows_at_end}
+        queue = {"stored_during": rows_at_end - rows_before, "drained": grade_count(mysql_url) - rows_at_end}
         queue["drain_s"] = drain_s
     catch_up = wait_for_summaries(mysql_url)
     time.sleep(0.5)
-    rows_after, cpu_after = count_rows(mysql_url), cpu_seconds(procs)
+    rows_after, cpu_after = grade_count(mysql_url), cpu_seconds(procs)
     per_thousand = {p: (cpu_after[p] - cpu_before[p]) * 1000 / max(top["ok"], 1) for p in procs}
     return {
         "top": top,

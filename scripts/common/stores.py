@@ -133,3 +133,10 @@ class StoredNames:
                 self.names.add(nombre)
                 self.last_id = max(self.last_id, id_)
         return self.names
+
+
+def grade_count(mysql_url: str) -> int:
+    """How many grades MySQL has stored, every route's."""
+    with mysql_connect(mysql_url) as db, db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM grades")
+        return cur.fetchone()[0]
