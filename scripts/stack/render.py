@@ -11,7 +11,7 @@ import yaml
 from scripts.stack.ports import ROOT, STATE
 
 INGRESS = ROOT / "k8s" / "components" / "ingress-nginx-split" / "ingress.yaml"
-TEMPLATE = ROOT / "scripts" / "nginx.conf.template"
+TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 
 # Which local process answers for each Kubernetes Service the Ingress names. dashboard-api
 # serves the built frontend itself here (FRONTEND_DIR), where the cluster has a pod for it.
