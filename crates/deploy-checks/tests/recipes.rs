@@ -190,8 +190,8 @@ fn deploy_gke_stops_first_where_nix_cannot_build_x86_64_linux() {
             "{stderr}"
         );
     }
-    // The fix is the one the READMEs document, citing nix-darwin's module.
-    for readme in ["nix/README.md", "README.md"] {
+    // The fix is the one the docs give, citing nix-darwin's module.
+    for readme in ["nix/README.md", "docs/gke.md"] {
         let text = std::fs::read_to_string(repo().join(readme)).unwrap();
         for setting in X86_64_BUILDER {
             assert!(text.contains(setting), "{readme}: {setting}");

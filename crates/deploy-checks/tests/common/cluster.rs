@@ -464,8 +464,8 @@ pub fn reads(container: &Value, variable: &str) -> bool {
 
 /// A URL of the stores' Secrets (`notas-mysql`: `url`, the services', or `migrate-url`;
 /// `notas-redis`: `url`), which no rendering holds. On kind `just up` creates them
-/// (scripts/cluster/up.sh's `create secret generic NAME ... --from-literal=KEY="..."`); on GKE the operator
-/// creates `notas-mysql` as the README says (`--from-literal=KEY='...'`) and
+/// (scripts/cluster/up.sh's `create secret generic NAME ... --from-literal=KEY="..."`); on GKE
+/// the operator creates `notas-mysql` as docs/gke.md says (`--from-literal=KEY='...'`) and
 /// `just deploy-gke` writes `notas-redis` from the Memorystore instance
 /// (`scripts/cluster/memorystore.py`, its tests): here one with AUTH and in-transit encryption.
 fn secret_url(rendering: &str, secret: &str, key: &str) -> String {
@@ -475,7 +475,7 @@ fn secret_url(rendering: &str, secret: &str, key: &str) -> String {
     let (file, quote) = if rendering == "kind" {
         ("scripts/cluster/up.sh", '"')
     } else {
-        ("README.md", '\'')
+        ("docs/gke.md", '\'')
     };
     let text = std::fs::read_to_string(repo().join(file)).unwrap();
     let creation = format!("create secret generic {secret}");
