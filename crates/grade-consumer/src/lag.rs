@@ -3,8 +3,8 @@
 //! broker with a client of its own (a consumer of the group that never joins it), on
 //! connections of its own: its queries block for a round trip each, so they run on tokio's
 //! blocking pool, never in the consumer loop, and never queue ahead of the member's
-//! heartbeats (seen with tansu: a slow OffsetFetch on the member's coordinator connection
-//! held a heartbeat back past the session timeout).
+//! heartbeats: a slow offset query on the member's own coordinator connection could hold a
+//! heartbeat back past the session timeout, and the group would drop the member.
 //!
 //! - `notas_queue_lag_records`: records appended and not yet stored, the partition's high
 //!   watermark minus the group's committed offset. The consumer commits a batch only after

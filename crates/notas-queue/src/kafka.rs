@@ -52,9 +52,9 @@ impl KafkaArgs {
     /// Not `enable.idempotence`: with tansu 0.6.0 the idempotent producer of librdkafka
     /// 2.12.1 (rdkafka's bundled one) bumps its epoch after a record timed out while the
     /// broker was down, and tansu's storage task panics on the next append and refuses
-    /// every append until it is restarted (README, "The broker"). What idempotence would
-    /// prevent, a retried append written twice, the consumer absorbs: it stores each
-    /// `Idempotency-Key` once.
+    /// every append until it is restarted. What idempotence would prevent, a retried append
+    /// written twice, the consumer absorbs: it stores each `Idempotency-Key` once
+    /// (docs/decisions/0011-producer-without-idempotence.md).
     ///
     /// # Errors
     /// The settings are invalid.
@@ -85,8 +85,8 @@ impl KafkaArgs {
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
-            // How long a fetch may wait for records: librdkafka's 500 ms made a floor of
-            // about 0.4 s from 202 to row at low rates with tansu (the load test's runs).
+            // How long a fetch may wait for records: librdkafka's default, 500 ms, would put
+            // a floor of nearly half a second between a 202 and its row at low rates.
             .set("fetch.wait.max.ms", "100")
             .set(
                 "session.timeout.ms",

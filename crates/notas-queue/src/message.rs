@@ -5,8 +5,8 @@
 //! - value: the grade in the wire format's JSON (the `POST /notas` body);
 //! - timestamp: when queue-api accepted it (the record's create time, Unix milliseconds), for
 //!   the time from `202` to stored. A timestamp and not a header: tansu's SQLite engine finds
-//!   a fetched record's headers by scanning every header ever written (no index), which made
-//!   each fetch slower as the log grew until the consumer group could not stay formed.
+//!   a fetched record's headers by scanning every header ever written (no index), so with a
+//!   header every fetch would slow as the log grows, until the group could not stay formed.
 //!
 //! grade-consumer's `GradeConsumer::handle` reads each record back with [`decode`]. A record
 //! that cannot be decoded is a poison record: the consumer sends it to the dead-letter topic

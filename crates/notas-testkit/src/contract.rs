@@ -1,4 +1,4 @@
-//! The wire contract (README, "The wire contract") as a test suite, run against each ingestion route over
+//! The wire contract (docs/contract.md) as a test suite, run against each ingestion route over
 //! real HTTP with real MySQL, so both routes are held to the same answers.
 //!
 //! A service crate's `spawn_app()` returns a value that dereferences to an [`IngestApp`], and

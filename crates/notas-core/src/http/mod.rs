@@ -1,4 +1,4 @@
-//! The HTTP contract every notas service keeps (README, "The wire contract").
+//! The HTTP contract every notas service keeps (docs/contract.md).
 //!
 //! - [`error`]: [`ApiError`], every error as `{"error": "...", "field": ...}` with its
 //!   status; 503 always carries `Retry-After`.
