@@ -204,7 +204,7 @@ up:
 down:
     kind delete cluster --name notas
 
-# Build the x86_64 Linux images, push them to Artifact Registry, deploy the frontend to Cloud Run and apply k8s/overlays/gke (scripts/cluster/deploy-gke.sh; README, 'Deploying to GKE').
+# Build the x86_64 Linux images, push them to Artifact Registry, deploy the frontend to Cloud Run and apply k8s/overlays/gke (scripts/cluster/deploy-gke.sh; docs/gke.md).
 deploy-gke:
     scripts/cluster/deploy-gke.sh
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # `just deploy-gke`: the images to Artifact Registry, the frontend to Cloud Run, the GKE
 # overlay to the cluster kubectl points at. Idempotent: run it again to roll out new code
-# (each image is pushed under its content tag and pinned by digest). README, 'Deploying to
-# GKE', lists the variables and what must exist first.
+# (each image is pushed under its content tag and pinned by digest). docs/gke.md lists the variables and
+# what must exist first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 for var in GCP_PROJECT GCP_REGION AR_REPOSITORY INSTANCE_CONNECTION_NAME GCP_SERVICE_ACCOUNT MEMORYSTORE_INSTANCE NOTAS_DOMAIN; do
-    [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (README, 'Deploying to GKE')" >&2; exit 1; }
+    [ -n "${!var:-}" ] || { echo "deploy-gke: set $var (docs/gke.md)" >&2; exit 1; }
 done
 for tool in nix skopeo gcloud kubectl curl python3; do
     command -v $tool >/dev/null || { echo "deploy-gke needs $tool (nix develop has them all)" >&2; exit 1; }
@@ -115,7 +115,7 @@ export FRONTEND_ORIGINS
 python3 -m scripts.cluster.overlay gke --images "$work/images.json" > "$work/gke.yaml"
 kubectl create namespace so1p2 --dry-run=client -o yaml | kubectl apply -f -
 kubectl -n so1p2 get secret notas-mysql >/dev/null ||
-    { echo "deploy-gke: create the notas-mysql secret first (README, 'Deploying to GKE')" >&2; exit 1; }
+    { echo "deploy-gke: create the notas-mysql secret first (docs/gke.md)" >&2; exit 1; }
 # Memorystore as the services reach it (k8s/components/memorystore), in the Secret notas-redis:
 # its address; its AUTH string when AUTH is on (empty otherwise); rediss:// with its server CA
 # when in-transit encryption is on (SERVER_AUTHENTICATION, port 6378). Through files, so no
@@ -127,8 +127,8 @@ gcloud redis instances describe "$MEMORYSTORE_INSTANCE" --region "$GCP_REGION" "
 kubectl -n so1p2 create secret generic notas-redis --from-file=url="$work/redis-url" \
     --from-file=ca.pem="$work/redis-ca.pem" --dry-run=client -o yaml | kubectl apply -f -
 rm -f "$work/redis-auth" "$work/redis-url"
-# Route 3's broker: Kafka run by Strimzi on this cluster, as on kind (README, 'Deploying to
-# GKE', says why not Managed Service for Apache Kafka). The operator from the same pinned,
+# Route 3's broker: Kafka run by Strimzi on this cluster, as on kind (docs/decisions/
+# 0012-strimzi-not-managed-kafka.md says why not Managed Service for Apache Kafka). The operator from the same pinned,
 # hash-checked manifests as `just up` (scripts/cluster/strimzi.py; server-side: the Kafka
 # CRD is too large for a client-side apply), then the Kafka cluster and its topics, and the
 # services only once those are Ready.

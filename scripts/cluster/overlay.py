@@ -87,7 +87,7 @@ def fill(text: str, env=os.environ) -> str:
     names = sorted(set(PLACEHOLDER.findall(text)))
     missing = [n for n in names if not env.get(n)]
     if missing:
-        sys.exit(f"overlay: set {', '.join(missing)} (README, 'Deploying to GKE')")
+        sys.exit(f"overlay: set {', '.join(missing)} (docs/gke.md)")
     return PLACEHOLDER.sub(lambda m: env[m.group(1)], text)
 
 
