@@ -190,7 +190,7 @@ smoke: _venv _npm
     grep -q "stack: the stack stopped because mariadb exited (killed by signal 9)" .dev/smoke-stack.log ||
         { tail -30 .dev/smoke-stack.log >&2; exit 1; }
 
-# The fault suite (scripts/chaos.py): the debug build the other tests use (NOTAS_PROFILE=release: release builds), two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
+# The fault suite (scripts/chaos/): the debug build the other tests use (NOTAS_PROFILE=release: release builds), two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
 chaos: _venv
     cargo build --locked --bins {{ if env("NOTAS_PROFILE", "debug") == "release" { "--release" } else { "" } }}
     {{just_executable()}} _broker
@@ -320,7 +320,7 @@ _broker:
 _npm:
     @cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
 
-# The Python tools (honcho, PyYAML, Locust and the report's libraries) in .dev/venv, reinstalled when a requirements file changes.
+# The Python tools (PyYAML, Locust and the report's libraries) in .dev/venv, reinstalled when a requirements file changes.
 _venv:
     #!/usr/bin/env bash
     set -euo pipefail

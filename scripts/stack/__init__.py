@@ -4,17 +4,17 @@
 - render.py: nginx.conf from the kind overlay's Ingresses, prometheus.yml;
 - mariadb.py: MariaDB's first start, the MySQL users and the migration step;
 - commands.py: each process's command line, shared with the fault suite;
-- control.py: honcho over the Procfile, starting in the background, waiting until ready;
+- control.py: the supervisor over the Procfile, starting in the background, waiting until ready;
 - __main__.py: `python -m scripts.stack prepare|run|wait|down|url|logs-without-secrets`.
 
 The names other tools use are re-exported here.
 """
 
 from scripts.stack.control import (
-    run_honcho,
     running_pid,
     start,
     summaries_owed,
+    supervisor,
     wait_for,
     wait_for_summaries,
     wait_until_ready,
@@ -40,10 +40,10 @@ __all__ = [
     "free_port",
     "read_env",
     "read_ports",
-    "run_honcho",
     "running_pid",
     "start",
     "summaries_owed",
+    "supervisor",
     "wait_for",
     "wait_for_summaries",
     "wait_until_ready",

@@ -7,8 +7,9 @@ every file they write under `.dev/`
     prepare   pick ports, initialise MariaDB once, render nginx.conf from the
               kind overlay's Ingresses (k8s/components/ingress-nginx-split) and
               prometheus.yml from the processes that serve /metrics, and write
-              .dev/Procfile and .dev/stack.env for honcho, the process manager
-              that runs them all
+              .dev/Procfile and .dev/stack.env for the supervisor
+    run       run every process of .dev/Procfile (scripts/common/supervisor.py);
+              when one ends the others stop
     wait      (a Procfile entry) wait until every process answers, print the URLs
     down      stop a running stack (what Ctrl-C does in its terminal)
     url       print the stack's entry URL (for `just loadtest`)
@@ -26,14 +27,13 @@ took them, so the stack never collides with servers already running.
 """
 
 import os
-import re
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from urllib.parse import urlparse
 
+from scripts.common.supervisor import ended_message
 from scripts.stack.commands import (
     PROFILE,
     kafka_command,
@@ -43,7 +43,7 @@ from scripts.stack.commands import (
     redis_command,
     service_command,
 )
-from scripts.stack.control import run_honcho, running_pid, wait_until_ready
+from scripts.stack.control import PID_FILE, running_pid, supervisor, wait_until_ready
 from scripts.stack.mariadb import (
     MIGRATE_ENV,
     as_app_user,
@@ -59,7 +59,7 @@ from scripts.stack.render import THREE_WAY_HEADER, render_nginx, render_promethe
 
 def prepare() -> None:
     if pid := running_pid():
-        sys.exit(f"stack: a stack is already running (honcho pid {pid}); `just dev-down` stops it")
+        sys.exit(f"stack: a stack is already running (pid {pid}); `just dev-down` stops it")
     for sub in ("logs", "nginx/tmp", "redis", "prometheus"):
         (STATE / sub).mkdir(parents=True, exist_ok=True)
     ports = choose_ports()
@@ -179,43 +179,18 @@ def wait() -> None:
         signal.pause()
 
 
-# honcho's own lines: a signal it received, and a process that ended.
-HONCHO_SIGNAL = re.compile(r"\| (SIGINT|SIGTERM) received")
-HONCHO_STOPPED = re.compile(r"\| ([\w-]+)\.\d+ stopped \(rc=(-?\d+)\)")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
 def run() -> None:
-    """Runs the stack in the foreground under honcho, which stops every process when one
-    ends. When that happens by itself (not Ctrl-C or `just dev-down`), says last which
-    process ended the stack and how, so it is not lost in the shutdown lines."""
-    honcho = run_honcho(stdout=subprocess.PIPE, text=True, bufsize=1)
-    # Ctrl-C, and the SIGTERM honcho passes on when `just dev-down` stops it, reach this
-    # process too (same process group): honcho stops the processes, this one reports.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    asked, first_stop = False, None
-    for line in honcho.stdout:
-        sys.stdout.write(line)
-        sys.stdout.flush()
-        plain = ANSI.sub("", line)
-        asked = asked or bool(HONCHO_SIGNAL.search(plain))
-        stopped = HONCHO_STOPPED.search(plain)
-        if stopped and first_stop is None and not asked:
-            first_stop = (stopped.group(1), int(stopped.group(2)))
-    code = honcho.wait()
-    if first_stop:
-        name, rc = first_stop
-        how = f"killed by signal {-rc}" if rc < 0 else f"exit code {rc}"
+    """Runs the stack in the foreground under the supervisor, which stops every process when
+    one ends or on Ctrl-C (SIGINT) or `just dev-down` (SIGTERM). When a process ended by
+    itself, says last which one and how, so it is not lost in the shutdown lines."""
+    (STATE / PID_FILE).write_text(str(os.getpid()))
+    ended = supervisor().run()
+    if ended:
+        name, returncode = ended
         log = STATE / "logs" / f"{name}.log"
-        where = log if log.exists() else f"its lines above ({name}.1 |)"
-        print(
-            f"stack: the stack stopped because {name} exited ({how}); see {where}",
-            file=sys.stderr,
-        )
-        sys.exit(code or 1)
-    # Stopped on purpose: honcho reports its processes' SIGTERM deaths (143); all is well.
-    sys.exit(0 if asked else code)
+        where = log if log.exists() else f"its lines above ({name} |)"
+        print(f"stack: {ended_message(name, returncode)}; see {where}", file=sys.stderr)
+        sys.exit(1)
 
 
 def down() -> None:
@@ -224,12 +199,12 @@ def down() -> None:
         print("stack: no stack is running")
         return
     os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
+    for _ in range(300):
         if not running_pid():
             print("stack: stopped")
             return
         time.sleep(0.2)
-    sys.exit(f"stack: honcho (pid {pid}) did not stop within 20 s")
+    sys.exit(f"stack: its supervisor (pid {pid}) did not stop within 60 s")
 
 
 def url() -> None:

@@ -1,4 +1,4 @@
-"""The command line of each process of the stack, as honcho's Procfile and the fault suite
+"""The command line of each process of the stack, as its Procfile and the fault suite
 run them (`exec`, so that the process signalled is the server itself)."""
 
 import os

@@ -1,6 +1,6 @@
-"""Running the stack: honcho over the Procfile `prepare` wrote, starting it in the
-background for the tools that need one (`just bench`), and waiting until every process
-answers and the report summaries have caught up."""
+"""Running the stack: the supervisor (scripts/common/supervisor.py) over the Procfile
+`prepare` wrote, starting it in the background for the tools that need one (`just bench`),
+and waiting until every process answers and the report summaries have caught up."""
 
 import os
 import subprocess
@@ -8,49 +8,37 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TextIO
 
 from scripts.common.stores import mysql_connect
+from scripts.common.supervisor import Supervisor, read_procfile
 from scripts.stack.ports import ROOT, STATE, read_env, read_ports
+
+# The pid of the process that supervises the stack (`python -m scripts.stack run`), for `down`.
+PID_FILE = "stack.pid"
 
 
 def running_pid(state: Path = STATE) -> int | None:
-    """The pid of the honcho running the stack in `state`, if one is running."""
+    """The pid of the supervisor running the stack in `state`, if one is running."""
     try:
-        pid = int((state / "honcho.pid").read_text())
+        pid = int((state / PID_FILE).read_text())
         os.kill(pid, 0)
         return pid
     except (OSError, ValueError):
         return None
 
 
-def run_honcho(state: Path = STATE, **popen) -> subprocess.Popen:
-    """honcho running the stack prepared in `state` (its Procfile and stack.env), its pid
-    in state/honcho.pid for `down`; `popen` says where its output goes."""
-    # honcho is installed next to this Python, in the tools' venv.
-    honcho = Path(sys.executable).parent / "honcho"
-    stack = subprocess.Popen(
-        [
-            str(honcho),
-            "-e",
-            str(state / "stack.env"),
-            "-f",
-            str(state / "Procfile"),
-            "-d",
-            str(ROOT),
-            "start",
-        ],
-        cwd=ROOT,
-        stderr=subprocess.STDOUT,
-        **popen,
-    )
-    (state / "honcho.pid").write_text(str(stack.pid))
-    return stack
+def supervisor(state: Path = STATE, output: TextIO | None = None) -> Supervisor:
+    """The supervisor of the stack prepared in `state`: its Procfile's processes, with the
+    settings of its stack.env, their output to `output` (default stdout)."""
+    env = {**os.environ, **read_env(state)}
+    return Supervisor(read_procfile(state / "Procfile"), env=env, cwd=ROOT, output=output)
 
 
 def start(state: Path, environ: dict[str, str], log: Path) -> subprocess.Popen:
     """Prepare the stack in `state` and start it in the background, in its own session,
-    with honcho's output in `log` (`just dev` does the same in the foreground). It is not
-    ready yet: see `wait_until_ready`."""
+    with its output in `log` (`just dev` runs the same in the foreground). It is not
+    ready yet: see `wait_until_ready`. SIGTERM to its process group stops it."""
     environ = {**environ, "NOTAS_STATE": str(state)}
     subprocess.run(
         [sys.executable, "-m", "scripts.stack", "prepare"],
@@ -59,7 +47,14 @@ def start(state: Path, environ: dict[str, str], log: Path) -> subprocess.Popen:
         cwd=ROOT,
     )
     with open(log, "w") as output:
-        return run_honcho(state, env=environ, stdout=output, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "scripts.stack", "run"],
+            env=environ,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_until_ready(state: Path = STATE, seconds: float = 180, alive=lambda: True) -> list[str]:

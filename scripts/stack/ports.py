@@ -74,7 +74,7 @@ def read_ports(state: Path = STATE) -> dict[str, int]:
 
 
 def write_env(env: dict[str, str], state: Path = STATE) -> None:
-    """state/stack.env: KEY=value lines, for honcho and for the justfile's `. .dev/stack.env`;
+    """state/stack.env: KEY=value lines, for the supervisor and for the justfile's `. .dev/stack.env`;
     readable by this user only, as it holds the services' MySQL password."""
     path = state / "stack.env"
     path.touch()
