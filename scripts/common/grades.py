@@ -1,7 +1,7 @@
 """The grades the load tests post: the brief's payload with random values.
 
 Shared by locust/locustfile.py, scripts/bench.py (which writes them to a file for oha) and
-scripts/chaos.py, so every tool loads the stack with the same mix of students, courses and
+scripts/chaos/, so every tool loads the stack with the same mix of students, courses and
 terms.
 """
 

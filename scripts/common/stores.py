@@ -140,3 +140,23 @@ def grade_count(mysql_url: str) -> int:
     with mysql_connect(mysql_url) as db, db.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM grades")
         return cur.fetchone()[0]
+
+
+def live_ids(mysql_url: str) -> list[int]:
+    """The ids of the grades the live view should hold: the rows of routes 2 and 3."""
+    with mysql_connect(mysql_url) as db, db.cursor() as cur:
+        cur.execute("SELECT id FROM grades WHERE route IN ('redis', 'queue')")
+        return [id_ for (id_,) in cur.fetchall()]
+
+
+def unapplied(url: str, prefix: str, ids: list[int], timeout: float | None = None) -> list[int]:
+    """Those of `ids` the live view has not counted yet: a grade is in the view once its bit is
+    set in the `applied` bitmaps (crates/notas-core/src/live/mod.rs). Raises redis.RedisError
+    when Redis does not answer (within `timeout` seconds, if given)."""
+    import redis
+
+    keys = LiveKeys(prefix)
+    pipe = redis.Redis.from_url(url, socket_timeout=timeout).pipeline(transaction=False)
+    for id_ in ids:
+        pipe.getbit(*keys.applied(id_))
+    return [id_ for id_, applied in zip(ids, pipe.execute()) if not applied]

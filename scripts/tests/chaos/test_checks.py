@@ -2,7 +2,7 @@
 
 import pytest
 
-from scripts.chaos_checks import (
+from scripts.chaos.checks import (
     Attempt,
     Grade,
     Row,

@@ -1,9 +1,9 @@
-"""The fault suite's checks (`just chaos`, scripts/chaos.py): what it observed after a fault,
-judged. Each function takes what was read from the load, MySQL, Redis and the broker, and
-returns the violations it finds (empty: none), or the figures the report gives.
+"""The fault suite's checks: what it observed after a fault, judged. Each function takes
+what was read from the load, MySQL, Redis and the broker, and returns the violations it
+finds (empty: none), or the figures the report gives.
 
-Apart from chaos.py because that module puts gevent into the standard library as it is
-imported; these import nothing of it, so that pytest can run them (scripts/tests/).
+Pure functions, apart from the modules that run under gevent: they import none of it, so
+that pytest can run them (scripts/tests/chaos/).
 """
 
 from dataclasses import dataclass

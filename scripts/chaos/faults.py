@@ -1,0 +1,159 @@
+"""The eight faults. Each injects itself into the stack, waits for the recovery, and
+returns when the store (or, for the rolling restart, the last replica) answered again:
+
+    mariadb killed              kill -9, restarted 2 s later (InnoDB recovers its log)
+    redis killed                kill -9, restarted 2 s later, empty: route 2 rebuilds the live view
+    redis write stall           CLIENT PAUSE WRITE for 3 x REDIS_TIMEOUT_MS
+    mariadb stopped             SIGSTOP for 2 x STORE_TIMEOUT_MS, then SIGCONT
+    broker killed               kill -9 of tansu, restarted 2 s later (its SQLite file survives)
+    consumer killed mid-batch   Redis' writes paused so that the consumers' batches wait on the
+                                live view (in MySQL, offsets not committed), then kill -9 of a
+                                grade-consumer whose log says so; restarted once its session has
+                                timed out (KAFKA_SESSION_TIMEOUT_MS + 5 s; sooner stalls tansu's group)
+    mariadb down while queuing  SIGTERM, restarted 10 s later: routes 1 and 2 answer 503, route 3
+                                keeps answering 202, its queue grows, then drains
+    rolling restart             SIGTERM and restart of each service replica in turn
+
+CHAOS_FAULTS (comma-separated names from the list above) runs some of them only.
+"""
+
+import os
+import signal
+import time
+
+import redis
+
+from scripts.chaos.settings import (
+    CONSUMERS,
+    KAFKA_SESSION_TIMEOUT_MS,
+    QUEUE_OUTAGE,
+    REDIS_TIMEOUT_MS,
+    STORE_TIMEOUT_MS,
+    WAITING_ON_REDIS,
+)
+from scripts.chaos.stack import Stack
+from scripts.common.stores import StoredNames
+
+
+def kill_and_restart(store: str):
+    def fault(stack: Stack) -> float:
+        stack.supervisor.kill(store)
+        time.sleep(2)
+        stack.supervisor.restart(store)
+        return stack.wait_ready(store, 120)
+
+    return fault
+
+
+def redis_write_stall(stack: Stack) -> float:
+    pause_ms = 3 * REDIS_TIMEOUT_MS
+    redis.Redis.from_url(stack.redis_url).execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
+    time.sleep(pause_ms / 1000)
+    return time.time()
+
+
+def mariadb_stopped(stack: Stack) -> float:
+    stack.supervisor.signal("mariadb", signal.SIGSTOP)
+    time.sleep(2 * STORE_TIMEOUT_MS / 1000)
+    stack.supervisor.signal("mariadb", signal.SIGCONT)
+    return stack.wait_ready("mariadb")
+
+
+def consumer_killed_mid_batch(stack: Stack) -> float:
+    """Redis' writes paused, so that each consumer's batch, once stored in MySQL, waits on the
+    live view with its offsets uncommitted; the grade-consumer that logs such a wait first is
+    killed with -9, and restarted once its session has timed out. Its records come again, to
+    the other member or to it: their keys must store nothing twice, and the live view must
+    count each once. Notes whether the other member took the dead one's partitions over.
+
+    Not restarted sooner: with tansu 0.6.0 a member that joins while a dead member is still in
+    the group can leave the group with no partition assigned to anyone, for good. Nor does
+    tansu 0.6.0 always hand a dead member's partitions to the other member: they may wait
+    until the group changes again, here until the member is back."""
+    pause_ms = 4 * REDIS_TIMEOUT_MS
+    logs = {name: stack.logs / f"{name}.log" for name in CONSUMERS}
+    seen = {name: log.stat().st_size for name, log in logs.items()}
+    redis.Redis.from_url(stack.redis_url).execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
+    paused, victim = time.time(), None
+    while victim is None and time.time() < paused + pause_ms / 1000 - 0.2:
+        for name, log in logs.items():
+            with open(log, "rb") as f:
+                f.seek(seen[name])
+                if WAITING_ON_REDIS in f.read():
+                    victim = name
+                    break
+        time.sleep(0.05)
+    if victim is None:
+        victim = CONSUMERS[0]
+        stack.fault_violations.append(
+            f"no grade-consumer logged a batch waiting on the live view within {pause_ms} ms: "
+            f"{victim} was killed, but not mid-batch"
+        )
+    stack.supervisor.kill(victim)
+    killed = time.time()
+    stack.notes.append(f"{victim} killed {killed - paused:.1f} s into the pause, with a stored batch uncommitted")
+    # The grades accepted before the kill are all stored once its partitions have moved.
+    accepted = {g.body["nombre"] for g in stack.load.grades if g.queued and g.acked_at is not None}
+    session = KAFKA_SESSION_TIMEOUT_MS / 1000
+    restart_at, stored = killed + session + 5, StoredNames(stack.mysql_url)
+    while time.time() < restart_at:
+        if accepted <= stored.refresh():
+            stack.notes.append(
+                f"the other member took its partitions over: every grade accepted before the kill was stored "
+                f"{time.time() - killed:.1f} s after it (session timeout {session:.0f} s)"
+            )
+            break
+        time.sleep(0.25)
+    else:
+        missing = len(accepted - stored.names)
+        stack.notes.append(
+            f"the other member had not taken its partitions over {restart_at - killed:.0f} s after the kill "
+            f"({missing} grades accepted before it not stored yet): they waited for {victim} to come back "
+            "(tansu 0.6.0 keeps a dead member's assignment until the group changes again)"
+        )
+    stack.supervisor.restart(victim)
+    return stack.wait_ready(victim, 120)
+
+
+def mariadb_down_while_queuing(stack: Stack) -> float:
+    """MariaDB shut down (SIGTERM) and started again QUEUE_OUTAGE seconds later: routes 1 and
+    2 answer 503 meanwhile, route 3 keeps accepting and its queue grows."""
+    stack.supervisor.signal("mariadb", signal.SIGTERM)
+    stack.supervisor.wait("mariadb", 60)
+    time.sleep(QUEUE_OUTAGE)
+    stack.supervisor.restart("mariadb")
+    return stack.wait_ready("mariadb", 120)
+
+
+def rolling_restart(stack: Stack) -> float:
+    for name in [n for n in stack.ready if n.rsplit("-", 1)[-1].isdigit()]:
+        stack.supervisor.signal(name, signal.SIGTERM)
+        stack.supervisor.wait(name, 30)
+        stack.supervisor.restart(name)
+        stack.wait_ready(name)
+    return time.time()
+
+
+FAULTS = {
+    "mariadb killed": kill_and_restart("mariadb"),
+    "redis killed": kill_and_restart("redis"),
+    "redis write stall": redis_write_stall,
+    "mariadb stopped": mariadb_stopped,
+    "broker killed": kill_and_restart("kafka"),
+    "consumer killed mid-batch": consumer_killed_mid_batch,
+    "mariadb down while queuing": mariadb_down_while_queuing,
+    "rolling restart": rolling_restart,
+}
+# The faults during which route 3 must answer every grade with a 202 (accepting needs the
+# broker only), with what was away.
+QUEUE_KEEPS_ACCEPTING = {
+    "mariadb killed": "MariaDB was killed",
+    "redis killed": "Redis was killed",
+    "redis write stall": "Redis' writes stalled",
+    "mariadb stopped": "MariaDB was stopped",
+    "consumer killed mid-batch": "a consumer was killed",
+    "mariadb down while queuing": "MariaDB was down",
+}
+
+# CHAOS_FAULTS="redis killed,rolling restart" runs only those, in that order.
+FAULTS_CHOSEN = [f.strip() for f in os.environ.get("CHAOS_FAULTS", ",".join(FAULTS)).split(",")]
