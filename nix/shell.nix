@@ -1,5 +1,5 @@
 # Every tool the justfile and the README use, on Linux and macOS. The Python tools (Locust,
-# honcho, the report's libraries) come from PyPI into .dev/venv, pinned by the
+# the report's libraries) come from PyPI into .dev/venv, pinned by the
 # requirements files, the same on every machine: the shell gives Python itself.
 { pkgs }:
 let

@@ -15,7 +15,7 @@ from scripts.common.stores import mysql_connect
 
 
 def measure(stack: int, static_url: str, mysql_url: str, redis_url: str) -> tuple[dict[str, float], float]:
-    """The ceilings by name, and the CPU seconds nginx (under honcho, pid `stack`) and oha
+    """The ceilings by name, and the CPU seconds nginx (under the stack's supervisor, pid `stack`) and oha
     spent per static 204."""
     nginx = stack_processes(stack, ("nginx",))
     nginx_before, oha_before = cpu_seconds(nginx)["nginx"], children_seconds()

@@ -1,5 +1,5 @@
 """The stack's processes and the CPU seconds they spent, read with psutil: the load test's
-report and the bench both charge a record's cost to the processes honcho started. The bench
+report and the bench both charge a record's cost to the processes the stack's supervisor started. The bench
 also reads its own CPU seconds, and the whole machine's, to say how much of the machine
 other processes used while it ran."""
 
@@ -8,12 +8,12 @@ import resource
 import psutil
 
 
-def stack_processes(honcho: int, names: tuple[str, ...]) -> dict[str, list[int]]:
-    """The processes honcho (pid `honcho`) started, by program name (`names`), with their
+def stack_processes(supervisor: int, names: tuple[str, ...]) -> dict[str, list[int]]:
+    """The processes the supervisor (pid `supervisor`) started, by program name (`names`), with their
     children (nginx's workers). Matched by ancestry and by the kernel's name for them,
     which redis-server keeps though it rewrites its command line."""
     found = {name: [] for name in names}
-    for proc in psutil.Process(honcho).children(recursive=True):
+    for proc in psutil.Process(supervisor).children(recursive=True):
         try:
             if proc.name() in found:
                 found[proc.name()].append(proc.pid)
