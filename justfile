@@ -115,7 +115,7 @@ loadtest preset="smoke" target="" routes=env("LT_ROUTES", "split"): _venv
     printf '{"target": "%s", "preset": "%s", "routes": "%s", "path": "%s", "users": %s, "spawn rate": %s, "duration": "%s", "Locust processes": %s}\n' \
         "$target" "{{preset}}" "{{routes}}" "$path${split:+ (x-notas-split: $split)}" "$u" "$r" "$t" "$p" > "$run/run.json"
     # Without LT_PREFIX, the services' default key prefix (scripts/common/contract.py).
-    report() { {{python}} -m scripts.loadtest_report "$@" --mysql "$mysql" --redis "$redis" ${prefix:+--prefix "$prefix"} --prometheus "$prometheus" ${cpu:+--cpu $cpu}; }
+    report() { {{python}} -m scripts.loadtest "$@" --mysql "$mysql" --redis "$redis" ${prefix:+--prefix "$prefix"} --prometheus "$prometheus" ${cpu:+--cpu $cpu}; }
     report snapshot > "$run/before.json"
     # --stop-timeout: at the end each user may finish the grade it is sending (with its
     # retries); Locust still ends some with a request in flight, which the report counts as

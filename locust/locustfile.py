@@ -26,7 +26,7 @@ Locust puts the current folder first on sys.path before it loads this file (Locu
 has no `__init__.py`: `import locust` finds the library, never this folder (a folder
 without one loses to a package that has one).
 
-When NOTAS_RUN_DIR is set, each process writes there, for scripts/loadtest_report.py:
+When NOTAS_RUN_DIR is set, each process writes there, for the report (scripts/loadtest/):
 - `ids-<pid>.csv`: `sent,KEY` before a grade's first attempt; `try,KEY,ROUTE,ok|fail,MS,UNIX`
   after each attempt (its answer, its latency and when it ended); `201,KEY,ROUTE,ID` when it
   is acknowledged as stored; `202,KEY,ROUTE,UNIX` when it is acknowledged as queued (route 3),

@@ -1,48 +1,14 @@
-"""The load test's report: what Locust's processes recorded, reconciled with what the stores
-gained, and the figures it prints."""
+"""The reconciliation: every key a run sent against what the stores gained."""
 
-import json
 from collections import Counter
 
 import pytest
 
-from scripts.loadtest_report import (
-    AIMS,
-    Client,
-    Stored,
-    client_lines,
-    client_stats,
-    cpu_parts,
-    generator_lines,
-    pass_line,
-    queue_lines,
-    read_ids,
-    reconcile,
-    server_lines,
-)
+from scripts.loadtest.client import Client
+from scripts.loadtest.reconcile import Stored, pass_line, queue_lines, reconcile
+from scripts.loadtest.routes import AIMS
 
 SO1, BD1 = "SO1:2S:2023", "BD1:1S:2023"
-
-
-def test_the_ids_files_of_every_process_are_read(tmp_path):
-    (tmp_path / "ids-1.csv").write_text(
-        "sent,a\ntry,a,grpc,fail,12.5,100.0\ntry,a,redis,ok,3.0,101.0\n201,a,redis,7\nsent,b\n"
-    )
-    (tmp_path / "ids-2.csv").write_text(
-        "sent,c\ntry,c,none,fail,5000.0,102.0\ngiven-up,c\nsent,d\ntry,d,queue,ok,4.0,103.5\n202,d,queue,103.5\n"
-    )
-    client = read_ids(tmp_path)
-    assert client.sent == {"a", "b", "c", "d"}
-    assert client.acked == {"a": ("redis", 7)}
-    assert client.queued == {"d": ("queue", 103.5)}
-    assert client.given_up == {"c"}
-    assert client.cut == {"b"}
-    assert sorted(client.tries) == [
-        ("grpc", False, 12.5, 100.0),
-        ("none", False, 5000.0, 102.0),
-        ("queue", True, 4.0, 103.5),
-        ("redis", True, 3.0, 101.0),
-    ]
 
 
 # A run in which all went well: a and b acknowledged, c given up (yet stored: its answer was
@@ -125,44 +91,6 @@ def test_a_retry_answered_by_the_other_route_counts_where_it_was_stored():
     assert problems == []
     assert "| 201 answers (distinct ids) | 0 | 2 |" in lines
     assert lines[-1].startswith("\n1 retries were answered by the other route")
-
-
-def test_client_figures_come_from_every_attempt():
-    # The run spans 10 s, from the first attempt's end to the last's.
-    tries = [("grpc", True, float(ms), 100.0 + ms / 10) for ms in range(1, 101)]
-    tries += [("redis", False, 50.0, 100.0), ("redis", True, 10.0, 105.0)]
-    stats = client_stats(tries)
-    assert stats["grpc"] == {"requests": 100, "failures": 0, "rps": 10.0, "p50": 50.0, "p95": 95.0, "p99": 99.0}
-    assert stats["redis"]["failures"] == 1 and stats["redis"]["p50"] == 10.0
-    assert stats["Aggregated"]["requests"] == 102
-    assert client_stats([]) == {}
-
-
-def test_the_cpu_per_record_divides_each_routes_processes_by_its_rows():
-    before = {"cpu": {"grpc-client": 1.0, "grpc-server": 1.0, "redis-api": 1.0, "redis": 0.0, "mysql": 0.0}}
-    after = {
-        "cpu": {"grpc-client": 2.0, "grpc-server": 1.5, "redis-api": 1.5, "redis": 0.5, "mysql": 4.0},
-        "cpu_source": "a test",
-        "latency_problem": "no Prometheus URL given",
-    }
-    lines = server_lines(before, after, Counter({"grpc": 1000, "redis": 2000}))
-    assert "Not measured: no Prometheus URL given." in lines
-    assert "| route 1 (grpc) | 1000 | grpc-client 1,000, grpc-server 500 | 1,500 |" in lines
-    assert "| route 2 (redis) | 2000 | redis-api 250, redis 250 | 500 |" in lines
-    assert "| shared | 3000 | mysql 1,333 | 1,333 |" in lines
-    assert any(line.startswith("**Cheaper per record: route 2 (redis)**") for line in lines)
-    assert lines[-1] == "Not counted (not among the measured processes): nginx."
-
-
-def test_a_saturated_load_generator_is_warned_about(tmp_path):
-    for pid, role, cpu in [(1, "master", 2.0), (2, "worker", 27.0)]:
-        (tmp_path / f"cpu-{pid}.json").write_text(
-            json.dumps({"pid": pid, "role": role, "cpu_seconds": cpu, "seconds": 30.0})
-        )
-    lines, warnings = generator_lines(tmp_path)
-    assert lines[2:] == ["| master (pid 1) | 2.0 | 30 | 7% |", "| worker (pid 2) | 27.0 | 30 | 90% |"]
-    assert len(warnings) == 1 and "worker pid 2 at 90%" in warnings[0]
-    assert generator_lines(tmp_path / "nothing")[1] == []
 
 
 # Route 3 beside the others (`just loadtest ... all`): a and b stored at once by routes 1 and 2;
@@ -299,85 +227,6 @@ def test_the_time_from_202_to_row_and_the_drain():
         "The report waited 3.5 s for the rows of every 202: 3 never came.",
         "",
     ]
-
-
-def test_the_client_side_compares_three_routes():
-    tries = [("grpc", True, 30.0, 100.0), ("redis", True, 20.0, 101.0), ("queue", True, 5.0, 102.0)]
-    lines = client_lines(client_stats(tries), ALL, "all")
-    assert lines[2].startswith("| route 1 (grpc) | 1 | 0 |") and lines[4].startswith("| route 3 (queue) | 1 | 0 |")
-    assert lines[5].startswith("| all three | 3 | 0 |")
-    assert lines[-1] == (
-        "**Fastest at p95 at the client: route 3 (queue)** (grpc 30/30 ms, redis 20/20 ms, queue 5/5 ms at p50/p95). "
-        "Route 3 answers once the grade is queued, not stored."
-    )
-    # The split's line as before.
-    split = client_lines(client_stats(tries[:2]), AIMS["split"], "split")
-    assert split[-1] == "**Faster at p95 at the client: route 2 (redis)** (grpc 30/30 ms, redis 20/20 ms at p50/p95)."
-    assert split[4].startswith("| both | 2 |")
-
-
-def test_each_runs_cpu_parts():
-    assert cpu_parts(AIMS["split"]) == [
-        ("route 1 (grpc)", ("grpc-client", "grpc-server"), ("grpc",)),
-        ("route 2 (redis)", ("redis-api", "redis"), ("redis",)),
-        ("shared", ("mysql", "nginx"), ("grpc", "redis")),
-    ]
-    assert cpu_parts(AIMS["queue"])[0] == (
-        "route 3 (queue)",
-        ("queue-api", "grade-consumer", "tansu", "kafka", "redis"),
-        ("queue",),
-    )
-    assert cpu_parts(ALL)[1:4] == [
-        ("route 2 (redis)", ("redis-api",), ("redis",)),
-        ("route 3 (queue)", ("queue-api", "grade-consumer", "tansu", "kafka"), ("queue",)),
-        ("live view (routes 2, 3)", ("redis",), ("redis", "queue")),
-    ]
-
-
-def test_route_3_server_side_counts_its_broker_and_consumers():
-    names = ("grpc-client", "grpc-server", "redis-api", "queue-api", "grade-consumer", "tansu", "redis", "mysql")
-    before = {
-        "cpu": dict.fromkeys(names, 0.0),
-        "latency": {},
-        "queue": {"batches": 0.0, "batch_records": 0.0, "to_stored_seconds": 0.0, "to_stored_count": 0.0},
-    }
-    after = {
-        "cpu": {**dict.fromkeys(names, 1.0), "redis": 0.4},
-        "cpu_source": "a test",
-        "latency": {route: {"0.005": 0.0, "0.01": n, "+Inf": n} for route, n in (("grpc", 100.0), ("redis", 100.0))}
-        | {"queue": {"0.005": 200.0, "0.01": 200.0, "+Inf": 200.0}},
-        "queue": {"batches": 20.0, "batch_records": 200.0, "to_stored_seconds": 30.0, "to_stored_count": 200.0},
-    }
-    lines = server_lines(before, after, Counter({"grpc": 100, "redis": 100, "queue": 200}), ALL)
-    assert "| shared | 400 | mysql 2,500 | 2,500 |" in lines
-    assert "| route 3 (queue) | 200 | 2.5 | 4.8 | 4.9 |" in lines
-    assert (
-        "**Fastest at p95 at the services: route 3 (queue).** (Route 3 answers once the grade is queued, not stored.)"
-        in lines
-    )
-    assert "| route 3 (queue) | 200 | queue-api 5,000, grade-consumer 5,000, tansu 5,000 | 15,000 |" in lines
-    assert "| live view (routes 2, 3) | 300 | redis 1,333 | 1,333 |" in lines
-    assert (
-        "**Cheapest per record: route 2 (redis)** (its own processes' CPU: route 1 20,000 µs, route 2 10,000 µs, route 3 15,000 µs)."
-        in lines
-    )
-    # The broker is tansu here: Kafka is not missing.
-    assert lines[lines.index("### Route 3's consumers (Prometheus)") - 2] == (
-        "Not counted (not among the measured processes): nginx."
-    )
-    assert lines[-1] == (
-        "20 batches of 200 records (mean 10.0 a batch); 0 dead letters. Their own time from queue-api's acceptance "
-        "(stamped before the append, so it includes the wait for the broker's acknowledgement) to the row, "
-        "`notas_queue_time_to_stored_seconds`, over 200 grades: mean 150 ms (its quantiles are not measured: these "
-        "consumers render it as a summary)."
-    )
-    # With its buckets, its quantiles too.
-    after["queue_buckets"] = {"0.25": 100.0, "0.5": 180.0, "1": 200.0, "+Inf": 200.0}
-    lines = server_lines(before, after, Counter({"grpc": 100, "redis": 100, "queue": 200}), ALL)
-    assert lines[-1].endswith(
-        "mean 150 ms, p50/p95/p99 250/750/950 ms (interpolated within its buckets of 0.25, "
-        "0.5, 1, 2.5, 5 s, ...: coarse)."
-    )
 
 
 def test_the_pass_line_names_what_each_aim_proved():

@@ -1,0 +1,11 @@
+"""The load test's report, split by phase:
+
+- snapshot.py: the stores and the servers before the run, once at rest;
+- client.py: what Locust's processes recorded, and the load generator's CPU;
+- server.py: the services' own latencies, route 3's consumers, the CPU per stored record;
+- reconcile.py: every key sent against the rows and the live view the stores gained;
+- chart.py: throughput and p95 per route over the run (routes.png);
+- report.py: report.md, from all of the above;
+- routes.py: the names every phase shares;
+- __main__.py: `python -m scripts.loadtest snapshot|write`.
+"""

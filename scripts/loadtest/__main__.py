@@ -1,0 +1,51 @@
+"""The load test from the command line, run from the repository root:
+
+    python -m scripts.loadtest snapshot --mysql URL --redis URL [--prefix P] [--prometheus URL --cpu local|cadvisor] > before.json
+    python -m scripts.loadtest write RUN_DIR --before before.json --mysql URL --redis URL [...] [--strict]
+
+`just loadtest` takes a snapshot before its Locust run and writes the report after it. The
+report is RUN_DIR/report.md: the client side, the load generator, the server side and the
+reconciliation. It exits 1 when a record was lost or duplicated and, with --strict, when any
+request failed. Without --mysql the run is not reconciled, and does not pass.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from scripts.common.contract import KEY_PREFIX
+from scripts.loadtest import report
+from scripts.loadtest.routes import Sources
+from scripts.loadtest.snapshot import empty_snapshot, snapshot
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("snapshot", "write"):
+        half = commands.add_parser(name)
+        if name == "write":
+            half.add_argument("run", help="the run's folder")
+            half.add_argument("--before", help="snapshot taken before the run")
+            half.add_argument("--strict", action="store_true", help="fail on any failed request too")
+        half.add_argument("--mysql", default="", help="MySQL URL of the target's database")
+        half.add_argument("--redis", default="", help="Redis URL of the target's live view")
+        half.add_argument("--prefix", default=KEY_PREFIX, help="REDIS_KEY_PREFIX of the target")
+        half.add_argument("--prometheus", default="", help="Prometheus URL that scrapes the target's services")
+        half.add_argument(
+            "--cpu",
+            choices=["local", "cadvisor"],
+            help="where the processes' CPU is read: the local stack's processes, or cAdvisor's container counters "
+            "in --prometheus",
+        )
+    args = parser.parse_args()
+    sources = Sources(args.mysql, args.redis, args.prefix, args.prometheus, args.cpu)
+    if args.command == "snapshot":
+        print(json.dumps(snapshot(sources) if sources.mysql else empty_snapshot(sources)))
+        return 0
+    return report.write(Path(args.run), Path(args.before) if args.before else None, sources, args.strict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
