@@ -1,5 +1,6 @@
-"""The load test's report, split by phase:
+"""The load test behind `just loadtest`, split by phase:
 
+- run.py: the preset, the path, the target and its stores, the probes, Locust;
 - snapshot.py: the stores and the servers before the run, once at rest;
 - client.py: what Locust's processes recorded, and the load generator's CPU;
 - server.py: the services' own latencies, route 3's consumers, the CPU per stored record;
@@ -7,5 +8,5 @@
 - chart.py: throughput and p95 per route over the run (routes.png);
 - report.py: report.md, from all of the above;
 - routes.py: the names every phase shares;
-- __main__.py: `python -m scripts.loadtest snapshot|write`.
+- __main__.py: `python -m scripts.loadtest run|snapshot|write`.
 """

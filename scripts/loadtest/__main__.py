@@ -1,10 +1,12 @@
 """The load test from the command line, run from the repository root:
 
+    python -m scripts.loadtest run [smoke|brief|stress] [TARGET] [split|queue|all]
     python -m scripts.loadtest snapshot --mysql URL --redis URL [--prefix P] [--prometheus URL --cpu local|cadvisor] > before.json
     python -m scripts.loadtest write RUN_DIR --before before.json --mysql URL --redis URL [...] [--strict]
 
-`just loadtest` takes a snapshot before its Locust run and writes the report after it. The
-report is RUN_DIR/report.md: the client side, the load generator, the server side and the
+`run` is `just loadtest` (run.py): a snapshot, the Locust run, the report. `snapshot` and
+`write` are the report's two halves, for a run made by other means. The report is
+RUN_DIR/report.md: the client side, the load generator, the server side and the
 reconciliation. It exits 1 when a record was lost or duplicated and, with --strict, when any
 request failed. Without --mysql the run is not reconciled, and does not pass.
 """
@@ -15,7 +17,7 @@ import sys
 from pathlib import Path
 
 from scripts.common.contract import KEY_PREFIX
-from scripts.loadtest import report
+from scripts.loadtest import report, run
 from scripts.loadtest.routes import Sources
 from scripts.loadtest.snapshot import empty_snapshot, snapshot
 
@@ -23,6 +25,10 @@ from scripts.loadtest.snapshot import empty_snapshot, snapshot
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    loadtest = commands.add_parser("run", help="`just loadtest`: one Locust run and its report")
+    loadtest.add_argument("preset", nargs="?", default="smoke")
+    loadtest.add_argument("target", nargs="?", default="")
+    loadtest.add_argument("routes", nargs="?", default="split")
     for name in ("snapshot", "write"):
         half = commands.add_parser(name)
         if name == "write":
@@ -40,6 +46,8 @@ def main() -> int:
             "in --prometheus",
         )
     args = parser.parse_args()
+    if args.command == "run":
+        return run.main(args.preset, args.target, args.routes)
     sources = Sources(args.mysql, args.redis, args.prefix, args.prometheus, args.cpu)
     if args.command == "snapshot":
         print(json.dumps(snapshot(sources) if sources.mysql else empty_snapshot(sources)))
