@@ -41,7 +41,7 @@ dev-clean: dev-down
 loadtest preset="smoke" target="" routes=env("LT_ROUTES", "split"): _venv
     @{{python}} -m scripts.loadtest run {{quote(preset)}} {{quote(target)}} {{quote(routes)}}
 
-# CI's load test: bring the local stack up, run the smoke preset (and for 10 s at the three routes) and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, check the edge's 429 and 413 (scripts/edge_check.py), tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
+# CI's load test: bring the local stack up, run the smoke preset (and for 10 s at the three routes) and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, check the edge's 429 and 413 (scripts/checks/edge.py), tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
 smoke: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
@@ -79,9 +79,9 @@ smoke: _venv _npm
         curl -sS -o /dev/null -H 'content-type: application/json' -d '{}' "http://127.0.0.1:$port/notas"
     done
     sleep 5
-    {{python}} -m scripts.dashboards
+    {{python}} -m scripts.checks.dashboards
     # The edge's refusals: a second nginx from the same Ingresses at one grade a second.
-    {{python}} -m scripts.edge_check
+    {{python}} -m scripts.checks.edge
     . .dev/stack.env
     fake=$(mktemp -d)
     ln -s "$PWD/scripts/testing/kind-kubectl" "$fake/kubectl"

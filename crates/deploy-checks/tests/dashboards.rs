@@ -1,5 +1,5 @@
 //! The Grafana dashboards (`k8s/components/observability/dashboards/`). `just smoke` runs
-//! every query against the local stack's Prometheus (`scripts/dashboards.py`), except those
+//! every query against the local stack's Prometheus (`scripts/checks/dashboards.py`), except those
 //! of a dashboard tagged `cluster`: they read what only a cluster exports (kube-state-metrics,
 //! the kubelets' cAdvisor). Here each of their queries is parsed, and every metric it reads
 //! and every label it matches, groups or joins by, or names in its legend must be one that
@@ -466,7 +466,7 @@ fn every_query_of_a_cluster_dashboard_reads_what_its_exporter_gives() {
     let mut checked = 0;
     for (file, dashboard) in dashboards() {
         if !strings(&dashboard["tags"]).any(|t| t == "cluster") {
-            continue; // scripts/dashboards.py runs it against the local Prometheus
+            continue; // scripts/checks/dashboards.py runs it against the local Prometheus
         }
         for (title, expr, legend) in queries(&dashboard) {
             let problems = problems(&expr, &legend, &cluster);

@@ -1,5 +1,5 @@
 """Runs every query of the Grafana dashboards (k8s/components/observability/dashboards/)
-against a real Prometheus: `python -m scripts.dashboards [PROMETHEUS_URL]`, by default the
+against a real Prometheus: `python -m scripts.checks.dashboards [PROMETHEUS_URL]`, by default the
 local stack's. Each query must succeed and return at least one series, and each label its
 legend names must be on a series it returns, so a panel that could not show data, or names
 a label no series has, fails. `just smoke` runs it after its load test.

@@ -5,7 +5,7 @@ of grades must see some stored (201) and the rest refused with 429, `Retry-After
 contract's JSON body (answered by dashboard-api, as ingress-nginx's custom errors are), and a
 body over `proxy-body-size` a JSON 413. Then nginx stops.
 
-    python -m scripts.edge_check
+    python -m scripts.checks.edge
 """
 
 import json
