@@ -43,66 +43,7 @@ loadtest preset="smoke" target="" routes=env("LT_ROUTES", "split"): _venv
 
 # CI's load test: bring the local stack up, run the smoke preset (and for 10 s at the three routes) and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, check the edge's 429 and 413 (scripts/checks/edge.py), tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
 smoke: _venv _npm
-    #!/usr/bin/env bash
-    set -euo pipefail
-    just dev > .dev/smoke-stack.log 2>&1 &
-    stack=$!
-    trap 'just dev-down >/dev/null || true; wait' EXIT
-    for _ in $(seq 1 360); do
-        grep -q "notas is up" .dev/smoke-stack.log 2>/dev/null && break
-        if ! kill -0 $stack 2>/dev/null; then cat .dev/smoke-stack.log; exit 1; fi
-        sleep 0.5
-    done
-    grep -q "notas is up" .dev/smoke-stack.log || { cat .dev/smoke-stack.log; exit 1; }
-    # The three routes at once (the split and route 3's path), strict: every 201 a row, every
-    # 202 stored once within the bound. The split alone is the brief run's below.
-    LT_DURATION=10s just loadtest smoke "" all
-    # The brief preset's users and spawn rate, as users run it but for 30 s: it must pass, and
-    # its server-side figures must be measured (numbers for both routes, no placeholder).
-    LT_DURATION=30s just loadtest brief | tee .dev/smoke-brief.log
-    measured=$(sed -n '/^## Server side/,/^## Reconciliation/p' "$(sed -n 's/^report: //p' .dev/smoke-brief.log)")
-    # Each route's latency row (count, p50, p95, p99) and CPU row (count, processes, total).
-    rows='^\| route [12] \([a-z]+\) \| [1-9][0-9]* \| ([0-9.]+ \| [0-9.]+ \| [0-9.]+|[a-z].* \| [0-9,]+) \|$'
-    if grep -qiE 'n/a|not measured|not counted' <<< "$measured" || [ "$(grep -cE "$rows" <<< "$measured")" != 4 ]; then
-        printf 'the brief load test did not measure the server side:\n%s\n' "$measured" >&2; exit 1
-    fi
-    # Every Grafana panel's query, against the stack's Prometheus after that load, 20 grades
-    # through route 3's path (queued, then stored by its consumers: route 3's panels) and one
-    # refused grade per route (so that the error panels have series to show).
-    notas_url=$(. .dev/stack.env && echo "$NOTAS_URL")
-    for i in $(seq 1 20); do
-        grade="{\"carnet\": $((900000 + i)), \"nombre\": \"Smoke $i\", \"curso\": \"SO1\", \"nota\": 75, \"semestre\": \"2S\", \"year\": 2023}"
-        status=$(curl -sS -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$grade" "$notas_url/queue/notas")
-        [ "$status" = 202 ] || { echo "POST /queue/notas answered $status, not 202" >&2; exit 1; }
-    done
-    for port in $(python3 -c 'import json; p = json.load(open(".dev/ports.json")); print(p["grpc-client"], p["redis-api"], p["queue-api"])'); do
-        curl -sS -o /dev/null -H 'content-type: application/json' -d '{}' "http://127.0.0.1:$port/notas"
-    done
-    sleep 5
-    {{python}} -m scripts.checks.dashboards
-    # The edge's refusals: a second nginx from the same Ingresses at one grade a second.
-    {{python}} -m scripts.checks.edge
-    . .dev/stack.env
-    fake=$(mktemp -d)
-    ln -s "$PWD/scripts/testing/kind-kubectl" "$fake/kubectl"
-    # Two Locust worker processes here, as stress runs: each writes its own ids and CPU files.
-    PATH="$fake:$PATH" LT_DURATION=5s LT_PROCESSES=2 just loadtest smoke "${NOTAS_URL/127.0.0.1/localhost}"
-    # A server that answers 200 everywhere (like the frontend's page fallback) is not notas.
-    mkdir -p "$fake/site" && touch "$fake/site/healthz" "$fake/site/notas"
-    python3 -m http.server --bind 127.0.0.1 --directory "$fake/site" 18999 >/dev/null 2>&1 & server=$!
-    sleep 1
-    if LT_MYSQL=unused just loadtest smoke http://127.0.0.1:18999 2> "$fake/refused.log"; then
-        kill $server; echo "just loadtest ran against a server that is not notas" >&2; exit 1
-    fi
-    kill $server
-    grep -q "is not answered by notas" "$fake/refused.log" || { cat "$fake/refused.log" >&2; exit 1; }
-    # Secrets never print: none of the stack's passwords is in its logs after all of that.
-    {{python}} -m scripts.stack logs-without-secrets
-    # A process that dies ends the stack, which says last which one and how.
-    pkill -9 -f "mariadbd --no-defaults --datadir=$PWD/.dev/mariadb/data"
-    for _ in $(seq 1 120); do kill -0 $stack 2>/dev/null || break; sleep 0.5; done
-    grep -q "stack: the stack stopped because mariadb exited (killed by signal 9)" .dev/smoke-stack.log ||
-        { tail -30 .dev/smoke-stack.log >&2; exit 1; }
+    @{{python}} -m scripts.loadtest smoke --just {{quote(just_executable())}}
 
 # The fault suite (scripts/chaos/): the debug build the other tests use (NOTAS_PROFILE=release: release builds), two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
 chaos: _venv

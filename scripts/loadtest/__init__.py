@@ -1,4 +1,4 @@
-"""The load test behind `just loadtest`, split by phase:
+"""The load test behind `just loadtest` and `just smoke`, split by phase:
 
 - run.py: the preset, the path, the target and its stores, the probes, Locust;
 - snapshot.py: the stores and the servers before the run, once at rest;
@@ -7,6 +7,7 @@
 - reconcile.py: every key sent against the rows and the live view the stores gained;
 - chart.py: throughput and p95 per route over the run (routes.png);
 - report.py: report.md, from all of the above;
+- smoke.py: CI's load test against a local stack it starts and stops;
 - routes.py: the names every phase shares;
-- __main__.py: `python -m scripts.loadtest run|snapshot|write`.
+- __main__.py: `python -m scripts.loadtest run|smoke|snapshot|write`.
 """
