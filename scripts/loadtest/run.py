@@ -294,7 +294,13 @@ def main(preset: str, target: str, routes: str) -> int:
             before = snapshot(sources) if sources.mysql else empty_snapshot(sources)
             (run / "before.json").write_text(json.dumps(before) + "\n")
             locust_env = {**run_env, "NOTAS_RUN_DIR": str(run), "NOTAS_PATH": path, "NOTAS_SPLIT": split}
-            code = subprocess.run(locust_command(run, target, chosen), env=locust_env).returncode
+            locust = subprocess.Popen(locust_command(run, target, chosen), env=locust_env)
+            try:
+                code = locust.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reached Locust too: let it write its files and stop, as the recipe did.
+                locust.wait()
+                raise
             if code:
                 return code
             sys.stdout.flush()
@@ -303,6 +309,8 @@ def main(preset: str, target: str, routes: str) -> int:
     except Refused as refusal:
         print(refusal, file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     except subprocess.CalledProcessError as failed:
         print(f"{' '.join(failed.cmd)} failed: {failed.stderr.strip()}", file=sys.stderr)
         return 1
