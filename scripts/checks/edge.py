@@ -86,8 +86,8 @@ def main() -> None:
     if large[0] != 413 or "too large" not in large[2].get("error", ""):
         problems.append(f"a 20 kB body got {large[0]} {large[2]}, not the contract's 413")
     if problems:
-        sys.exit("edge_check: " + "; ".join(problems))
-    print(f"edge_check: {statuses.count(201)} stored, {len(refused)} refused with 429 and Retry-After; 413 for 20 kB")
+        sys.exit("edge: " + "; ".join(problems))
+    print(f"edge: {statuses.count(201)} stored, {len(refused)} refused with 429 and Retry-After; 413 for 20 kB")
 
 
 if __name__ == "__main__":

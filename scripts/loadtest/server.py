@@ -63,9 +63,9 @@ def server_counters(sources: Sources) -> dict:
     now = time.time()
     found: dict = {"time": now}
     if sources.cpu == "local":
-        honcho = running_pid()
-        if honcho:
-            procs = stack_processes(honcho, tuple(LOCAL_NAMES))
+        supervisor = running_pid()
+        if supervisor:
+            procs = stack_processes(supervisor, tuple(LOCAL_NAMES))
             found["cpu"] = {LOCAL_NAMES[name]: s for name, s in cpu_seconds(procs).items() if procs[name]}
             debug = any("/target/debug/" in executable(pid) for pid in procs["grpc-client"] + procs["queue-api"])
             found["cpu_source"] = "psutil on the processes `just dev` started" + (
