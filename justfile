@@ -1,4 +1,5 @@
-# notas: `just` lists the recipes. Every variable below can be overridden from the environment.
+# notas: `just` lists the recipes by group. Every variable below can be overridden from the
+# environment. Each recipe is a few lines; the logic lives in scripts/, where it is tested.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
@@ -16,10 +17,12 @@ python := ".dev/venv/bin/python"
 # (no wrapper) where clippy is not installed; `just lint` then says so.
 export RUSTC_WORKSPACE_WRAPPER := env("RUSTC_WORKSPACE_WRAPPER", `command -v clippy-driver || true`)
 
+[private]
 default:
-    @just --list
+    @just --list --unsorted
 
-# Run the whole stack locally: MariaDB, Redis, nginx (the Ingress' 50/50 split) and every service, state in .dev/ (Ctrl-C stops it).
+# Run the whole stack as local processes, state in .dev/ (docs/local-stack.md)
+[group('run')]
 dev: _venv _npm
     #!/usr/bin/env bash
     set -euo pipefail
@@ -29,41 +32,50 @@ dev: _venv _npm
     {{python}} -m scripts.stack prepare
     exec {{python}} -m scripts.stack run
 
-# Stop the stack `just dev` started (from another terminal).
+# Stop the stack `just dev` started, from another terminal
+[group('run')]
 dev-down: _venv
     {{python}} -m scripts.stack down
 
-# Delete the local stack's data and logs (.dev/), after stopping it.
+# Stop the local stack and delete its data and logs (.dev/)
+[group('run')]
 dev-clean: dev-down
     rm -rf .dev
 
-# Locust, headless: `just loadtest [smoke|brief|stress] [target URL] [split|queue|all]` (default: the local stack, the split). The third argument (or LT_ROUTES) is where the users post: split, POST /notas, routes 1 and 2 50/50 (the brief's); queue, POST /queue/notas, route 3 alone; all, POST /notas with the header x-notas-split: all, the three routes a third each (the local stack and GKE; kind's ingress-nginx has no such split). LT_USERS, LT_SPAWN, LT_DURATION, LT_PROCESSES (Locust processes; -1: one per core) override the preset; LT_MYSQL, LT_REDIS, LT_PREFIX, LT_PROMETHEUS give a remote target's stores and Prometheus for the reconciliation and the server-side figures (found by themselves for the local stack and for kind at http://localhost). Writes locust/runs/<time>-<preset>[-queue|-all]/report.md.
+# Locust: PRESET smoke|brief|stress, ROUTES split|queue|all (docs/loadtest.md)
+[group('measure')]
 loadtest preset="smoke" target="" routes=env("LT_ROUTES", "split"): _venv
     @{{python}} -m scripts.loadtest run {{quote(preset)}} {{quote(target)}} {{quote(routes)}}
 
-# CI's load test: bring the local stack up, run the smoke preset (and for 10 s at the three routes) and the brief preset for 30 s (server-side figures required), run every Grafana panel's query against the stack's Prometheus, check the edge's 429 and 413 (scripts/checks/edge.py), tear the stack down. Then the same against "kind" (scripts/testing/kind-kubectl answers for the cluster with the local stores), a server that is not notas must be refused, and a killed MariaDB must end the stack naming itself.
+# CI's load test: the local stack under load, its report, the dashboards' queries, the edge (docs/testing.md)
+[group('test')]
 smoke: _venv _npm
     @{{python}} -m scripts.loadtest smoke --just {{quote(just_executable())}}
 
-# The fault suite (scripts/chaos/): the debug build the other tests use (NOTAS_PROFILE=release: release builds), two replicas of each route behind the split, a steady load while MariaDB and Redis are killed, Redis stalls, MariaDB is stopped and each replica restarted in turn. Checks that no acknowledged grade is lost or stored twice, the live view stays exact and every request is answered in time; writes .dev/chaos/<time>/report.md, exits 1 on any violation.
+# The fault suite: eight faults under load, nothing acknowledged lost or doubled (docs/faults.md)
+[group('test')]
 chaos: _venv
     cargo build --locked --bins {{ if env("NOTAS_PROFILE", "debug") == "release" { "--release" } else { "" } }}
     {{just_executable()}} _broker
     {{python}} -m scripts.chaos
 
-# A kind cluster with ingress-nginx, metrics-server and the Strimzi operator, the Nix-built images loaded, route 3's Kafka cluster Ready, and k8s/overlays/kind applied with those images (needs Docker, Nix, kind, kubectl). The pinned upstream versions are at the top of scripts/cluster/up.sh.
+# A kind cluster with notas deployed, from Nix-built images (docs/cluster.md)
+[group('cluster')]
 up:
     scripts/cluster/up.sh
 
-# Delete the kind cluster, with everything in it (the MySQL and Kafka volumes too).
+# Delete the kind cluster, with everything in it, the MySQL and Kafka volumes too
+[group('cluster')]
 down:
     kind delete cluster --name notas
 
-# Build the x86_64 Linux images, push them to Artifact Registry, deploy the frontend to Cloud Run and apply k8s/overlays/gke (scripts/cluster/deploy-gke.sh; docs/gke.md).
+# Images to Artifact Registry, the frontend to Cloud Run, the GKE overlay applied (docs/gke.md)
+[group('cluster')]
 deploy-gke:
     scripts/cluster/deploy-gke.sh
 
-# Both routes measured against this machine's own limits, from release builds, in a few minutes; writes BENCHMARKS.md and benchmarks.png.
+# The routes measured against this machine's own limits; writes BENCHMARKS.md (docs/performance.md)
+[group('measure')]
 bench: _venv _npm
     command -v oha >/dev/null || cargo install --locked oha@1.16.0
     command -v redis-benchmark >/dev/null || { echo "bench needs redis-benchmark (apt install redis-tools)" >&2; exit 1; }
@@ -74,7 +86,8 @@ bench: _venv _npm
 
 # The stages' order: what needs no broker first, as the bootstrap may still be building it; the
 # fault suite alone and last, as beside another stage's load its requests wait for a core.
-# Run every test: the Python tools' unit tests, Rust, frontend unit tests, end to end in headless Chromium, the smoke load test, the fault suite, and the fuzz targets; prints how long each stage took.
+# Every test stage in turn, the fuzzing beside them; prints each stage's time (docs/testing.md)
+[group('test')]
 test: _venv
     JUST={{just_executable()}} {{python}} -m scripts.ci.stages test-python test-frontend nix-sources test-rust e2e smoke chaos
 
@@ -83,7 +96,8 @@ test: _venv
 # release profile's 7.1, and still runs thousands of inputs a second.
 fuzz_flags := "--fuzz-dir . --sanitizer none --dev"
 
-# The request decoder and the gRPC message conversion under libFuzzer, for a bounded time each (any panic, or a refusal other than 400/422 or INVALID_ARGUMENT, fails). New inputs go to a temporary folder, crates/fuzz/corpus keeps its seeds.
+# The request decoder and grpc-server's message conversion under libFuzzer, SECONDS each
+[group('test')]
 fuzz seconds="20": fuzz-build
     #!/usr/bin/env bash
     set -euo pipefail
@@ -97,24 +111,29 @@ fuzz seconds="20": fuzz-build
     done
     for run in "${runs[@]}"; do wait "$run"; done
 
-# The fuzz targets' build (their own workspace and target/), cargo-fuzz installed first.
+# The fuzz targets' build, in their own workspace; installs cargo-fuzz first
+[group('test')]
 fuzz-build:
     command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.1
     cd crates/fuzz && cargo fuzz build {{fuzz_flags}}
 
-# The Python tools' unit tests (pytest, scripts/tests/): the nginx rendering, port choice, the overlay renderer, the load test's reconciliation and the fault suite's checks.
+# The Python tools' unit tests (pytest, scripts/tests/)
+[group('test')]
 test-python: _venv
     {{python}} -m pytest -q scripts/tests
 
-# Rust tests against real MariaDB and Redis (TEST_MYSQL_URL, TEST_REDIS_URL), and the offline deployment checks. Route 3's broker tests wait for tansu while the bootstrap still builds it; the others run meanwhile.
+# The Rust tests, against real MariaDB and Redis, and the offline deployment checks
+[group('test')]
 test-rust: _venv
     cargo test --workspace --locked
 
-# The frontend's unit tests (Vitest).
+# The frontend's unit tests (Vitest)
+[group('test')]
 test-frontend: _npm
     cd frontend && npm test
 
-# The whole stack as processes, driven by socket.io-client and headless Chromium; screenshots in frontend/e2e-output/.
+# The stack end to end, through socket.io-client and headless Chromium
+[group('test')]
 e2e: _npm
     cargo build --locked --bins
     cd frontend && npm run build
@@ -127,7 +146,8 @@ e2e: _npm
 ruff := ".dev/venv/bin/ruff"
 ruff_isort := "lint.isort.known-third-party = ['locust']"
 
-# Formatting, clippy (in the tests' build), the Python tools' lint (ruff) and the GitHub workflow's schema, as CI runs them.
+# Formatting, clippy, ruff and the workflows' schema, as CI runs them
+[group('test')]
 lint: _venv
     cargo fmt --all -- --check
     {{ruff}} check --line-length 120 --select E4,E7,E9,F,I --config "{{ruff_isort}}" scripts locust
@@ -138,15 +158,18 @@ lint: _venv
     cargo test --workspace --locked --no-run 2>&1 | tee .dev/lint-build.log
     @! grep -E '^(warning|error)' .dev/lint-build.log >&2 || { echo "just lint: the build above has warnings" >&2; exit 1; }
 
-# Build offline from exactly the files Nix hands each build (the source sets of nix/rust.nix and nix/frontend.nix, computed by the flake model), copied to an empty folder: cargo check of the workspace, npm ci and the frontend's build. Fails naming the build a missing file breaks.
+# Build offline from exactly the files Nix hands each build (nix/README.md)
+[group('test')]
 nix-sources: _venv _npm
     {{python}} -m scripts.cluster.nix_sources
 
-# Run one service: just run grpc-server | grpc-client | redis-api | dashboard-api
+# Run one service by hand, e.g. `just run grpc-server` (docs/local-stack.md)
+[group('run')]
 run service *args:
     cargo run --locked -p {{service}} -- {{args}}
 
-# Post the brief's example grade four times through the split of a running `just dev`, showing which route answered.
+# Post the brief's example grade four times through the split, showing which route answered
+[group('run')]
 post carnet="233233":
     #!/usr/bin/env bash
     set -euo pipefail
@@ -186,10 +209,12 @@ _venv:
     .dev/venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt -r locust/requirements.txt
     echo "$wanted" > "$stamp"
 
-# Grafana of the kind cluster at http://localhost:3000, every dashboard provisioned, anonymous viewers (Ctrl-C stops the port-forward).
+# Grafana of the kind cluster at http://localhost:3000 (Ctrl-C stops the port-forward)
+[group('cluster')]
 grafana:
     kubectl --context kind-notas -n so1p2 port-forward svc/grafana 3000:3000
 
-# Prometheus of the kind cluster at http://localhost:9090 (Ctrl-C stops the port-forward).
+# Prometheus of the kind cluster at http://localhost:9090 (Ctrl-C stops the port-forward)
+[group('cluster')]
 prometheus:
     kubectl --context kind-notas -n so1p2 port-forward svc/prometheus 9090:9090
