@@ -10,7 +10,7 @@ from scripts.bench.figures import every_ack_a_row, ir_per_record, rate_of, route
 from scripts.bench.settings import LARGE, QUEUE, ROUTE2, SECONDS_HALF, SPLIT
 
 # What was tried for the CPU per record, each with the measurement that judged it (these
-# come from the session that tried it, not from this run; see the README's Performance).
+# come from the session that tried it, not from this run; see docs/performance.md).
 TRIED = [
     "mimalloc as every service's allocator: redis-api's instructions for 3,000 POSTs (callgrind)"
     " 302 M -> 241 M; glibc's malloc and free had been a third of them. Kept.",

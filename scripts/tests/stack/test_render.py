@@ -49,7 +49,7 @@ def write(tmp_path, *docs):
 def test_the_kind_overlay_splits_notas_50_50_and_serves_the_dashboard():
     text = render.render_nginx(SERVERS)
     assert '    split_clients "${request_id}" $split_0 {\n        50% redis-api;\n        * grpc-client;\n    }' in text
-    # The main Ingress's limits hold for the whole split (README, "Security").
+    # The main Ingress's limits hold for the whole split (docs/security.md, "The edge").
     assert (
         "location = /notas {\n"
         "            limit_req zone=edge_0 burst=25000 nodelay;\n"
