@@ -180,19 +180,19 @@ post carnet="233233":
         echo
     done
 
-# Route 3's broker (.dev/bin/tansu, or TANSU): waits for scripts/bootstrap.sh's build of it if
+# Route 3's broker (.dev/bin/nisshi, or NISSHI): waits for scripts/bootstrap.sh's build of it if
 # one is under way, and fails with that build's log if it left none.
 _broker:
     #!/usr/bin/env bash
     set -euo pipefail
-    [ -n "${TANSU:-}" ] && exit 0
-    if command -v flock >/dev/null && [ -f .dev/tansu-build.lock ] && ! flock -n .dev/tansu-build.lock true; then
-        echo "waiting for the bootstrap's build of tansu (.dev/tansu-build.log)"
-        flock .dev/tansu-build.lock true
+    [ -n "${NISSHI:-}" ] && exit 0
+    if command -v flock >/dev/null && [ -f .dev/nisshi-build.lock ] && ! flock -n .dev/nisshi-build.lock true; then
+        echo "waiting for the bootstrap's build of nisshi (.dev/nisshi-build.log)"
+        flock .dev/nisshi-build.lock true
     fi
-    [ -x .dev/bin/tansu ] && exit 0
-    cat .dev/tansu-build.log 2>/dev/null || true
-    echo "no broker at .dev/bin/tansu: scripts/bootstrap.sh <recipe> builds it" >&2
+    [ -x .dev/bin/nisshi ] && exit 0
+    cat .dev/nisshi-build.log 2>/dev/null || true
+    echo "no broker at .dev/bin/nisshi: scripts/bootstrap.sh <recipe> builds it" >&2
     exit 1
 
 _npm:

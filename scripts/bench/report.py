@@ -55,7 +55,7 @@ def render(ceilings: dict, results: dict, naive: dict, large: dict, machine: dic
         "# Benchmarks",
         "",
         f"Written by `just bench` on {when}, on this machine: {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total // 2**30} GiB. Release builds; MariaDB, Redis, tansu (route 3's broker),",
+        f"{psutil.virtual_memory().total // 2**30} GiB. Release builds; MariaDB, Redis, nisshi (route 3's broker),",
         "nginx, the services and the load generator (oha) all share these cores. The grades posted are",
         "Locust's mix (`scripts/common/grades.py`: random students, courses and terms). Regenerate with `just bench`.",
         "",
@@ -185,7 +185,7 @@ def instructions_section(counted: dict | None) -> list[str]:
         f" `BATCH_MAX_WAIT_MS={CG_SETTINGS['BATCH_MAX_WAIT_MS']}`), whatever the timing, and leave the report"
         " summaries to the stack's own writers. A figure is every instruction the process ran (all its threads:"
         " tokio's, librdkafka's) divided by the rows MySQL gained, the median of the passes; MariaDB, Redis and"
-        " tansu are not counted.",
+        " nisshi are not counted.",
         "",
         "What still varies with timing, and so between passes: how many grades share a call from grpc-client to"
         " grpc-server (as many as queued while its calls were out: grades per call "
@@ -246,12 +246,12 @@ def queue_section(results: dict, nginx: float) -> list[str]:
     q_cpu, r2_cpu = sum(q["cpu"].values()), sum(route2["cpu"].values())
     # Route 3's processes while the others were measured: their CPU per record there times that rate.
     route1 = results[ROUTE1]
-    idle = {p: route1["cpu"][p] * rate_of(route1) / 1000 for p in ("tansu", "grade-consumer", "queue-api")}
+    idle = {p: route1["cpu"][p] * rate_of(route1) / 1000 for p in ("nisshi", "grade-consumer", "queue-api")}
     lines = [
         "",
         "## Route 3: accepted, then stored",
         "",
-        "queue-api answers 202 once tansu has appended the grade with `acks=all`; a consumer group of two",
+        "queue-api answers 202 once nisshi has appended the grade with `acks=all`; a consumer group of two",
         "grade-consumers stores it (a batch per poll, one multi-row INSERT, then the live view, then the offsets).",
         "**Sustained stored rate**: the highest rate offered for 10 s (open model) that was accepted in full (99%",
         "of the rate in 202s, no error) while the consumers kept up, that is while the group's lag, sampled four",
@@ -281,7 +281,7 @@ def queue_section(results: dict, nginx: float) -> list[str]:
     if best and best["rate"] >= 0.99 * accepted:
         lines += [
             "The consumers kept up with the accepted rate itself: route 3's stored rate is bound by what queue-api"
-            " and tansu accept, not by the consumers.",
+            " and nisshi accept, not by the consumers.",
             "",
         ]
     lines += [
@@ -290,10 +290,10 @@ def queue_section(results: dict, nginx: float) -> list[str]:
         "",
         "Route 3's part of the CPU per record: "
         + ", ".join(f"{p} {q['cpu'][p] * 1000:.0f} µs" for p in QUEUE_PROCESSES)
-        + f" (the broker, tansu, {q['cpu']['tansu'] / max(q_cpu, 1e-9):.0%} of the stack's). Idle, while route 1"
+        + f" (the broker, nisshi, {q['cpu']['nisshi'] / max(q_cpu, 1e-9):.0%} of the stack's). Idle, while route 1"
         f" was measured, its processes still used {sum(idle.values()):.0%} of a core ("
         + ", ".join(f"{p} {v:.1%}" for p, v in idle.items())
-        + "): the consumers' fetches and lag reads, and tansu answering them. The other routes' rows in the CPU"
+        + "): the consumers' fetches and lag reads, and nisshi answering them. The other routes' rows in the CPU"
         " table include that.",
         "",
         "The runs at fixed arrival rates (those of the latency table, 5 s each, and the search, 10 s each):",

@@ -23,13 +23,13 @@ SERVICES = (
     "redis-api",
     "queue-api",
     "grade-consumer",
-    "tansu",
+    "nisshi",
     "nginx",
     "mariadbd",
     "redis-server",
 )
 # Route 3's processes and the broker's, and the stores they write.
-QUEUE_PROCESSES = ("queue-api", "grade-consumer", "tansu", "mariadbd", "redis-server")
+QUEUE_PROCESSES = ("queue-api", "grade-consumer", "nisshi", "mariadbd", "redis-server")
 SECONDS_KEEP_UP = 10
 KEEP_UP_STEPS = 5  # open-model runs in the search for route 3's sustained stored rate
 DRAIN_MAX = 300  # seconds route 3's consumers may take to drain what a run queued

@@ -17,13 +17,13 @@ from scripts.loadtest.routes import AIMS, LABELS, Sources, best
 from scripts.stack import running_pid
 
 # The processes each route runs alone, and those every route shares, by their cluster
-# container names. Route 3's broker is tansu in the local stack and Kafka (Strimzi's
+# container names. Route 3's broker is nisshi in the local stack and Kafka (Strimzi's
 # container `kafka`) in a cluster. The live view's Redis is written by routes 2 and 3: it is
 # the route's own when the run has one of them, a part of its own when it has both. The
 # split's nginx runs only in the local stack (ingress-nginx is outside so1p2, so cAdvisor's
 # series here skip it).
 OWN = {"grpc": ("grpc-client", "grpc-server"), "redis": ("redis-api",), "queue": ("queue-api", "grade-consumer")}
-BROKERS = ("tansu", "kafka")
+BROKERS = ("nisshi", "kafka")
 LIVE_VIEW, SHARED = "redis", ("mysql", "nginx")
 # The same processes in the local stack, by program name (both grade-consumers count as one).
 LOCAL_NAMES = {
@@ -32,7 +32,7 @@ LOCAL_NAMES = {
     "redis-api": "redis-api",
     "queue-api": "queue-api",
     "grade-consumer": "grade-consumer",
-    "tansu": "tansu",
+    "nisshi": "nisshi",
     "redis-server": "redis",
     "mariadbd": "mysql",
     "nginx": "nginx",
@@ -219,7 +219,7 @@ def cpu_lines(before: dict[str, float], after: dict, rows: Counter, routes: tupl
             + ").",
         ]
     wanted = [name for _, processes, _ in cpu_parts(routes) for name in processes]
-    # One broker is enough: tansu locally, Kafka in a cluster.
+    # One broker is enough: nisshi locally, Kafka in a cluster.
     missing = [
         name
         for name in dict.fromkeys(wanted)

@@ -1,4 +1,4 @@
-"""The local stack behind `just dev`: real MariaDB, Redis, nginx, Prometheus and Kafka (tansu)
+"""The local stack behind `just dev`: real MariaDB, Redis, nginx, Prometheus and Kafka (nisshi)
 processes plus the services of the three routes, the dashboard and the host monitor, with
 every file they write under `.dev/`
 (ignored by git). Run from the repository root as `python -m scripts.stack COMMAND`

@@ -43,22 +43,43 @@ def redis_command(port: int, state: Path = STATE, password: str = "") -> str:
     )
 
 
-def tansu() -> str:
-    """The broker's binary: TANSU, else the one scripts/bootstrap.sh links into .dev/bin."""
-    path = os.environ.get("TANSU", str(ROOT / ".dev" / "bin" / "tansu"))
+def nisshi() -> str:
+    """The broker's binary: NISSHI, else the one scripts/bootstrap.sh links into .dev/bin."""
+    path = os.environ.get("NISSHI", str(ROOT / ".dev" / "bin" / "nisshi"))
     if not os.access(path, os.X_OK):
-        sys.exit(f"stack: {path} is missing (scripts/bootstrap.sh builds tansu once per machine)")
+        sys.exit(f"stack: {path} is missing (scripts/bootstrap.sh builds nisshi once per machine)")
     return path
 
 
+# The broker's log in its state folder. tansu 0.6.0, the broker before nisshi, kept its log in
+# grades.db there; nisshi 0.8.1's schema differs, so it starts a file of its own beside it.
+BROKER_LOG, TANSU_LOG = "nisshi.db", "grades.db"
+
+
+def old_broker_log(state: Path = STATE) -> str | None:
+    """What to tell the user when the state folder still holds tansu's log, else None."""
+    old = state / "kafka" / TANSU_LOG
+    if not old.exists() or (state / "kafka" / BROKER_LOG).exists():
+        return None
+    return (
+        f"stack: {old} is tansu 0.6.0's log, which nisshi cannot read; nisshi starts a new one"
+        f" beside it ({BROKER_LOG}). The grades already stored are in MySQL and stay. Lost are only"
+        " the grades tansu accepted (202) that no consumer had stored yet: none after a drained"
+        f" run. Delete {old} when you no longer need it."
+    )
+
+
 def kafka_command(port: int, state: Path = STATE) -> str:
-    # tansu, its SQLite engine: one file under the state folder, durable across restarts. Its
+    # nisshi, its SQLite engine: one file under the state folder, durable across restarts. Its
     # log at INFO is a line per span; warnings go to its own file, as MariaDB's and Redis' do.
     (state / "kafka").mkdir(parents=True, exist_ok=True)
+    if notice := old_broker_log(state):
+        print(notice, file=sys.stderr)
     listener = f"tcp://127.0.0.1:{port}"
     return (
-        f"cd {state}/kafka && RUST_LOG=warn exec {tansu()} broker --listener-url {listener}"
-        f" --advertised-listener-url {listener} --storage-engine sqlite://grades.db >> {state}/logs/kafka.log 2>&1"
+        f"cd {state}/kafka && RUST_LOG=warn exec {nisshi()} broker --listener-url {listener}"
+        f" --advertised-listener-url {listener} --storage-engine sqlite://{BROKER_LOG}"
+        f" >> {state}/logs/kafka.log 2>&1"
     )
 
 

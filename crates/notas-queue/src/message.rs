@@ -4,9 +4,9 @@
 //!   the record's partition is the key's and a redelivered record stores nothing twice;
 //! - value: the grade in the wire format's JSON (the `POST /notas` body);
 //! - timestamp: when queue-api accepted it (the record's create time, Unix milliseconds), for
-//!   the time from `202` to stored. A timestamp and not a header: tansu's SQLite engine finds
-//!   a fetched record's headers by scanning every header ever written (no index), so with a
-//!   header every fetch would slow as the log grows, until the group could not stay formed.
+//!   the time from `202` to stored. A timestamp and not a header: every record has one
+//!   anyway, while a header is one more row the broker's SQLite engine writes and looks up
+//!   for each record fetched.
 //!
 //! grade-consumer's `GradeConsumer::handle` reads each record back with [`decode`]. A record
 //! that cannot be decoded is a poison record: the consumer sends it to the dead-letter topic

@@ -1,5 +1,5 @@
 //! What route 3 relies on the broker for, proved against the broker the tests and `just dev`
-//! run (tansu, its SQLite engine), with the client route 3 uses (rdkafka): an append
+//! run (nisshi, its SQLite engine), with the client route 3 uses (rdkafka): an append
 //! acknowledged with `acks=all` survives the broker's SIGKILL; a group's members share the
 //! partitions and take them over when one leaves; a member resumes after the committed
 //! offset, and what was not committed comes again.

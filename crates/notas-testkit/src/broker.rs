@@ -1,8 +1,8 @@
-//! [`TestBroker`]: a Kafka broker of the test's own, a real tansu process (the broker `just
+//! [`TestBroker`]: a Kafka broker of the test's own, a real nisshi process (the broker `just
 //! dev` runs) with its SQLite file in a folder of its own, on a free port. A test can kill it
 //! with SIGKILL and start it again on the same port and file, to check what survives.
 //!
-//! The binary: `TANSU` if set, else `.dev/bin/tansu` (installed by `scripts/bootstrap.sh`,
+//! The binary: `NISSHI` if set, else `.dev/bin/nisshi` (installed by `scripts/bootstrap.sh`,
 //! waited for while the bootstrap is still building it).
 
 use notas_queue::kafka::KafkaArgs;
@@ -69,7 +69,7 @@ impl TestBroker {
             .open(self.folder.join("broker.log"))
             .expect("the broker's log");
         let url = format!("tcp://{}", self.addr);
-        let process = Command::new(tansu())
+        let process = Command::new(nisshi())
             .current_dir(&self.folder)
             .args([
                 "broker",
@@ -79,10 +79,13 @@ impl TestBroker {
                 &url,
             ])
             .args(["--storage-engine", "sqlite://grades.db"])
+            // At INFO nisshi writes a line per span, which costs more CPU than the test's
+            // load; a panic is written at any level.
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {HOW_TO}", tansu().display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {HOW_TO}", nisshi().display()));
         *self.process.lock().unwrap() = Some(process);
         let deadline = Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(self.addr).await.is_err() {
@@ -104,19 +107,19 @@ impl Drop for TestBroker {
     }
 }
 
-const HOW_TO: &str = "run scripts/bootstrap.sh (it installs tansu into .dev/bin; its build's log is \
-.dev/tansu-build.log), or set TANSU to a tansu binary built with its libsql feature";
+const HOW_TO: &str = "run scripts/bootstrap.sh (it installs nisshi into .dev/bin; its build's log is \
+.dev/nisshi-build.log), or set NISSHI to a nisshi 0.8.1 binary built with its libsql feature";
 
-fn tansu() -> PathBuf {
-    if let Some(path) = std::env::var_os("TANSU") {
+fn nisshi() -> PathBuf {
+    if let Some(path) = std::env::var_os("NISSHI") {
         return PathBuf::from(path);
     }
     let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dev");
-    wait_for_build(&dev.join("tansu-build.lock"));
-    dev.join("bin/tansu")
+    wait_for_build(&dev.join("nisshi-build.lock"));
+    dev.join("bin/nisshi")
 }
 
-/// scripts/bootstrap.sh builds tansu in the background, holding this lock (flock) until the
+/// scripts/bootstrap.sh builds nisshi in the background, holding this lock (flock) until the
 /// binary is linked: a test that needs the broker waits here, the others run meanwhile.
 fn wait_for_build(lock: &Path) {
     let Ok(file) = std::fs::File::open(lock) else {
@@ -126,8 +129,8 @@ fn wait_for_build(lock: &Path) {
         // Past the test harness's capture of `eprintln!`: a waiting test should say why.
         let _ = writeln!(
             std::io::stderr(),
-            "waiting for the bootstrap's build of tansu (.dev/tansu-build.log)"
+            "waiting for the bootstrap's build of nisshi (.dev/nisshi-build.log)"
         );
-        file.lock().expect("waiting on .dev/tansu-build.lock");
+        file.lock().expect("waiting on .dev/nisshi-build.lock");
     }
 }

@@ -13,7 +13,7 @@
 //! Each [`TestDb`] is a uuid-named database, dropped when the value is; each
 //! [`TestRedis`] is a uuid key prefix. [`TcpProxy`] sits between a service and a store so a
 //! test can cut the store off and bring it back; [`Stores`] gives a test all three.
-//! [`TestBroker`] is a Kafka broker (tansu) of the test's own, which a test can kill -9.
+//! [`TestBroker`] is a Kafka broker (nisshi) of the test's own, which a test can kill -9.
 //! [`spawn_service`] and [`spawn_grpc_server`] start a service from its typed configuration
 //! (see [`defaults`]) and stop it when dropped. [`contract`] is the wire contract's test
 //! suite, run against each ingestion route by [`ingest_contract_tests!`].

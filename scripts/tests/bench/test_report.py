@@ -18,8 +18,8 @@ SECTIONS = [
     "| run | offered/s | 202/s | stored rows/s meanwhile | lag peak | lag peak, second half | mean wait in the queue"
     " (Little) | drained after | kept up |",
     "## CPU µs per record (during the highest-rate run, until the summaries caught up)",
-    "| target | grade-consumer | grpc-client | grpc-server | mariadbd | nginx | queue-api | redis-api | redis-server"
-    " | tansu | stack | oha | / static 204 |",
+    "| target | grade-consumer | grpc-client | grpc-server | mariadbd | nginx | nisshi | queue-api | redis-api"
+    " | redis-server | stack | oha | / static 204 |",
     "## Dashboard reports with 10,000,000 grades seeded (median of 5, over HTTP)",
     "| report | ms |",
     "## Instructions per record (callgrind, a fixed mix)",

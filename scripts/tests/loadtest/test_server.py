@@ -32,18 +32,18 @@ def test_each_runs_cpu_parts():
     ]
     assert cpu_parts(AIMS["queue"])[0] == (
         "route 3 (queue)",
-        ("queue-api", "grade-consumer", "tansu", "kafka", "redis"),
+        ("queue-api", "grade-consumer", "nisshi", "kafka", "redis"),
         ("queue",),
     )
     assert cpu_parts(ALL)[1:4] == [
         ("route 2 (redis)", ("redis-api",), ("redis",)),
-        ("route 3 (queue)", ("queue-api", "grade-consumer", "tansu", "kafka"), ("queue",)),
+        ("route 3 (queue)", ("queue-api", "grade-consumer", "nisshi", "kafka"), ("queue",)),
         ("live view (routes 2, 3)", ("redis",), ("redis", "queue")),
     ]
 
 
 def test_route_3_server_side_counts_its_broker_and_consumers():
-    names = ("grpc-client", "grpc-server", "redis-api", "queue-api", "grade-consumer", "tansu", "redis", "mysql")
+    names = ("grpc-client", "grpc-server", "redis-api", "queue-api", "grade-consumer", "nisshi", "redis", "mysql")
     before = {
         "cpu": dict.fromkeys(names, 0.0),
         "latency": {},
@@ -63,13 +63,13 @@ def test_route_3_server_side_counts_its_broker_and_consumers():
         "**Fastest at p95 at the services: route 3 (queue).** (Route 3 answers once the grade is queued, not stored.)"
         in lines
     )
-    assert "| route 3 (queue) | 200 | queue-api 5,000, grade-consumer 5,000, tansu 5,000 | 15,000 |" in lines
+    assert "| route 3 (queue) | 200 | queue-api 5,000, grade-consumer 5,000, nisshi 5,000 | 15,000 |" in lines
     assert "| live view (routes 2, 3) | 300 | redis 1,333 | 1,333 |" in lines
     assert (
         "**Cheapest per record: route 2 (redis)** (its own processes' CPU: route 1 20,000 µs, route 2 10,000 µs, route 3 15,000 µs)."
         in lines
     )
-    # The broker is tansu here: Kafka is not missing.
+    # The broker is nisshi here: Kafka is not missing.
     assert lines[lines.index("### Route 3's consumers (Prometheus)") - 2] == (
         "Not counted (not among the measured processes): nginx."
     )

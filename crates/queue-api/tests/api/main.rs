@@ -1,4 +1,4 @@
-//! Route 3 end to end: queue-api, a real broker (tansu) of the test's own, grade-consumers,
+//! Route 3 end to end: queue-api, a real broker (nisshi) of the test's own, grade-consumers,
 //! MySQL and Redis, as a client sees it.
 
 mod accept;
