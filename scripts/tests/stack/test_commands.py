@@ -8,6 +8,7 @@ def test_the_broker_is_nisshi_on_a_log_of_its_own(tmp_path, monkeypatch):
     command = commands.kafka_command(19092, tmp_path)
     assert "exec /bin/true broker --listener-url tcp://127.0.0.1:19092" in command
     assert f"--storage-engine sqlite://{commands.BROKER_LOG}" in command
+    assert f"--group-initial-rebalance-delay {commands.GROUP_DELAY}" in command
 
 
 def test_tansus_log_is_named_once_with_what_its_loss_means(tmp_path):
