@@ -1,5 +1,5 @@
 //! The broker settings and the Kafka clients route 3 builds from them (rdkafka, librdkafka
-//! bundled). One configuration for every environment: tansu locally, Strimzi in clusters.
+//! bundled). One configuration for every environment: nisshi locally, Strimzi in clusters.
 
 use rdkafka::{
     ClientConfig,
@@ -49,18 +49,17 @@ impl KafkaArgs {
     /// A producer whose delivery report means durable: every in-sync replica has the record
     /// (`acks=all`). A record not acknowledged within the timeout fails.
     ///
-    /// Not `enable.idempotence`: with tansu 0.6.0 the idempotent producer of librdkafka
-    /// 2.12.1 (rdkafka's bundled one) bumps its epoch after a record timed out while the
-    /// broker was down, and tansu's storage task panics on the next append and refuses
-    /// every append until it is restarted. What idempotence would prevent, a retried append
-    /// written twice, the consumer absorbs: it stores each `Idempotency-Key` once
-    /// (docs/decisions/0011-producer-without-idempotence.md).
+    /// Idempotent (`enable.idempotence`): the producer numbers its appends and the broker
+    /// writes each number once, so an append retried after a lost answer is written once.
+    /// The consumer's `Idempotency-Key`s still absorb what a client retries itself
+    /// (docs/decisions/0011-idempotent-producer.md).
     ///
     /// # Errors
     /// The settings are invalid.
     pub fn producer(&self, client_id: &str) -> Result<FutureProducer, KafkaError> {
         self.client(client_id)
             .set("acks", "all")
+            .set("enable.idempotence", "true")
             .set("message.timeout.ms", self.kafka_timeout_ms.to_string())
             // Under load the records of concurrent requests share a produce request anyway;
             // a short linger adds little latency at low load.
