@@ -42,7 +42,10 @@ impl KafkaArgs {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.kafka_brokers)
-            .set("client.id", client_id);
+            .set("client.id", client_id)
+            // librdkafka doubles its wait between reconnections up to this. Its default, 10 s,
+            // keeps the clients away that long after the broker is back.
+            .set("reconnect.backoff.max.ms", "1000");
         config
     }
 
