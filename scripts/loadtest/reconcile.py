@@ -100,7 +100,7 @@ def reconcile(
         waited = f"{stored.waited:.0f} s" if stored.waited is not None else "the report's wait"
         why = "lost, or route 3's consumers are that far behind"
         if len(unstored) == len(queued):
-            # tansu 0.6.0 on a reused broker state: docs/route3.md, "Where tansu 0.6.0 differs".
+            # The group held no partition: tansu 0.6.0 on a reused log did that (docs/route3.md).
             why = "none at all: route 3's consumers took no partition; on the local stack `just dev-clean` recovers"
         problems.append(
             f"{len(unstored)} grades answered 202 were not stored within {waited} after the run ({why}), "
