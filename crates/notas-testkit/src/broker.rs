@@ -101,6 +101,29 @@ impl TestBroker {
     }
 }
 
+impl TestBroker {
+    /// The broker's stdout and stderr, kept across restarts (deleted with the broker).
+    pub fn log_path(&self) -> PathBuf {
+        self.folder.join("broker.log")
+    }
+
+    /// The lines of the broker's log that report a panic (`panicked`), so far.
+    pub fn panics(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("panicked"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Stops the broker gracefully (SIGTERM) and waits up to `within` for it to exit: its
+    /// exit status, or `None` if it had to be killed or was not running.
+    pub async fn stop(&self, within: Duration) -> Option<std::process::ExitStatus> {
+        let mut process = self.process.lock().unwrap().take()?;
+        crate::process::terminate(&mut process, "the broker", within).await
+    }
+}
+
 impl Drop for TestBroker {
     fn drop(&mut self) {
         self.kill();

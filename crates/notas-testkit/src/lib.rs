@@ -13,16 +13,22 @@
 //! Each [`TestDb`] is a uuid-named database, dropped when the value is; each
 //! [`TestRedis`] is a uuid key prefix. [`TcpProxy`] sits between a service and a store so a
 //! test can cut the store off and bring it back; [`Stores`] gives a test all three.
-//! [`TestBroker`] is a Kafka broker (nisshi) of the test's own, which a test can kill -9.
+//! [`TestBroker`] is a Kafka broker (nisshi) of the test's own, which a test can kill -9;
+//! [`describe_group`] reads a consumer group's members and partitions from it.
+//! [`TestProcess`] runs a service's binary as a child process a test can kill -9.
 //! [`spawn_service`] and [`spawn_grpc_server`] start a service from its typed configuration
 //! (see [`defaults`]) and stop it when dropped. [`contract`] is the wire contract's test
 //! suite, run against each ingestion route by [`ingest_contract_tests!`].
 
 mod broker;
 pub mod contract;
+mod group;
+mod process;
 mod service;
 
 pub use broker::TestBroker;
+pub use group::{GroupView, describe_group, wait_for_group};
+pub use process::{TestProcess, free_addr, workspace_bin};
 
 pub use service::{
     ANY_PORT, GrpcServer, Stores, TestService, defaults, spawn_grpc_server, spawn_service,
