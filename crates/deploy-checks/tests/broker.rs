@@ -641,3 +641,40 @@ fn the_broker_admits_exactly_route_3_and_strimzi() {
         }
     }
 }
+
+/// The grades topic keeps a record exactly as notas-queue creates it locally
+/// (`grades_topic_config`, which notas-queue holds under the keys' lifetime in MySQL), so
+/// that a record delivered again finds its key, and the broker looks for expired segments
+/// at least as often as that bound assumes.
+#[test]
+fn the_grades_topic_keeps_records_no_longer_than_their_keys() {
+    use notas_queue::kafka::{RETENTION_CHECK, grades_topic_config};
+    for rendering in CLUSTERS {
+        let objects = objects(rendering);
+        let kafka = of_kind(&objects, "Kafka")[0];
+        let grades = of_kind(&objects, "KafkaTopic")
+            .into_iter()
+            .find(|t| topic_name(t) == "grades")
+            .expect("the grades KafkaTopic");
+        let declared = &grades["spec"]["config"];
+        let expected = grades_topic_config();
+        for (key, value) in &expected {
+            let found = match &declared[key] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => panic!("{rendering}: grades' {key} is {other}"),
+            };
+            assert_eq!(&found, value, "{rendering}: grades' {key}");
+        }
+        assert_eq!(
+            declared.as_object().map(|c| c.len()),
+            Some(expected.len()),
+            "{rendering}: a setting of grades' config that notas-queue does not create: {declared}"
+        );
+        let check_ms = RETENTION_CHECK.as_millis() as u64;
+        assert!(
+            config(kafka, "log.retention.check.interval.ms", check_ms) <= check_ms,
+            "{rendering}: the broker looks for expired segments less often than the keys assume"
+        );
+    }
+}

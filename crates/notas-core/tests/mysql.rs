@@ -10,6 +10,7 @@ use notas_core::{
         MySqlArgs,
         grades::{GradeStore, Outcome, Submission},
         migrate::{MIGRATOR, migrate},
+        upkeep::KEY_LIFETIME,
     },
     route::Route,
 };
@@ -336,26 +337,36 @@ async fn concurrent_retries_with_one_key_store_one_row() {
 }
 
 #[tokio::test]
-async fn keys_older_than_a_day_are_purged_and_newer_ones_kept() {
+async fn keys_older_than_their_lifetime_are_purged_and_newer_ones_kept() {
     let db = TestDb::new().await;
     let store = connect(&db.url).await.unwrap();
     store
-        .insert(Route::Grpc, &[keyed(1, "old"), keyed(2, "new")])
+        .insert(
+            Route::Grpc,
+            &[keyed(1, "old"), keyed(2, "nearly old"), keyed(3, "new")],
+        )
         .await
         .unwrap();
     // Backdated behind the services' back: their user may not update keys.
     let admin = sqlx::MySqlPool::connect(&db.admin_url).await.unwrap();
-    sqlx::query(
-        "UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL 25 HOUR WHERE idem_key = 'old'",
-    )
-    .execute(&admin)
-    .await
-    .unwrap();
+    for (key, age) in [
+        ("old", KEY_LIFETIME.as_secs() + 60),
+        ("nearly old", KEY_LIFETIME.as_secs() - 60),
+    ] {
+        sqlx::query(
+            "UPDATE idempotency_keys SET created_at = NOW(3) - INTERVAL ? SECOND WHERE idem_key = ?",
+        )
+        .bind(age)
+        .bind(key)
+        .execute(&admin)
+        .await
+        .unwrap();
+    }
     assert_eq!(store.purge_keys().await.unwrap(), 1);
     let left: Vec<String> =
-        sqlx::query_scalar("SELECT CAST(idem_key AS CHAR) FROM idempotency_keys")
+        sqlx::query_scalar("SELECT CAST(idem_key AS CHAR) FROM idempotency_keys ORDER BY grade_id")
             .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(left, ["new"]);
+    assert_eq!(left, ["nearly old", "new"]);
 }

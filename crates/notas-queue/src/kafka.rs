@@ -1,6 +1,7 @@
 //! The broker settings and the Kafka clients route 3 builds from them (rdkafka, librdkafka
 //! bundled). One configuration for every environment: nisshi locally, Strimzi in clusters.
 
+use notas_core::mysql::upkeep::KEY_LIFETIME;
 use rdkafka::{
     ClientConfig,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
@@ -11,6 +12,40 @@ use rdkafka::{
     types::RDKafkaErrorCode,
 };
 use std::time::Duration;
+
+/// How long the grades topic keeps a record: Kafka's default (`log.retention.hours`, 7
+/// days), set explicitly so that the key lifetime can be held to it. It is also how long
+/// the consumers may be away before an accepted grade is lost unstored.
+pub const GRADES_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest a log segment of the grades topic stays open. Kafka deletes whole segments, once
+/// their newest record is older than the retention, so a record may outlive the retention
+/// by this much.
+pub const GRADES_SEGMENT: Duration = Duration::from_secs(3600);
+/// How often Kafka looks for segments to delete (`log.retention.check.interval.ms`, its
+/// default, which the clusters keep): a record may outlive its segment's deadline by this.
+pub const RETENTION_CHECK: Duration = Duration::from_secs(300);
+/// Longest a record of the grades topic can be read, so delivered again.
+pub const GRADES_READABLE: Duration = GRADES_RETENTION
+    .saturating_add(GRADES_SEGMENT)
+    .saturating_add(RETENTION_CHECK);
+
+// A record delivered again must find its key: the keys outlive every record of the topic.
+const _: () = assert!(GRADES_READABLE.as_secs() <= KEY_LIFETIME.as_secs());
+
+/// The grades topic's settings, as `create_topics` sets them and the clusters' `KafkaTopic`
+/// declares them (deploy-checks holds the two together):
+/// - `cleanup.policy=delete`: records go by age. Compaction would keep a key's last record
+///   for ever, past its key's lifetime in MySQL.
+/// - `retention.ms` and `segment.ms`: [`GRADES_RETENTION`] and [`GRADES_SEGMENT`].
+/// - `retention.bytes=-1`: no size bound, which could delete a grade before it is stored.
+pub fn grades_topic_config() -> [(&'static str, String); 4] {
+    [
+        ("cleanup.policy", "delete".to_owned()),
+        ("retention.ms", GRADES_RETENTION.as_millis().to_string()),
+        ("segment.ms", GRADES_SEGMENT.as_millis().to_string()),
+        ("retention.bytes", "-1".to_owned()),
+    ]
+}
 
 /// Broker settings of every route 3 service.
 #[derive(Debug, Clone, clap::Args)]
@@ -101,20 +136,25 @@ impl KafkaArgs {
             .create()
     }
 
-    /// Creates the grades topic with `partitions` partitions, and the dead-letter topic,
-    /// unless they exist (the cluster declares them as `KafkaTopic`s; `just dev` and the
+    /// Creates the grades topic with `partitions` partitions and [`grades_topic_config`], and
+    /// the dead-letter topic, unless they exist (the cluster declares them as `KafkaTopic`s; `just dev` and the
     /// tests create them here).
     ///
     /// # Errors
     /// The broker did not answer, or refused for another reason than the topic existing.
     pub async fn create_topics(&self, partitions: i32, replication: i32) -> Result<(), KafkaError> {
         let admin: AdminClient<DefaultClientContext> = self.client("notas-topics").create()?;
-        let topics = [
+        let config = grades_topic_config();
+        let grades = config.iter().fold(
             NewTopic::new(
                 &self.kafka_topic,
                 partitions,
                 TopicReplication::Fixed(replication),
             ),
+            |topic, (name, value)| topic.set(name, value),
+        );
+        let topics = [
+            grades,
             NewTopic::new(
                 &self.kafka_dead_letter_topic,
                 1,

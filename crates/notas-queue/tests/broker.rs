@@ -2,11 +2,15 @@
 //! run (nisshi, its SQLite engine), with the client route 3 uses (rdkafka): an append
 //! acknowledged with `acks=all` survives the broker's SIGKILL; a group's members share the
 //! partitions and take them over when one leaves; a member resumes after the committed
-//! offset, and what was not committed comes again.
+//! offset, and what was not committed comes again; the grades topic has the retention
+//! route 3's keys are held to.
 
+use notas_queue::kafka::grades_topic_config;
 use notas_testkit::TestBroker;
 use rdkafka::{
-    Message, Offset, TopicPartitionList,
+    ClientConfig, Message, Offset, TopicPartitionList,
+    admin::{AdminClient, AdminOptions, ResourceSpecifier},
+    client::DefaultClientContext,
     consumer::{CommitMode, Consumer, StreamConsumer},
     producer::FutureRecord,
 };
@@ -177,4 +181,31 @@ async fn a_record_keeps_the_time_it_was_accepted() {
         notas_queue::message::accepted_at_ms(&received),
         Some(1_700_000_000_123)
     );
+}
+
+#[tokio::test]
+async fn the_grades_topic_is_created_with_its_retention() {
+    // The keys' lifetime in MySQL is held to these settings (notas_queue::kafka), and the
+    // clusters' KafkaTopic to the same (deploy-checks): the broker must have them as set.
+    let broker = TestBroker::start(3).await;
+    let args = broker.kafka_args();
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &args.kafka_brokers)
+        .create()
+        .expect("an admin client");
+    let described = admin
+        .describe_configs(
+            &[ResourceSpecifier::Topic(&args.kafka_topic)],
+            &AdminOptions::new().request_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("the broker answers");
+    let resource = described[0].as_ref().expect("the topic's settings");
+    let entries = resource.entry_map();
+    for (name, value) in grades_topic_config() {
+        let entry = entries
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing in {:?}", resource.entries));
+        assert_eq!(entry.value.as_deref(), Some(value.as_str()), "{name}");
+    }
 }

@@ -11,8 +11,10 @@ use crate::{
 };
 use std::time::Duration;
 
-/// How long a key is kept, at least: a client retries within seconds or minutes.
-pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long a key is kept, at least. A client retries within seconds or minutes; a record
+/// of route 3's topic can be delivered again as long as the topic keeps it, so the keys
+/// outlive its retention (`notas_queue::kafka::GRADES_READABLE`, 7 days and 65 minutes).
+pub const KEY_LIFETIME: Duration = Duration::from_secs(8 * 24 * 3600);
 /// Keys deleted per purge statement.
 pub const PURGE_BATCH: u64 = 1000;
 /// How often the writers purge old keys.
