@@ -5,7 +5,9 @@
 //! UUID, so a redelivered record stores nothing twice) and answered `202` with
 //! `{"key", "status": "pending"}` and `Location: /queue/notas/status/{key}`, only once the broker
 //! has acknowledged it durably; `503` with `Retry-After` when it has not within
-//! `KAFKA_TIMEOUT_MS`. The key's other rules (same key with another grade) are the
+//! `KAFKA_TIMEOUT_MS`. The append may still land, so the `503` names the key too, in an
+//! `Idempotency-Key` header and the body's `key`: a retry with it stores the grade once, even
+//! when queue-api made the key. The key's other rules (same key with another grade) are the
 //! consumer's: such a record is a dead letter and the key keeps its first grade.
 //!
 //! `GET /notas/status/{key}`: `{"key", "status": "stored", "record": {...}}` once a consumer
@@ -20,7 +22,8 @@
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use notas_core::{
@@ -72,7 +75,7 @@ async fn accept(
     State(state): State<AppState>,
     KeyHeader(key): KeyHeader,
     GradeJson(grade): GradeJson,
-) -> Result<(StatusCode, HeaderMap, Json<Status>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<Status>), Unsure> {
     let key = key.unwrap_or_else(|| {
         IdempotencyKey::parse(uuid::Uuid::new_v4().to_string().as_bytes()).expect("a UUID is a key")
     });
@@ -84,10 +87,15 @@ async fn accept(
     // Resolves once the broker acknowledged the append (acks=all), or failed for good
     // (message.timeout.ms, KAFKA_TIMEOUT_MS); bounded here too, so no answer waits longer.
     let appended = state.producer.send(record, state.kafka_timeout);
+    let unsure = |e: StoreError| Unsure {
+        error: e.into(),
+        key: key.clone(),
+    };
     Store::Broker
         .within(state.kafka_timeout, appended)
-        .await?
-        .map_err(|(e, _)| StoreError::new(Store::Broker, e))?;
+        .await
+        .map_err(unsure)?
+        .map_err(|(e, _)| unsure(StoreError::new(Store::Broker, e)))?;
     let mut headers = HeaderMap::new();
     let location = format!("{PREFIX}/notas/status/{}", percent_encoded(key.as_str()));
     headers.insert(
@@ -100,6 +108,39 @@ async fn accept(
         record: None,
     };
     Ok((StatusCode::ACCEPTED, headers, Json(body)))
+}
+
+/// The name of the header that carries the key, on a request and on a `503` of an append.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// An append whose outcome is unknown: the broker did not acknowledge it in time, yet it may
+/// have landed. Answered as `error` (a `503` with `Retry-After`), with the key it was
+/// appended under in an `Idempotency-Key` header and in the body's `key`.
+pub struct Unsure {
+    error: ApiError,
+    key: IdempotencyKey,
+}
+
+impl IntoResponse for Unsure {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(flatten)]
+            error: &'a ApiError,
+            key: &'a str,
+        }
+        let body = serde_json::to_vec(&Body {
+            error: &self.error,
+            key: self.key.as_str(),
+        })
+        .expect("a JSON object");
+        let (mut parts, _) = self.error.into_response().into_parts();
+        parts.headers.insert(
+            IDEMPOTENCY_KEY,
+            HeaderValue::from_str(self.key.as_str()).expect("a key is printable ASCII"),
+        );
+        Response::from_parts(parts, axum::body::Body::from(body))
+    }
 }
 
 async fn status(

@@ -136,3 +136,43 @@ async fn serves_health_readiness_and_metrics() {
         "no request counter for POST /notas 202 in:\n{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_names_the_key_it_made_and_a_retry_with_it_stores_the_grade_once() {
+    let route = spawn_route().await;
+    route.broker.kill();
+    // No Idempotency-Key: queue-api makes one, and the 503 must hand it over.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/notas", route.service.base_url))
+        .json(&payload(42))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    let header = refused.headers()["idempotency-key"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["key"], json!(header), "{body}");
+    assert!(
+        body["error"].is_string() && body["field"].is_null(),
+        "{body}"
+    );
+    assert!(uuid::Uuid::parse_str(&header).is_ok(), "{header}");
+
+    route.broker.restart().await;
+    let retried = eventually(Duration::from_secs(20), || async {
+        post_with_key(&route, header.as_bytes(), &payload(42))
+            .await
+            .status
+            == 202
+    })
+    .await;
+    assert!(retried, "the retry with the 503's key was not accepted");
+    // The first append may have landed too, after the 503: either way one row.
+    let _consumer = route.consumer().await;
+    assert_eq!(route.stored_eventually(1).await, vec![(header.clone(), 42)]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(route.stored().await, vec![(header, 42)], "stored once");
+}
