@@ -84,3 +84,69 @@ def wait_until_drained(backlog: QueueBacklog, seconds: float, pause: float = 0.1
             return time.time() - start
         time.sleep(pause)
     return None
+
+
+def held_partitions(description: dict, topic: str) -> dict[str, list[int]]:
+    """Each member's partitions of `topic` (member id: sorted partitions), from kafka-python's
+    `describe_groups` description of one group. A member without an assignment holds none."""
+    held = {}
+    for member in description.get("members") or ():
+        assignment = member.get("member_assignment")
+        partitions = assignment.get("assigned_partitions", ()) if isinstance(assignment, dict) else ()
+        held[member["member_id"]] = sorted(p for tp in partitions if tp["topic"] == topic for p in tp["partitions"])
+    return held
+
+
+def unassigned(description: dict, topic: str, partitions: list[int]) -> list[int]:
+    """The partitions of `topic` that no member of the described group holds."""
+    held = {p for ps in held_partitions(description, topic).values() for p in ps}
+    return sorted(set(partitions) - held)
+
+
+class GroupAssignment:
+    """Which partitions of `topic` the members of consumer group `group` hold, as the broker's
+    group coordinator says (DescribeGroups), read through one admin client kept between reads.
+    A consumer's own readiness says only that it reached the broker; this says the group
+    works."""
+
+    def __init__(self, brokers: str, group: str = "grade-consumer", topic: str = "grades"):
+        self.brokers, self.group, self.topic = brokers, group, topic
+        self.admin = None
+
+    def _client(self):
+        import logging
+
+        from kafka import KafkaAdminClient
+
+        # Its failures are raised to the caller; its own log would repeat them on stderr.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        if self.admin is None:
+            self.admin = KafkaAdminClient(
+                bootstrap_servers=self.brokers, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+            )
+        return self.admin
+
+    def partitions(self) -> list[int]:
+        """The topic's partitions; raises kafka.errors.KafkaError when the broker does not
+        answer within 3 s."""
+        try:
+            topics = self._client().describe_topics([self.topic])
+            return sorted(p["partition_index"] for t in topics for p in t["partitions"])
+        except Exception:
+            self.close()
+            raise
+
+    def describe(self) -> dict:
+        """The group's description (`held_partitions` reads it); raises
+        kafka.errors.KafkaError when the broker does not answer within 3 s or cannot
+        describe the group."""
+        try:
+            return self._client().describe_groups([self.group])[self.group]
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
+            self.admin = None

@@ -10,7 +10,9 @@ every file they write under `.dev/`
               .dev/Procfile and .dev/stack.env for the supervisor
     run       run every process of .dev/Procfile (scripts/common/supervisor.py);
               when one ends the others stop
-    wait      (a Procfile entry) wait until every process answers, print the URLs
+    wait      (a Procfile entry) wait until every process answers and route 3's consumer
+              group holds every partition of its topic, print the URLs; or say why not
+              and how to recover without deleting a grade
     down      stop a running stack (what Ctrl-C does in its terminal)
     url       print the stack's entry URL (for `just loadtest`)
     logs-without-secrets   fail if a log of the stack holds one of its passwords
@@ -43,7 +45,15 @@ from scripts.stack.commands import (
     redis_command,
     service_command,
 )
-from scripts.stack.control import PID_FILE, running_pid, supervisor, wait_until_ready
+from scripts.stack.control import (
+    ASSIGNED_WITHIN,
+    PID_FILE,
+    RECOVERY,
+    running_pid,
+    supervisor,
+    wait_until_assigned,
+    wait_until_ready,
+)
 from scripts.stack.mariadb import (
     MIGRATE_ENV,
     as_app_user,
@@ -155,6 +165,14 @@ def wait() -> None:
     if pending:
         sys.exit(f"stack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)")
     ports, env = read_ports(), read_env()
+    assigned, why = wait_until_assigned(env["KAFKA_BROKERS"])
+    if assigned is False:
+        sys.exit(
+            f"stack: not ready: {why} {ASSIGNED_WITHIN:.0f} s after every process answered.\n"
+            + RECOVERY.format(state=STATE)
+        )
+    if assigned is None:
+        print(f"stack: route 3's consumer group is unchecked: {why} (tansu 0.6.0 cannot describe a group)")
     url = env["NOTAS_URL"]
     print(
         "\n"

@@ -1,6 +1,7 @@
 """Running the stack: the supervisor (scripts/common/supervisor.py) over the Procfile
 `prepare` wrote, starting it in the background for the tools that need one (`just bench`),
-and waiting until every process answers and the report summaries have caught up."""
+and waiting until every process answers, route 3's consumer group holds every partition of
+its topic, and the report summaries have caught up."""
 
 import os
 import subprocess
@@ -10,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import TextIO
 
+from scripts.common.broker import GroupAssignment, held_partitions, unassigned
 from scripts.common.stores import mysql_connect
 from scripts.common.supervisor import Supervisor, read_procfile
 from scripts.stack.ports import ROOT, STATE, read_env, read_ports
@@ -112,3 +114,70 @@ def wait_for_summaries(mysql_url: str, seconds: float = 120) -> float:
     if summaries_owed(mysql_url):
         sys.exit(f"the report summaries did not catch up within {seconds:.0f} s")
     return time.time() - start
+
+
+# How long the stack waits, once every process answers, for route 3's consumer group to hold
+# every partition: a member of an earlier run killed without leaving keeps its partitions
+# until its session times out (KAFKA_SESSION_TIMEOUT_MS, 10 s by default), then the group
+# rebalances.
+ASSIGNED_WITHIN = 60.0
+# Failed DescribeGroups in a row after which the broker is taken to be unable to describe a
+# group at all (tansu 0.6.0 drops the connection: its SQLite engine cannot read a group back).
+UNDESCRIBED_AFTER = 3
+
+# How to recover a stuck group without deleting a grade.
+RECOVERY = """\
+  The grades accepted so far are kept: those stored are in MySQL, the others wait in the
+  broker's log ({state}/kafka). The consumers must join the group again:
+    1. stop the stack: Ctrl-C here, or `just dev-down`;
+    2. start it again: `just dev`. The consumers resume from their committed offsets.
+  Do not run `just dev-clean`: it deletes {state}/kafka, and the grades accepted and not
+  stored with it."""
+
+
+def stuck_message(group: str, topic: str, partitions: list[int], description: dict) -> str:
+    """Why route 3's group is not working: the partitions no member holds, the group's state
+    and what each member holds."""
+    missing = unassigned(description, topic, partitions)
+    held = held_partitions(description, topic)
+    members = "; ".join(f"{m} holds {', '.join(map(str, ps)) or 'nothing'}" for m, ps in held.items())
+    return (
+        f"no member of route 3's consumer group {group} holds partition"
+        f"{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {topic}"
+        f" ({len(partitions)} partitions; group state {description.get('group_state') or 'unknown'};"
+        f" {members or 'no member'}): grades accepted there are not stored"
+    )
+
+
+def wait_until_assigned(brokers: str, seconds: float = ASSIGNED_WITHIN, alive=lambda: True) -> tuple[bool | None, str]:
+    """Waits until route 3's consumer group holds every partition of its topic, `seconds`
+    pass or `alive()` turns false. (True, "") when it does; (False, why) when it does not;
+    (None, why) when the broker cannot describe the group."""
+    assignment = GroupAssignment(brokers)
+    why, failures = "the broker did not answer", 0
+    deadline = time.time() + seconds
+    try:
+        while time.time() < deadline and alive():
+            try:
+                partitions = assignment.partitions()
+            except Exception as e:
+                why = f"the broker did not list the partitions of {assignment.topic}: {e}"
+                time.sleep(1)
+                continue
+            try:
+                description = assignment.describe()
+                failures = 0
+            except Exception as e:
+                failures += 1
+                why = f"the broker did not describe consumer group {assignment.group}: {e}"
+                if failures >= UNDESCRIBED_AFTER:
+                    return None, why
+                time.sleep(1)
+                continue
+            if partitions and not unassigned(description, assignment.topic, partitions):
+                return True, ""
+            why = stuck_message(assignment.group, assignment.topic, partitions, description)
+            time.sleep(0.5)
+        return False, why
+    finally:
+        assignment.close()
