@@ -8,8 +8,8 @@ returns when the store (or, for the rolling restart, the last replica) answered 
     broker killed               kill -9 of tansu, restarted 2 s later (its SQLite file survives)
     consumer killed mid-batch   Redis' writes paused so that the consumers' batches wait on the
                                 live view (in MySQL, offsets not committed), then kill -9 of a
-                                grade-consumer whose log says so; restarted once its session has
-                                timed out (KAFKA_SESSION_TIMEOUT_MS + 5 s; sooner stalls tansu's group)
+                                grade-consumer whose log says so; restarted only once the other
+                                member has stored every grade accepted before the kill (failover)
     mariadb down while queuing  SIGTERM, restarted 10 s later: routes 1 and 2 answer 503, route 3
                                 keeps answering 202, its queue grows, then drains
     rolling restart             SIGTERM and restart of each service replica in turn
@@ -23,8 +23,10 @@ import time
 
 import redis
 
+from scripts.chaos.checks import taken_over
 from scripts.chaos.settings import (
     CONSUMERS,
+    FAILOVER_WITHIN,
     KAFKA_SESSION_TIMEOUT_MS,
     QUEUE_OUTAGE,
     REDIS_TIMEOUT_MS,
@@ -32,6 +34,7 @@ from scripts.chaos.settings import (
     WAITING_ON_REDIS,
 )
 from scripts.chaos.stack import Stack
+from scripts.common.broker import GroupAssignment
 from scripts.common.stores import StoredNames
 
 
@@ -62,14 +65,11 @@ def mariadb_stopped(stack: Stack) -> float:
 def consumer_killed_mid_batch(stack: Stack) -> float:
     """Redis' writes paused, so that each consumer's batch, once stored in MySQL, waits on the
     live view with its offsets uncommitted; the grade-consumer that logs such a wait first is
-    killed with -9, and restarted once its session has timed out. Its records come again, to
-    the other member or to it: their keys must store nothing twice, and the live view must
-    count each once. Notes whether the other member took the dead one's partitions over.
-
-    Not restarted sooner: with tansu 0.6.0 a member that joins while a dead member is still in
-    the group can leave the group with no partition assigned to anyone, for good. Nor does
-    tansu 0.6.0 always hand a dead member's partitions to the other member: they may wait
-    until the group changes again, here until the member is back."""
+    killed with -9. It stays down until the other member has stored every grade accepted
+    before the kill: the group must move its partitions to the survivor once its session
+    has timed out, and the survivor receives the uncommitted records again. Their keys must
+    store nothing twice, and the live view must count each once. Notes how long the
+    partitions took to move, as the broker's group coordinator describes the group."""
     pause_ms = 4 * REDIS_TIMEOUT_MS
     logs = {name: stack.logs / f"{name}.log" for name in CONSUMERS}
     seen = {name: log.stat().st_size for name, log in logs.items()}
@@ -92,27 +92,48 @@ def consumer_killed_mid_batch(stack: Stack) -> float:
     stack.supervisor.kill(victim)
     killed = time.time()
     stack.notes.append(f"{victim} killed {killed - paused:.1f} s into the pause, with a stored batch uncommitted")
-    # The grades accepted before the kill are all stored once its partitions have moved.
     accepted = {g.body["nombre"] for g in stack.load.grades if g.queued and g.acked_at is not None}
+    moved, stored_at = failover(stack, accepted, killed, len(CONSUMERS) - 1)
     session = KAFKA_SESSION_TIMEOUT_MS / 1000
-    restart_at, stored = killed + session + 5, StoredNames(stack.mysql_url)
-    while time.time() < restart_at:
-        if accepted <= stored.refresh():
-            stack.notes.append(
-                f"the other member took its partitions over: every grade accepted before the kill was stored "
-                f"{time.time() - killed:.1f} s after it (session timeout {session:.0f} s)"
-            )
-            break
-        time.sleep(0.25)
-    else:
-        missing = len(accepted - stored.names)
+    if moved is not None:
         stack.notes.append(
-            f"the other member had not taken its partitions over {restart_at - killed:.0f} s after the kill "
-            f"({missing} grades accepted before it not stored yet): they waited for {victim} to come back "
-            "(tansu 0.6.0 keeps a dead member's assignment until the group changes again)"
+            f"its partitions moved to the other member {moved - killed:.1f} s after the kill (session timeout {session:.0f} s)"
+        )
+    if stored_at is not None:
+        stack.notes.append(
+            f"every grade accepted before the kill was stored {stored_at - killed:.1f} s after it, {victim} still down"
+        )
+    else:
+        missing = len(accepted - StoredNames(stack.mysql_url).refresh())
+        stack.fault_violations.append(
+            f"no failover: {missing} grades accepted before the kill were not stored within {FAILOVER_WITHIN:.0f} s "
+            f"while {victim} stayed down"
+            + ("" if moved else " (the group kept its partitions: the broker keeps a dead member's assignment)")
         )
     stack.supervisor.restart(victim)
     return stack.wait_ready(victim, 120)
+
+
+def failover(stack: Stack, accepted: set[str], killed: float, survivors: int) -> tuple[float | None, float | None]:
+    """Waits, FAILOVER_WITHIN seconds at most after the kill, until the group has moved the
+    killed member's partitions and every grade of `accepted` is stored. Returns when each
+    happened (None: not in time, or the broker could not describe the group)."""
+    assignment, stored = GroupAssignment(stack.brokers), StoredNames(stack.mysql_url)
+    moved = stored_at = None
+    try:
+        while time.time() < killed + FAILOVER_WITHIN and (moved is None or stored_at is None):
+            if moved is None:
+                try:
+                    if taken_over(assignment.describe(), assignment.topic, assignment.partitions(), survivors):
+                        moved = time.time()
+                except Exception:
+                    pass
+            if stored_at is None and accepted <= stored.refresh():
+                stored_at = time.time()
+            time.sleep(0.25)
+    finally:
+        assignment.close()
+    return moved, stored_at
 
 
 def mariadb_down_while_queuing(stack: Stack) -> float:

@@ -17,6 +17,10 @@ STORE_TIMEOUT_MS, REDIS_TIMEOUT_MS, REQUEST_TIMEOUT_MS = (
 # Route 3's: queue-api's wait for the broker's acknowledgement, and how long a silent consumer
 # keeps its partitions (both their defaults).
 KAFKA_TIMEOUT_MS, KAFKA_SESSION_TIMEOUT_MS = 3000, 10_000
+# A killed consumer's partitions move to the other member once its session has timed out:
+# every grade accepted before the kill must be stored within this many seconds of it, while
+# the killed one stays down.
+FAILOVER_WITHIN = KAFKA_SESSION_TIMEOUT_MS / 1000 + 20
 # Every 202 stored once, and the consumer group's lag 0, within this many seconds once the
 # load has stopped and every grade has its answer: a killed member's partitions wait for its
 # session to time out, then the backlog drains.
