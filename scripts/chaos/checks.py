@@ -9,8 +9,6 @@ that pytest can run them (scripts/tests/chaos/).
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from scripts.common.broker import unassigned
-
 # Each route's answer that acknowledges a grade: routes 1 and 2 store it before they answer,
 # route 3 (queue-api) once the broker has it.
 ACKNOWLEDGED = {"grpc": 201, "redis": 201, "queue": 202}
@@ -193,10 +191,3 @@ def queue_violations(lag: int | None, dead_letters: int, bound_s: float) -> list
     if dead_letters:
         errors.append(f"{dead_letters} records in the dead-letter topic")
     return errors
-
-
-def taken_over(description: dict, topic: str, partitions: list[int], survivors: int) -> bool:
-    """Whether a consumer group, as the broker describes it, has moved a killed member's
-    partitions: no more members than the `survivors`, and every partition of `topic` held."""
-    members = description.get("members") or []
-    return bool(partitions) and len(members) <= survivors and not unassigned(description, topic, partitions)

@@ -23,7 +23,6 @@ import time
 
 import redis
 
-from scripts.chaos.checks import taken_over
 from scripts.chaos.settings import (
     CONSUMERS,
     FAILOVER_WITHIN,
@@ -34,7 +33,7 @@ from scripts.chaos.settings import (
     WAITING_ON_REDIS,
 )
 from scripts.chaos.stack import Stack
-from scripts.common.broker import GroupAssignment
+from scripts.common.broker import GroupAssignment, unassigned
 from scripts.common.stores import StoredNames
 
 
@@ -69,7 +68,7 @@ def consumer_killed_mid_batch(stack: Stack) -> float:
     before the kill: the group must move its partitions to the survivor once its session
     has timed out, and the survivor receives the uncommitted records again. Their keys must
     store nothing twice, and the live view must count each once. Notes how long the
-    partitions took to move, as the broker's group coordinator describes the group."""
+    partitions took to move: until the other member's /metrics say it holds them all."""
     pause_ms = 4 * REDIS_TIMEOUT_MS
     logs = {name: stack.logs / f"{name}.log" for name in CONSUMERS}
     seen = {name: log.stat().st_size for name, log in logs.items()}
@@ -93,7 +92,7 @@ def consumer_killed_mid_batch(stack: Stack) -> float:
     killed = time.time()
     stack.notes.append(f"{victim} killed {killed - paused:.1f} s into the pause, with a stored batch uncommitted")
     accepted = {g.body["nombre"] for g in stack.load.grades if g.queued and g.acked_at is not None}
-    moved, stored_at = failover(stack, accepted, killed, len(CONSUMERS) - 1)
+    moved, stored_at = failover(stack, accepted, killed, victim)
     session = KAFKA_SESSION_TIMEOUT_MS / 1000
     if moved is not None:
         stack.notes.append(
@@ -108,26 +107,24 @@ def consumer_killed_mid_batch(stack: Stack) -> float:
         stack.fault_violations.append(
             f"no failover: {missing} grades accepted before the kill were not stored within {FAILOVER_WITHIN:.0f} s "
             f"while {victim} stayed down"
-            + ("" if moved else " (the group kept its partitions: the broker keeps a dead member's assignment)")
+            + ("" if moved else f" (the other member never held {victim}'s partitions: the group kept them for it)")
         )
     stack.supervisor.restart(victim)
     return stack.wait_ready(victim, 120)
 
 
-def failover(stack: Stack, accepted: set[str], killed: float, survivors: int) -> tuple[float | None, float | None]:
-    """Waits, FAILOVER_WITHIN seconds at most after the kill, until the group has moved the
-    killed member's partitions and every grade of `accepted` is stored. Returns when each
-    happened (None: not in time, or the broker could not describe the group)."""
-    assignment, stored = GroupAssignment(stack.brokers), StoredNames(stack.mysql_url)
+def failover(stack: Stack, accepted: set[str], killed: float, victim: str) -> tuple[float | None, float | None]:
+    """Waits, FAILOVER_WITHIN seconds at most after the kill, until the members still up
+    hold every partition (their /metrics) and every grade of `accepted` is stored. Returns
+    when each happened (None: not in time)."""
+    members = {n: stack.ready[n].replace("/readyz", "/metrics") for n in CONSUMERS if n != victim}
+    assignment, stored = GroupAssignment(stack.brokers, members), StoredNames(stack.mysql_url)
     moved = stored_at = None
     try:
+        partitions = assignment.partitions()
         while time.time() < killed + FAILOVER_WITHIN and (moved is None or stored_at is None):
-            if moved is None:
-                try:
-                    if taken_over(assignment.describe(), assignment.topic, assignment.partitions(), survivors):
-                        moved = time.time()
-                except Exception:
-                    pass
+            if moved is None and not unassigned(assignment.held(), partitions):
+                moved = time.time()
             if stored_at is None and accepted <= stored.refresh():
                 stored_at = time.time()
             time.sleep(0.25)

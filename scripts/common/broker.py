@@ -86,65 +86,70 @@ def wait_until_drained(backlog: QueueBacklog, seconds: float, pause: float = 0.1
     return None
 
 
-def held_partitions(description: dict, topic: str) -> dict[str, list[int]]:
-    """Each member's partitions of `topic` (member id: sorted partitions), from kafka-python's
-    `describe_groups` description of one group. A member without an assignment holds none."""
-    held = {}
-    for member in description.get("members") or ():
-        assignment = member.get("member_assignment")
-        partitions = assignment.get("assigned_partitions", ()) if isinstance(assignment, dict) else ()
-        held[member["member_id"]] = sorted(p for tp in partitions if tp["topic"] == topic for p in tp["partitions"])
-    return held
+# The gauge each grade-consumer sets per partition: 1 while it holds it.
+ASSIGNED = "notas_queue_assigned_partitions"
 
 
-def unassigned(description: dict, topic: str, partitions: list[int]) -> list[int]:
-    """The partitions of `topic` that no member of the described group holds."""
-    held = {p for ps in held_partitions(description, topic).values() for p in ps}
-    return sorted(set(partitions) - held)
+def held_partitions(expositions: dict[str, str | None], topic: str) -> dict[str, list[int]]:
+    """Each member's partitions of `topic` (member: sorted partitions), from the members'
+    /metrics expositions (None: it did not answer, so it holds none)."""
+    from scripts.common.metrics import samples
+
+    return {
+        member: sorted(
+            int(s.labels["partition"]) for s in samples(text or "", ASSIGNED) if s.labels["topic"] == topic and s.value
+        )
+        for member, text in expositions.items()
+    }
+
+
+def unassigned(held: dict[str, list[int]], partitions: list[int]) -> list[int]:
+    """The partitions that no member holds."""
+    return sorted(set(partitions) - {p for ps in held.values() for p in ps})
 
 
 class GroupAssignment:
-    """Which partitions of `topic` the members of consumer group `group` hold, as the broker's
-    group coordinator says (DescribeGroups), read through one admin client kept between reads.
-    A consumer's own readiness says only that it reached the broker; this says the group
-    works."""
+    """Which partitions of `topic` the members of a consumer group hold: the topic's
+    partitions from the broker (a metadata request), and each member's own from its
+    /metrics (`members`: name: URL). The members' word, not the broker's: nisshi 0.8.1
+    answers DescribeGroups with empty assignments, and tansu 0.6.0 cannot read a group
+    back. A member holds a partition once it polled after the group assigned it."""
 
-    def __init__(self, brokers: str, group: str = "grade-consumer", topic: str = "grades"):
-        self.brokers, self.group, self.topic = brokers, group, topic
+    def __init__(self, brokers: str, members: dict[str, str], topic: str = "grades"):
+        self.brokers, self.members, self.topic = brokers, members, topic
         self.admin = None
 
-    def _client(self):
+    def partitions(self) -> list[int]:
+        """The topic's partitions; raises kafka.errors.KafkaError when the broker does not
+        answer within 3 s."""
         import logging
 
         from kafka import KafkaAdminClient
 
         # Its failures are raised to the caller; its own log would repeat them on stderr.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-        if self.admin is None:
-            self.admin = KafkaAdminClient(
-                bootstrap_servers=self.brokers, request_timeout_ms=3000, bootstrap_timeout_ms=3000
-            )
-        return self.admin
-
-    def partitions(self) -> list[int]:
-        """The topic's partitions; raises kafka.errors.KafkaError when the broker does not
-        answer within 3 s."""
         try:
-            topics = self._client().describe_topics([self.topic])
+            if self.admin is None:
+                self.admin = KafkaAdminClient(
+                    bootstrap_servers=self.brokers, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+                )
+            topics = self.admin.describe_topics([self.topic])
             return sorted(p["partition_index"] for t in topics for p in t["partitions"])
         except Exception:
             self.close()
             raise
 
-    def describe(self) -> dict:
-        """The group's description (`held_partitions` reads it); raises
-        kafka.errors.KafkaError when the broker does not answer within 3 s or cannot
-        describe the group."""
-        try:
-            return self._client().describe_groups([self.group])[self.group]
-        except Exception:
-            self.close()
-            raise
+    def held(self) -> dict[str, list[int]]:
+        """Each member's partitions; a member whose /metrics does not answer holds none."""
+        from scripts.common.metrics import fetch
+
+        expositions = {}
+        for member, url in self.members.items():
+            try:
+                expositions[member] = fetch(url, timeout=2)
+            except OSError:
+                expositions[member] = None
+        return held_partitions(expositions, self.topic)
 
     def close(self) -> None:
         if self.admin is not None:

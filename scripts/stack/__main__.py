@@ -49,6 +49,7 @@ from scripts.stack.control import (
     ASSIGNED_WITHIN,
     PID_FILE,
     RECOVERY,
+    consumer_metrics,
     running_pid,
     supervisor,
     wait_until_assigned,
@@ -165,15 +166,12 @@ def wait() -> None:
     if pending:
         sys.exit(f"stack: not ready after 3 minutes: {', '.join(pending)} (logs in .dev/logs and above)")
     ports, env = read_ports(), read_env()
-    assigned, why = wait_until_assigned(env["KAFKA_BROKERS"])
-    if assigned is False:
+    why = wait_until_assigned(env["KAFKA_BROKERS"], consumer_metrics())
+    if why:
         sys.exit(
             f"stack: not ready: {why} {ASSIGNED_WITHIN:.0f} s after every process answered.\n"
             + RECOVERY.format(state=STATE)
         )
-    if assigned is None:
-        print(f"stack: route 3's consumer group is unchecked: {why} (tansu 0.6.0 cannot describe a group)")
-    url = env["NOTAS_URL"]
     print(
         "\n"
         f"  notas is up\n"

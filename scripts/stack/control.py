@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import TextIO
 
-from scripts.common.broker import GroupAssignment, held_partitions, unassigned
+from scripts.common.broker import GroupAssignment, unassigned
 from scripts.common.stores import mysql_connect
 from scripts.common.supervisor import Supervisor, read_procfile
 from scripts.stack.ports import ROOT, STATE, read_env, read_ports
@@ -121,9 +121,6 @@ def wait_for_summaries(mysql_url: str, seconds: float = 120) -> float:
 # until its session times out (KAFKA_SESSION_TIMEOUT_MS, 10 s by default), then the group
 # rebalances.
 ASSIGNED_WITHIN = 60.0
-# Failed DescribeGroups in a row after which the broker is taken to be unable to describe a
-# group at all (tansu 0.6.0 drops the connection: its SQLite engine cannot read a group back).
-UNDESCRIBED_AFTER = 3
 
 # How to recover a stuck group without deleting a grade.
 RECOVERY = """\
@@ -135,26 +132,30 @@ RECOVERY = """\
   stored with it."""
 
 
-def stuck_message(group: str, topic: str, partitions: list[int], description: dict) -> str:
-    """Why route 3's group is not working: the partitions no member holds, the group's state
-    and what each member holds."""
-    missing = unassigned(description, topic, partitions)
-    held = held_partitions(description, topic)
+def stuck_message(topic: str, partitions: list[int], held: dict[str, list[int]]) -> str:
+    """Why route 3's group is not working: the partitions no member holds, and what each
+    member holds."""
+    missing = unassigned(held, partitions)
     members = "; ".join(f"{m} holds {', '.join(map(str, ps)) or 'nothing'}" for m, ps in held.items())
     return (
-        f"no member of route 3's consumer group {group} holds partition"
-        f"{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {topic}"
-        f" ({len(partitions)} partitions; group state {description.get('group_state') or 'unknown'};"
-        f" {members or 'no member'}): grades accepted there are not stored"
+        f"no grade-consumer holds partition{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}"
+        f" of {topic} ({len(partitions)} partitions; {members or 'no member'}): grades accepted there are not stored"
     )
 
 
-def wait_until_assigned(brokers: str, seconds: float = ASSIGNED_WITHIN, alive=lambda: True) -> tuple[bool | None, str]:
-    """Waits until route 3's consumer group holds every partition of its topic, `seconds`
-    pass or `alive()` turns false. (True, "") when it does; (False, why) when it does not;
-    (None, why) when the broker cannot describe the group."""
-    assignment = GroupAssignment(brokers)
-    why, failures = "the broker did not answer", 0
+def consumer_metrics(state: Path = STATE) -> dict[str, str]:
+    """The /metrics URL of each grade-consumer of the stack."""
+    ports = read_ports(state)
+    return {name: f"http://127.0.0.1:{ports[name]}/metrics" for name in ("grade-consumer", "grade-consumer-2")}
+
+
+def wait_until_assigned(
+    brokers: str, members: dict[str, str], seconds: float = ASSIGNED_WITHIN, alive=lambda: True
+) -> str | None:
+    """Waits until route 3's consumers together hold every partition of their topic,
+    `seconds` pass or `alive()` turns false. None when they do, else why not."""
+    assignment = GroupAssignment(brokers, members)
+    why = "the broker did not answer"
     deadline = time.time() + seconds
     try:
         while time.time() < deadline and alive():
@@ -164,20 +165,11 @@ def wait_until_assigned(brokers: str, seconds: float = ASSIGNED_WITHIN, alive=la
                 why = f"the broker did not list the partitions of {assignment.topic}: {e}"
                 time.sleep(1)
                 continue
-            try:
-                description = assignment.describe()
-                failures = 0
-            except Exception as e:
-                failures += 1
-                why = f"the broker did not describe consumer group {assignment.group}: {e}"
-                if failures >= UNDESCRIBED_AFTER:
-                    return None, why
-                time.sleep(1)
-                continue
-            if partitions and not unassigned(description, assignment.topic, partitions):
-                return True, ""
-            why = stuck_message(assignment.group, assignment.topic, partitions, description)
+            held = assignment.held()
+            if partitions and not unassigned(held, partitions):
+                return None
+            why = stuck_message(assignment.topic, partitions, held)
             time.sleep(0.5)
-        return False, why
+        return why
     finally:
         assignment.close()

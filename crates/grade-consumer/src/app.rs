@@ -26,6 +26,7 @@ pub struct Application {
     router: Router,
     consumer: GradeConsumer,
     lag: Lag,
+    group: String,
 }
 
 impl Application {
@@ -92,6 +93,7 @@ impl Application {
             router,
             consumer,
             lag,
+            group: config.kafka_group.clone(),
         })
     }
 
@@ -110,6 +112,11 @@ impl Application {
             tokio::spawn(async move { store.upkeep_until(stop).await })
         };
         let lag = tokio::spawn(self.lag.run(shutdown.clone()));
+        let assignment = tokio::spawn(crate::assignment::report(
+            self.consumer.consumer.clone(),
+            self.group,
+            shutdown.clone(),
+        ));
         let consuming = tokio::spawn(self.consumer.run(shutdown.clone()));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -117,6 +124,7 @@ impl Application {
         consuming.await?;
         upkeep.await?;
         lag.await?;
+        assignment.await?;
         tracing::info!("grade-consumer stopped");
         Ok(())
     }
@@ -127,6 +135,7 @@ impl Application {
 fn count_from_zero() {
     notas_core::metrics::handle();
     crate::consumer::describe_metrics();
+    crate::assignment::describe_metrics();
     metrics::counter!("notas_queue_stored_total").increment(0);
     metrics::counter!("notas_queue_dead_letters_total").increment(0);
 }

@@ -10,10 +10,12 @@
 //! - [`consumer`]: the loop: a batch, MySQL, the live view, the dead letters, the offsets.
 //! - [`lag`]: the group's lag on this member's partitions (records and seconds), as gauges
 //!   refreshed beside the loop.
+//! - [`assignment`]: the partitions this member holds, as a gauge per partition.
 //! - [`app`]: `build` wires the group member, the stores and the health endpoints;
 //!   `run_until_stopped` consumes and drains.
 
 pub mod app;
+pub mod assignment;
 pub mod config;
 pub mod consumer;
 pub mod lag;

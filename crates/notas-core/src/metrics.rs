@@ -16,6 +16,7 @@
 //!   per consumer batch), `notas_queue_time_to_stored_seconds` (from acceptance, stamped before the append, to the row),
 //!   `notas_queue_stored_total`, `notas_queue_dead_letters_total`, and the lag gauges
 //!   `notas_queue_lag_records` and `notas_queue_lag_seconds` (`group`, `topic`, `partition`)
+//!   and `notas_queue_assigned_partitions` (the same labels)
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::{sync::OnceLock, time::Duration};

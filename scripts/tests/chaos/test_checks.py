@@ -13,7 +13,6 @@ from scripts.chaos.checks import (
     queue_violations,
     stored_violations,
     summary_violations,
-    taken_over,
     times_to_stored,
 )
 
@@ -170,27 +169,3 @@ def test_the_queue_must_drain_with_no_dead_letter():
     assert queue_violations(None, 0, 30) == [
         "the broker did not tell the consumer group's lag within 30 s of the load's end"
     ]
-
-
-def described(*members: list[int]) -> dict:
-    return {
-        "members": [
-            {
-                "member_id": f"m{i}",
-                "member_assignment": {"assigned_partitions": [{"topic": "grades", "partitions": ps}]},
-            }
-            for i, ps in enumerate(members)
-        ]
-    }
-
-
-def test_a_killed_members_partitions_have_moved_once_the_survivor_holds_them_all():
-    assert taken_over(described([0, 1, 2]), "grades", [0, 1, 2], survivors=1)
-
-
-def test_partitions_kept_for_a_dead_member_have_not_moved():
-    # The dead member still in the group with its partitions (tansu 0.6.0), or gone with
-    # them unassigned: either way the survivor does not hold them all.
-    assert not taken_over(described([0], [1, 2]), "grades", [0, 1, 2], survivors=1)
-    assert not taken_over(described([0]), "grades", [0, 1, 2], survivors=1)
-    assert not taken_over(described(), "grades", [], survivors=1)

@@ -1,36 +1,35 @@
-"""A consumer group's assignment as kafka-python's describe_groups gives it."""
+"""The partitions each member of route 3's consumer group holds, from the members' /metrics."""
 
 from scripts.common.broker import held_partitions, unassigned
 
 
-def member(member_id: str, assigned: list[tuple[str, list[int]]] | None) -> dict:
-    assignment = None
-    if assigned is not None:
-        assignment = {
-            "assigned_partitions": [{"topic": t, "partitions": ps} for t, ps in assigned],
-            "user_data": None,
-        }
-    return {"member_id": member_id, "client_id": "c", "member_assignment": assignment}
+def exposition(*held: tuple[str, int, int]) -> str:
+    lines = ["# TYPE notas_queue_assigned_partitions gauge"]
+    for topic, partition, value in held:
+        lines.append(
+            f'notas_queue_assigned_partitions{{group="grade-consumer",topic="{topic}",partition="{partition}"}} {value}'
+        )
+    return "\n".join(lines) + "\n"
 
 
-def test_the_members_hold_what_their_assignments_name():
-    group = {"members": [member("a", [("grades", [2, 0])]), member("b", [("grades", [1]), ("other", [0])])]}
-    assert held_partitions(group, "grades") == {"a": [0, 2], "b": [1]}
-    assert unassigned(group, "grades", [0, 1, 2]) == []
+def test_each_member_holds_the_partitions_its_gauge_marks_1():
+    texts = {
+        "a": exposition(("grades", 2, 1), ("grades", 0, 1), ("grades", 1, 0)),
+        "b": exposition(("grades", 1, 1), ("grades.dead-letter", 0, 1)),
+    }
+    held = held_partitions(texts, "grades")
+    assert held == {"a": [0, 2], "b": [1]}
+    assert unassigned(held, [0, 1, 2]) == []
 
 
-def test_a_dead_members_partitions_are_unassigned_once_it_is_gone():
+def test_a_dead_members_partitions_are_unassigned_until_another_member_holds_them():
     # tansu 0.6.0 after a kill -9: the survivor keeps its own; the dead one's wait.
-    group = {"group_state": "Stable", "members": [member("survivor", [("grades", [0])])]}
-    assert unassigned(group, "grades", [0, 1, 2]) == [1, 2]
+    held = held_partitions({"survivor": exposition(("grades", 0, 1)), "killed": None}, "grades")
+    assert held == {"survivor": [0], "killed": []}
+    assert unassigned(held, [0, 1, 2]) == [1, 2]
 
 
-def test_a_member_without_an_assignment_holds_nothing():
-    group = {"members": [member("a", None), member("b", [])]}
-    assert held_partitions(group, "grades") == {"a": [], "b": []}
-    assert unassigned(group, "grades", [0, 1, 2]) == [0, 1, 2]
-
-
-def test_an_empty_or_unknown_group_holds_nothing():
-    assert unassigned({"group_state": "Dead", "members": []}, "grades", [0, 1]) == [0, 1]
-    assert unassigned({}, "grades", [0]) == [0]
+def test_a_member_without_partitions_holds_nothing():
+    held = held_partitions({"a": exposition(), "b": ""}, "grades")
+    assert held == {"a": [], "b": []}
+    assert unassigned(held, [0, 1]) == [0, 1]
