@@ -25,6 +25,7 @@ from scripts.chaos.settings import (
 from scripts.common.stores import mysql_connect
 from scripts.common.supervisor import Supervisor
 from scripts.stack import ROOT, commands, free_port, mariadb, render
+from scripts.stack.control import wait_until_assigned
 
 STORES = ("mariadb", "redis", "kafka")
 
@@ -110,7 +111,8 @@ class Stack:
 
     def up(self) -> None:
         """The stores first, then the topics (the cluster declares them as KafkaTopics), then
-        the rest: queue-api is ready only once its topic exists."""
+        the rest: queue-api is ready only once its topic exists, and the consumers once they
+        hold every partition."""
         mariadb.init_mariadb(self.state)
         self.supervisor.start_all(list(STORES))
         for name in STORES:
@@ -121,6 +123,13 @@ class Stack:
         self.supervisor.start_all([name for name in self.ready if name not in STORES])
         for name in self.ready:
             self.wait_ready(name, 180)
+        # Ready as `just dev` means it: route 3's consumers hold every partition between them,
+        # or the first fault's load would queue behind a group still forming.
+        members = {name: self.ready[name].replace("/readyz", "/metrics") for name in CONSUMERS}
+        start = time.time()
+        if why := wait_until_assigned(self.brokers, members):
+            sys.exit(f"chaos: {why}; see {self.logs}")
+        print(f"chaos: the consumers hold every partition {time.time() - start:.1f} s after they answered", flush=True)
 
     def down(self) -> None:
         self.supervisor.stop()
