@@ -167,11 +167,6 @@ let
         rustfmt = unix; # all-packages.nix: rustfmt = rustPackages.rustfmt
         skopeo = unix; # pkgs/by-name/sk/skopeo
         static-web-server = unix; # pkgs/by-name/st/static-web-server
-        # pkgs/by-name/ta/tansu/package.nix on nixpkgs master: 0.6.0, buildFeatures dynostore
-        # libsql slatedb turso, platforms.unix, mainProgram tansu. Proposed in April 2026
-        # (nixpkgs PR #512110); not verified on nixos-26.05, so nix/shell.nix asks
-        # `pkgs ? tansu`, and the tests evaluate it with `absent = [ "tansu" ]` too.
-        tansu = unix;
       };
     in
     available // {

@@ -5,7 +5,7 @@ returns when the store (or, for the rolling restart, the last replica) answered 
     redis killed                kill -9, restarted 2 s later, empty: route 2 rebuilds the live view
     redis write stall           CLIENT PAUSE WRITE for 3 x REDIS_TIMEOUT_MS
     mariadb stopped             SIGSTOP for 2 x STORE_TIMEOUT_MS, then SIGCONT
-    broker killed               kill -9 of tansu, restarted 2 s later (its SQLite file survives)
+    broker killed               kill -9 of nisshi, restarted 2 s later (its SQLite file survives)
     consumer killed mid-batch   Redis' writes paused so that the consumers' batches wait on the
                                 live view (in MySQL, offsets not committed), then kill -9 of a
                                 grade-consumer whose log says so; restarted only once the other

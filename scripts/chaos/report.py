@@ -71,7 +71,7 @@ def write_report(
         "# Fault suite (`just chaos`)",
         "",
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {commands.PROFILE} builds, {REPLICAS} replicas of each route: "
-        f"routes 1 and 2 behind nginx's 50/50 split, route 3 (queue-api, tansu, a consumer group of {REPLICAS}) "
+        f"routes 1 and 2 behind nginx's 50/50 split, route 3 (queue-api, nisshi, a consumer group of {REPLICAS}) "
         f"behind /queue/notas. Open-model load of {RATE:.0f} grades/s to the split and {QUEUE_RATE:.0f} grades/s to "
         "route 3, each with an Idempotency-Key and retried after 502/503/504 or a lost answer. Timeouts: "
         f"STORE_TIMEOUT_MS {STORE_TIMEOUT_MS}, REDIS_TIMEOUT_MS {REDIS_TIMEOUT_MS}, REQUEST_TIMEOUT_MS "

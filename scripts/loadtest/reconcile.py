@@ -100,8 +100,12 @@ def reconcile(
         waited = f"{stored.waited:.0f} s" if stored.waited is not None else "the report's wait"
         why = "lost, or route 3's consumers are that far behind"
         if len(unstored) == len(queued):
-            # The group held no partition: tansu 0.6.0 on a reused log did that (docs/route3.md).
-            why = "none at all: route 3's consumers took no partition; on the local stack `just dev-clean` recovers"
+            # Not one stored: the consumer group held no partition. Restarting the stack
+            # re-forms the group; the queued grades stay in the broker and are stored then.
+            why = (
+                "none at all: route 3's consumers took no partition; on the local stack `just dev-down`, "
+                "then `just dev`, re-forms the group, and the queued grades are stored then"
+            )
         problems.append(
             f"{len(unstored)} grades answered 202 were not stored within {waited} after the run ({why}), "
             f"e.g. {unstored[:3]}"

@@ -169,7 +169,8 @@ def test_no_202_stored_at_all_says_the_consumers_took_no_partition():
     assert any(
         p.startswith("3 grades answered 202 were not stored")
         and "consumers took no partition" in p
-        and "just dev-clean" in p
+        and "`just dev-down`, then `just dev`" in p
+        and "dev-clean" not in p
         for p in problems
     ), problems
 
