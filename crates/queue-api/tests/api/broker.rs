@@ -221,12 +221,47 @@ async fn stored_total(consumer: &TestProcess) -> u64 {
         .map_or(0, |v| v as u64)
 }
 
+/// The partitions one grade-consumer holds: its `notas_queue_assigned_partitions` gauges
+/// (1 held, 0 not), summed. What `just dev` reads, as nisshi 0.8.1 answers DescribeGroups
+/// with empty assignments.
+async fn held(consumer: &TestProcess) -> f64 {
+    let metrics = reqwest::get(format!("{}/metrics", consumer.base_url()))
+        .await
+        .and_then(|r| r.error_for_status());
+    let Ok(metrics) = metrics else { return 0.0 };
+    let text = metrics.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("notas_queue_assigned_partitions{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// What each of `consumers` holds once `check` holds of it, or after [`SETTLED_WITHIN`].
+async fn holdings(consumers: &[&TestProcess], check: impl Fn(&[f64]) -> bool) -> Vec<f64> {
+    let deadline = Instant::now() + SETTLED_WITHIN;
+    loop {
+        let mut held_now = Vec::new();
+        for consumer in consumers {
+            held_now.push(held(consumer).await);
+        }
+        if check(&held_now) || Instant::now() > deadline {
+            return held_now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_one_consumer_hands_its_partitions_to_the_survivor() {
     let route = Route::start().await;
     let api = route.queue_api().await;
     let (survivor, dead) = (route.consumer().await, route.consumer().await);
     let mut accepted = route.until_each_stores(&api, &[&survivor, &dead], 30).await;
+    let shared = holdings(&[&survivor, &dead], |h| h[0] + h[1] == 3.0).await;
+    assert!(
+        shared[0] + shared[1] == 3.0 && shared.iter().all(|&h| h > 0.0),
+        "the two members share the three partitions, each reporting its own: {shared:?}"
+    );
 
     dead.kill();
     let killed = Instant::now();
@@ -250,6 +285,12 @@ async fn kill_9_of_one_consumer_hands_its_partitions_to_the_survivor() {
     ));
 
     route.assert_stored_once(&accepted).await;
+    let alone = holdings(&[&survivor], |h| h[0] == 3.0).await;
+    assert_eq!(
+        alone,
+        [3.0],
+        "the survivor reports every partition as its own"
+    );
     route
         .assert_group(1, "after the kill -9: the dead one is out")
         .await;
