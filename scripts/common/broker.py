@@ -1,9 +1,12 @@
 """Route 3's backlog in its broker: a consumer group's lag over the Kafka protocol, and
 waiting until the group has drained its topic. "Drained" has one meaning here: the group's
 lag is 0. Waiting until every accepted grade has its row is a store's question (see
-`scripts.common.stores`)."""
+`scripts.common.stores`). Also which partitions the group's members hold (GroupAssignment).
+"""
 
 import time
+
+from scripts.common.metrics import fetch, samples
 
 
 def group_lag(ends: dict, starts: dict, committed: dict) -> int:
@@ -93,8 +96,6 @@ ASSIGNED = "notas_queue_assigned_partitions"
 def held_partitions(expositions: dict[str, str | None], topic: str) -> dict[str, list[int]]:
     """Each member's partitions of `topic` (member: sorted partitions), from the members'
     /metrics expositions (None: it did not answer, so it holds none)."""
-    from scripts.common.metrics import samples
-
     return {
         member: sorted(
             int(s.labels["partition"]) for s in samples(text or "", ASSIGNED) if s.labels["topic"] == topic and s.value
@@ -141,8 +142,6 @@ class GroupAssignment:
 
     def held(self) -> dict[str, list[int]]:
         """Each member's partitions; a member whose /metrics does not answer holds none."""
-        from scripts.common.metrics import fetch
-
         expositions = {}
         for member, url in self.members.items():
             try:
