@@ -67,7 +67,7 @@ fi
 # and optimisation (its libsql feature: the SQLite storage engine, durable in one file; the
 # default build adds PostgreSQL and S3, which notas does not use), kept outside the checkout,
 # and linked into .dev/bin. What is measured or run (dev, loadtest, bench, ...) gets it
-# optimised: a release build took 1,300 CPU-seconds, 11.5 minutes on two cores. The tests'
+# optimised, at opt-level 1: at most what a release build took, 1,300 CPU-seconds. The tests'
 # broker carries little load and gets it unoptimised, 570 CPU-seconds, unless the optimised
 # one is there already.
 # --ignore-rust-version: nisshi 0.8.1 declares no rust-version, but it depends on rama 0.4.0,
