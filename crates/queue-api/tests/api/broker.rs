@@ -208,32 +208,33 @@ fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-/// `notas_queue_stored_total` of one grade-consumer: the grades this process stored.
-async fn stored_total(consumer: &TestProcess) -> u64 {
-    let metrics = reqwest::get(format!("{}/metrics", consumer.base_url()))
-        .await
-        .and_then(|r| r.error_for_status());
-    let Ok(metrics) = metrics else { return 0 };
-    let text = metrics.text().await.unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("notas_queue_stored_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
-}
-
-/// The partitions one grade-consumer holds: its `notas_queue_assigned_partitions` gauges
-/// (1 held, 0 not), summed. What `just dev` reads, as nisshi 0.8.1 answers DescribeGroups
-/// with empty assignments.
-async fn held(consumer: &TestProcess) -> f64 {
+/// The samples of metric `name` (any labels) at one grade-consumer's /metrics, summed; 0
+/// when it does not answer.
+async fn metric_sum(consumer: &TestProcess, name: &str) -> f64 {
     let metrics = reqwest::get(format!("{}/metrics", consumer.base_url()))
         .await
         .and_then(|r| r.error_for_status());
     let Ok(metrics) = metrics else { return 0.0 };
     let text = metrics.text().await.unwrap_or_default();
     text.lines()
-        .filter(|l| l.starts_with("notas_queue_assigned_partitions{"))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// `notas_queue_stored_total` of one grade-consumer: the grades this process stored.
+async fn stored_total(consumer: &TestProcess) -> u64 {
+    metric_sum(consumer, "notas_queue_stored_total").await as u64
+}
+
+/// The partitions one grade-consumer holds: its `notas_queue_assigned_partitions` gauges
+/// (1 held, 0 not), summed. What `just dev` reads, as nisshi 0.8.1 answers DescribeGroups
+/// with empty assignments.
+async fn held(consumer: &TestProcess) -> f64 {
+    metric_sum(consumer, "notas_queue_assigned_partitions").await
 }
 
 /// What each of `consumers` holds once `check` holds of it, or after [`SETTLED_WITHIN`].
