@@ -1,9 +1,11 @@
-//! A consumer group as the broker's coordinator describes it (DescribeGroups): its state,
-//! its members and the partitions each holds. A test reads it from outside the members, so
-//! it sees what the broker believes, whichever process died.
+//! A consumer group as the broker's coordinator describes it (DescribeGroups): its state
+//! and its members. A test reads it from outside the members, so it sees what the broker
+//! believes, whichever process died. Not the partitions each member holds: nisshi 0.8.1
+//! describes every member with an empty assignment, so the tests read each grade-consumer's
+//! own `notas_queue_assigned_partitions` instead.
 //!
 //! What the brokers here answer:
-//! - nisshi 0.8.1 gives the state and the members, with no assignment (no partitions).
+//! - nisshi 0.8.1 gives the state and the members.
 //! - tansu 0.6.0 cannot describe a group: its SQLite engine fails to parse the group's
 //!   stored state, and its storage task ends. Describe a group on tansu only when the test
 //!   is over.
@@ -15,7 +17,7 @@ use rdkafka::{
     error::KafkaError,
 };
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeSet,
     time::{Duration, Instant},
 };
 
@@ -24,13 +26,11 @@ use std::{
 pub struct GroupView {
     /// The coordinator's state of the group: `Stable`, `PreparingRebalance`, `Empty`, ...
     pub state: String,
-    /// Member id → the partitions of the grades topic it holds (empty when the broker
-    /// reports no assignment).
-    pub members: BTreeMap<String, BTreeSet<i32>>,
+    /// The members' ids.
+    pub members: BTreeSet<String>,
 }
 
-/// Reads consumer group `group` from the broker `args` reaches: its state and the partitions
-/// of `args.kafka_topic` each member holds.
+/// Reads consumer group `group` from the broker `args` reaches: its state and its members.
 ///
 /// # Errors
 /// The broker did not answer within `args`' timeout.
@@ -45,17 +45,7 @@ pub async fn describe_group(args: &KafkaArgs, group: &str) -> Result<GroupView, 
         let Some(info) = list.groups().iter().find(|g| g.name() == group) else {
             return Ok(GroupView::default());
         };
-        let members = info
-            .members()
-            .iter()
-            .map(|m| {
-                let held = m
-                    .assignment()
-                    .map(|bytes| partitions_of(bytes, &args.kafka_topic))
-                    .unwrap_or_default();
-                (m.id().to_owned(), held)
-            })
-            .collect();
+        let members = info.members().iter().map(|m| m.id().to_owned()).collect();
         Ok(GroupView {
             state: info.state().to_owned(),
             members,
@@ -88,58 +78,5 @@ pub async fn wait_for_group(
             return (view, None);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The partitions of `topic` in a member's assignment, as the consumer protocol encodes it:
-/// a version (i16), then topics (i32 count; each a name, i16 length then bytes, and its
-/// partitions, i32 count then i32 each), then user data.
-fn partitions_of(assignment: &[u8], topic: &str) -> BTreeSet<i32> {
-    let mut bytes = assignment;
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, rest) = (bytes.get(..n)?, bytes.get(n..)?);
-        bytes = rest;
-        Some(head)
-    };
-    let mut held = BTreeSet::new();
-    let mut read = || -> Option<()> {
-        take(2)?;
-        let topics = i32::from_be_bytes(take(4)?.try_into().ok()?);
-        for _ in 0..topics {
-            let len = i16::from_be_bytes(take(2)?.try_into().ok()?);
-            let name = take(usize::try_from(len).ok()?)?.to_vec();
-            let count = i32::from_be_bytes(take(4)?.try_into().ok()?);
-            for _ in 0..count {
-                let partition = i32::from_be_bytes(take(4)?.try_into().ok()?);
-                if name == topic.as_bytes() {
-                    held.insert(partition);
-                }
-            }
-        }
-        Some(())
-    };
-    let _ = read();
-    held
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_assignment_is_read_as_the_consumer_protocol_encodes_it() {
-        let mut bytes = vec![0, 0, 0, 0, 0, 2];
-        for (topic, partitions) in [("grades", &[0i32, 2][..]), ("other", &[1][..])] {
-            bytes.extend((topic.len() as i16).to_be_bytes());
-            bytes.extend(topic.as_bytes());
-            bytes.extend((partitions.len() as i32).to_be_bytes());
-            for p in partitions {
-                bytes.extend(p.to_be_bytes());
-            }
-        }
-        bytes.extend([0, 0, 0, 0]);
-        assert_eq!(partitions_of(&bytes, "grades"), BTreeSet::from([0, 2]));
-        assert_eq!(partitions_of(&bytes, "other"), BTreeSet::from([1]));
-        assert!(partitions_of(&bytes[..3], "grades").is_empty());
     }
 }

@@ -14,7 +14,7 @@
 //! [`TestRedis`] is a uuid key prefix. [`TcpProxy`] sits between a service and a store so a
 //! test can cut the store off and bring it back; [`Stores`] gives a test all three.
 //! [`TestBroker`] is a Kafka broker (nisshi) of the test's own, which a test can kill -9;
-//! [`describe_group`] reads a consumer group's members and partitions from it.
+//! [`describe_group`] reads a consumer group's state and members from it.
 //! [`TestProcess`] runs a service's binary as a child process a test can kill -9.
 //! [`spawn_service`] and [`spawn_grpc_server`] start a service from its typed configuration
 //! (see [`defaults`]) and stop it when dropped. [`contract`] is the wire contract's test
