@@ -17,9 +17,19 @@
 //!   `notas_queue_stored_total`, `notas_queue_dead_letters_total`, and the lag gauges
 //!   `notas_queue_lag_records` and `notas_queue_lag_seconds` (`group`, `topic`, `partition`)
 //!   and `notas_queue_assigned_partitions` (the same labels)
+//! - this process's, named as Prometheus' client libraries name them and read at each render
+//!   (`metrics-process`): `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+//!   `process_virtual_memory_bytes`, `process_threads`, `process_open_fds`, `process_max_fds`,
+//!   `process_start_time_seconds`. The CPU seconds are a gauge of fractional seconds: a
+//!   `metrics` counter is a whole number, and would move in steps of one second; the value
+//!   only goes up, so `rate()` reads it as it reads a counter.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::{sync::OnceLock, time::Duration};
+use metrics_process::Collector;
+use std::{
+    sync::{LazyLock, OnceLock},
+    time::Duration,
+};
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -38,6 +48,7 @@ const TIME_TO_STORED_BUCKETS: &[f64] = &[
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static PROCESS: LazyLock<Collector> = LazyLock::new(Collector::default);
 
 /// Installs the recorder on first use (tests start several services in one process) and
 /// returns the handle that renders it.
@@ -71,6 +82,7 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be installed by an embedding program; keep ours usable.
         let _ = metrics::set_global_recorder(recorder);
+        PROCESS.describe();
         // Histograms accumulate samples until rendered; drain them even if nobody scrapes.
         let upkeep = handle.clone();
         std::thread::spawn(move || {
@@ -83,7 +95,52 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// The Prometheus text exposition of every metric recorded so far.
+/// The Prometheus text exposition of every metric recorded so far, this process's CPU and
+/// memory read just before.
 pub fn render() -> String {
-    handle().render()
+    let handle = handle();
+    PROCESS.collect();
+    handle.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hint::black_box;
+
+    /// The value of the unlabelled series `name`.
+    fn value(text: &str, name: &str) -> f64 {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '));
+        let value = line.unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        value.parse().unwrap()
+    }
+
+    fn cpu_seconds() -> f64 {
+        value(&render(), "process_cpu_seconds_total")
+    }
+
+    #[test]
+    fn this_process_cpu_time_moves_in_fractions_of_a_second() {
+        let before = cpu_seconds();
+        assert!(before >= 0.0);
+        // Burn CPU until the next clock tick is counted: a few milliseconds, not a second.
+        let mut after = before;
+        for round in 0..100_000u64 {
+            (0..100_000u64).fold(round, |x, i| black_box(x.wrapping_mul(31) ^ i));
+            after = cpu_seconds();
+            if after > before {
+                break;
+            }
+        }
+        assert!(after > before, "CPU time never moved from {before}");
+        assert!(after - before < 1.0, "{before} then {after}: whole seconds");
+    }
+
+    #[test]
+    fn this_process_resident_memory_is_exported() {
+        let resident = value(&render(), "process_resident_memory_bytes");
+        assert!(resident > 1024.0 * 1024.0, "{resident} bytes");
+    }
 }
