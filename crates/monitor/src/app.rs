@@ -45,7 +45,13 @@ impl Application {
         let redis = live::connect(&config.redis).await?;
         let sampled = Arc::new(AtomicBool::new(false));
         let publisher = Publisher::new(redis.clone(), config.redis.keys(), host.clone());
-        let sampler = Sampler::start(config.proc_root, publisher, Arc::clone(&sampled)).await?;
+        let sampler = Sampler::start(
+            config.proc_root,
+            &config.processes,
+            publisher,
+            Arc::clone(&sampled),
+        )
+        .await?;
 
         // Ready once a sample has been taken and Redis answers.
         let ready = ready_check(move || {

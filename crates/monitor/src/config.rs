@@ -23,6 +23,15 @@ pub struct Config {
     /// Time between two samples, in milliseconds.
     #[arg(long, env = "MONITOR_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     pub monitor_interval_ms: u64,
+    /// Processes whose CPU and memory are exported, summed over every process of each name
+    /// (its command name, as `ps -o comm` shows it), comma-separated. Empty: none.
+    #[arg(
+        long,
+        env = "MONITOR_PROCESSES",
+        default_value = "mariadbd,redis-server,nisshi,nginx",
+        value_delimiter = ','
+    )]
+    pub processes: Vec<String>,
     #[command(flatten)]
     pub redis: RedisArgs,
     #[command(flatten)]

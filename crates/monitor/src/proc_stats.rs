@@ -1,5 +1,6 @@
 //! What the monitor reads from a `/proc` tree, and what it makes of it: a [`Reading`] is
-//! the tree at one instant (CPU tick counters, memory, each process's state); two
+//! the tree at one instant (CPU tick counters, memory, each process's state, the watched
+//! processes' CPU and memory); two
 //! consecutive readings make a [`Sample`], since CPU usage only exists between two instants.
 //!
 //! Pure apart from reading the files, so it runs as well on fixture trees as on the host's
@@ -15,6 +16,28 @@ pub struct Reading {
     pub memory: Memory,
     /// The state letter of each process's `stat` (`R`, `S`, `D`, `Z`, ...) by pid.
     pub states: HashMap<i32, char>,
+    /// The processes with a watched name, by pid and start time: a pid the kernel hands out
+    /// again is another process.
+    pub watched: HashMap<(i32, u64), Watched>,
+}
+
+/// A process with a watched name, at one reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    /// The watched name its command name matched.
+    pub name: String,
+    /// User and system time, in clock ticks.
+    pub cpu_ticks: u64,
+    pub resident_bytes: u64,
+}
+
+/// The kernel keeps the first 15 bytes of a command name (`TASK_COMM_LEN` less the NUL).
+const COMM_LEN: usize = 15;
+
+/// Whether the command name `comm` is `name`, cut as the kernel cuts it. The command name,
+/// not the executable: Debian's `redis-server` is a link to `redis-check-rdb`.
+fn is_named(comm: &str, name: &str) -> bool {
+    comm.as_bytes() == &name.as_bytes()[..name.len().min(COMM_LEN)]
 }
 
 /// All CPUs' tick counters since boot (the `cpu` line of `/proc/stat`).
@@ -108,19 +131,28 @@ impl Sample {
 }
 
 impl Reading {
-    /// Reads `<root>/stat`, `<root>/meminfo` and every `<root>/<pid>/stat`.
+    /// Reads `<root>/stat`, `<root>/meminfo` and every `<root>/<pid>/stat`, keeping the CPU
+    /// and memory of the processes named one of `watched`.
     ///
     /// # Errors
     /// A file is missing or malformed; a process that exits while the tree is read is not
     /// an error, it is left out.
-    pub fn take(root: &Path) -> ProcResult<Reading> {
+    pub fn take(root: &Path, watched: &[String]) -> ProcResult<Reading> {
         let stat = KernelStats::from_file(root.join("stat"), procfs::current_system_info())?;
         let meminfo = Meminfo::from_file(root.join("meminfo"))?;
-        let mut states = HashMap::new();
+        let (mut states, mut named) = (HashMap::new(), HashMap::new());
         for process in procfs::process::all_processes_with_root(root)? {
             match process.and_then(|p| p.stat()) {
                 Ok(stat) => {
                     states.insert(stat.pid, stat.state);
+                    if let Some(name) = watched.iter().find(|name| is_named(&stat.comm, name)) {
+                        let process = Watched {
+                            name: name.clone(),
+                            cpu_ticks: stat.utime + stat.stime,
+                            resident_bytes: stat.rss * procfs::page_size(),
+                        };
+                        named.insert((stat.pid, stat.starttime), process);
+                    }
                 }
                 Err(ProcError::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -134,6 +166,7 @@ impl Reading {
                 available: meminfo.mem_available.unwrap_or(meminfo.mem_free),
             },
             states,
+            watched: named,
         })
     }
 }

@@ -6,9 +6,12 @@
 //!
 //! Gauges, labelled `host`: `notas_host_cpu_usage_percent`, `notas_host_memory_bytes`
 //! (`kind`: `total`, `used`, `free`), `notas_host_memory_usage_percent`,
-//! `notas_host_processes` (`state`: `running`, `sleeping`, `zombie`, `stopped`).
+//! `notas_host_processes` (`state`: `running`, `sleeping`, `zombie`, `stopped`); and, labelled
+//! `host` and `process` (each watched name), `notas_host_process_cpu_seconds_total` and
+//! `notas_host_process_resident_memory_bytes`. The CPU seconds are a gauge only because a
+//! `metrics` counter counts whole numbers; the value never goes down, so `rate()` reads it.
 
-use crate::proc_stats::Sample;
+use crate::{proc_stats::Sample, process_totals::NameTotal};
 use chrono::{DateTime, Utc};
 use notas_core::{live::LiveKeys, store::StoreError};
 use redis::aio::ConnectionManager;
@@ -83,13 +86,18 @@ impl Publisher {
         Publisher { redis, keys, host }
     }
 
-    /// Sets the gauges, then writes the sample to Redis.
+    /// Sets the gauges, the watched processes' among them, then writes the sample to Redis.
     ///
     /// # Errors
     /// Redis failed or did not answer in time (counted in `notas_store_errors_total`); the
     /// gauges are set all the same.
-    pub async fn publish(&self, sample: &Sample) -> Result<(), StoreError> {
+    pub async fn publish(
+        &self,
+        sample: &Sample,
+        processes: &[NameTotal],
+    ) -> Result<(), StoreError> {
         self.record_gauges(sample);
+        self.record_processes(processes);
         let at = Utc::now();
         let json = serde_json::to_string(&Report::new(&self.host, sample, at))
             .expect("a report serializes");
@@ -138,6 +146,19 @@ impl Publisher {
                 &[host(), ("state", state.to_owned())]
             )
             .set(count as f64);
+        }
+    }
+
+    fn record_processes(&self, processes: &[NameTotal]) {
+        for process in processes {
+            let labels = [
+                ("host", self.host.clone()),
+                ("process", process.name.clone()),
+            ];
+            metrics::gauge!("notas_host_process_cpu_seconds_total", &labels)
+                .set(process.cpu_seconds());
+            metrics::gauge!("notas_host_process_resident_memory_bytes", &labels)
+                .set(process.resident_bytes as f64);
         }
     }
 }

@@ -63,7 +63,7 @@ async fn each_sample_is_announced_listed_and_timestamped() {
         "hora is UTC: {hora}"
     );
 
-    let ram_mb = Reading::take(Path::new("/proc")).unwrap().memory.total as f64 / 1048576.0;
+    let ram_mb = Reading::take(Path::new("/proc"), &[]).unwrap().memory.total as f64 / 1048576.0;
     assert_eq!(
         number(&sample, "total_ram"),
         ram_mb.round(),
@@ -135,7 +135,7 @@ async fn gauges_carry_the_host() {
     assert!((0.0..=100.0).contains(&cpu));
     let memory = |kind| gauge(&metrics, "notas_host_memory_bytes", &[host, ("kind", kind)]);
     let (total, used, free) = (memory("total"), memory("used"), memory("free"));
-    let machine = Reading::take(Path::new("/proc")).unwrap().memory.total as f64;
+    let machine = Reading::take(Path::new("/proc"), &[]).unwrap().memory.total as f64;
     assert_eq!(total, Some(machine), "{metrics}");
     assert_eq!(used.unwrap() + free.unwrap(), machine);
     let percent = gauge(&metrics, "notas_host_memory_usage_percent", &[host]).unwrap();
@@ -148,6 +148,34 @@ async fn gauges_carry_the_host() {
         })
         .sum();
     assert!(processes > 0.0);
+}
+
+#[tokio::test]
+async fn watched_processes_are_exported_by_name() {
+    // This test's own process, and a name nothing runs under.
+    let own = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let own = own.trim_end().to_owned();
+    let names = vec![own.clone(), "no-such-process".to_owned()];
+    let app = spawn_app_with(|c| c.processes = names).await;
+    next_sample(&app).await;
+    let metrics = app.service.metrics().await;
+    let series = |name, process| gauge(&metrics, name, &[("host", HOST), ("process", process)]);
+
+    let cpu = series("notas_host_process_cpu_seconds_total", &own).expect(&metrics);
+    let stat = procfs::process::Process::myself().unwrap().stat().unwrap();
+    let since = (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64;
+    assert!(
+        cpu <= since,
+        "this process's CPU time: {cpu} s, {since} s since"
+    );
+    let resident = series("notas_host_process_resident_memory_bytes", &own).unwrap();
+    assert!(resident > 1024.0 * 1024.0, "{resident}");
+    for name in [
+        "notas_host_process_cpu_seconds_total",
+        "notas_host_process_resident_memory_bytes",
+    ] {
+        assert_eq!(series(name, "no-such-process"), Some(0.0), "{metrics}");
+    }
 }
 
 #[tokio::test]
