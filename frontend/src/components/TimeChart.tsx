@@ -1,4 +1,4 @@
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import { type ChartLine, clock, formatValue, timeTicks } from "../monitoring";
 
 interface Props {
@@ -25,28 +25,26 @@ export function TimeChart({ title, testId, data, lines, end, windowSeconds, yDom
   return (
     <figure className="time-chart" data-testid={testId} data-points={data.length} data-lines={drawn.map((l) => l.key).join(" ")}>
       <figcaption>{title}</figcaption>
-      <ResponsiveContainer width="100%" height={190}>
-        <LineChart data={data} margin={{ top: 6, right: 14, bottom: 0, left: 0 }}>
-          <CartesianGrid strokeDasharray="3 3" />
-          <XAxis
-            dataKey="t"
-            type="number"
-            domain={[start, end]}
-            ticks={timeTicks(start, end)}
-            tickFormatter={clock}
-            allowDataOverflow
-            fontSize={12}
-          />
-          <YAxis domain={yDomain ?? [0, "auto"]} width="auto" fontSize={12} tickFormatter={(v: number) => formatValue(v)} allowDataOverflow={!!yDomain} />
-          <Tooltip
-            labelFormatter={(t) => clock(Number(t))}
-            formatter={(value) => `${formatValue(Number(value))} ${unit}`}
-          />
-          {lines.map((l) => (
-            <Line key={l.key} dataKey={l.key} name={l.name} stroke={l.color} strokeWidth={2} dot={false} isAnimationActive={false} />
-          ))}
-        </LineChart>
-      </ResponsiveContainer>
+      <LineChart data={data} responsive style={{ width: "100%", height: 190 }} margin={{ top: 6, right: 14, bottom: 0, left: 0 }}>
+        <CartesianGrid strokeDasharray="3 3" />
+        <XAxis
+          dataKey="t"
+          type="number"
+          domain={[start, end]}
+          ticks={timeTicks(start, end)}
+          tickFormatter={clock}
+          allowDataOverflow
+          fontSize={12}
+        />
+        <YAxis domain={yDomain ?? [0, "auto"]} width="auto" fontSize={12} tickFormatter={(v: number) => formatValue(v)} allowDataOverflow={!!yDomain} />
+        <Tooltip
+          labelFormatter={(t) => clock(Number(t))}
+          formatter={(value) => `${formatValue(Number(value))} ${unit}`}
+        />
+        {lines.map((l) => (
+          <Line key={l.key} dataKey={l.key} name={l.name} stroke={l.color} strokeWidth={2} dot={false} isAnimationActive={false} />
+        ))}
+      </LineChart>
     </figure>
   );
 }
