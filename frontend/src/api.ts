@@ -93,7 +93,8 @@ export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> 
 /**
  * The series of the route comparison, as Prometheus computed them (dashboard-api's
  * comparison.rs): every route's accepted/s (201, or 202 on route 3), stored/s, errors/s
- * and answer latency; route 3's consumer lag and time from 202 to stored.
+ * and answer latency; route 3's consumer lag and time from 202 to stored; each route's own
+ * processes' CPU per stored record (µs) and resident memory (bytes).
  */
 export const ROUTE_SERIES = [
   "accepted_per_second",
@@ -107,8 +108,13 @@ export const ROUTE_SERIES = [
   "time_to_stored_p50_seconds",
   "time_to_stored_p95_seconds",
   "time_to_stored_p99_seconds",
+  "cpu_us_per_record",
+  "memory_bytes",
 ] as const;
 export type RouteSeries = (typeof ROUTE_SERIES)[number];
+
+/** The shared stores' series, by process: CPU per record of any route (µs), memory (bytes). */
+export type StoreSeries = "cpu_us_per_record" | "memory_bytes";
 
 /** A point of a Prometheus series: [unix seconds, value]. */
 export type SeriesPoint = [number, number];
@@ -116,12 +122,14 @@ export type SeriesPoint = [number, number];
 /**
  * `GET /api/routes`: per series, per route (`grpc`, `redis`, `queue`), the points of the
  * last `window_seconds` every `step_seconds`; a route without requests in the window is
- * absent, and the queue's series have route `queue` only.
+ * absent, and the queue's series have route `queue` only. `stores`: the same per shared
+ * store's process (`mariadbd`, `redis-server`, ... locally; containers in a cluster).
  */
 export interface RouteComparison {
   window_seconds: number;
   step_seconds: number;
   series: Partial<Record<RouteSeries, Partial<Record<string, SeriesPoint[]>>>>;
+  stores?: Partial<Record<StoreSeries, Partial<Record<string, SeriesPoint[]>>>>;
 }
 
 /**

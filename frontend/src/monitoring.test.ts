@@ -15,6 +15,7 @@ import {
   routePoints,
   routesWithData,
   sampleTime,
+  storeRows,
   timeTicks,
 } from "./monitoring";
 
@@ -88,7 +89,7 @@ describe("route points", () => {
     } satisfies RouteComparison;
     expect(queueActive(comparison)).toBe(false);
     const { routes, queue } = comparisonCharts(comparison);
-    expect(routes.map((c) => c.key)).toEqual(["accepted", "errors", "p50", "p95", "p99"]);
+    expect(routes.map((c) => c.key)).toEqual(["accepted", "errors", "p50", "p95", "p99", "cpu", "memory"]);
     for (const chart of routes) expect(chart.lines.map((l) => l.name)).toEqual(["ruta 1 · gRPC", "ruta 2 · Redis"]);
     expect(routes[0].points).toEqual([{ t: 10, grpc: 50, redis: 40 }]);
     expect(routes[1].points).toEqual([{ t: 10, grpc: 0, redis: 0 }]);
@@ -129,6 +130,37 @@ describe("route points", () => {
     expect(queue[2].points.map((p) => p.seconds)).toEqual([2.5, 7.5]);
     expect(queue[3].points).toEqual([{ t: 10, p50: 0.05, p95: 0.2, p99: 1.5 }]);
     expect(queue[3].lines.map((l) => l.key)).toEqual(["p50", "p95", "p99"]);
+  });
+  it("show each route's CPU per record and its memory in MiB", () => {
+    const comparison = {
+      window_seconds: 300,
+      step_seconds: 5,
+      series: {
+        cpu_us_per_record: { grpc: [[10, 88]], redis: [[10, 41.5]] },
+        memory_bytes: { grpc: [[10, 48 * 1024 * 1024]], redis: [[10, 3 * 1024 * 1024]] },
+      },
+    } satisfies RouteComparison;
+    const charts = Object.fromEntries(comparisonCharts(comparison).routes.map((c) => [c.key, c]));
+    expect(charts.cpu.points).toEqual([{ t: 10, grpc: 88, redis: 41.5 }]);
+    expect(charts.cpu.unit).toBe("µs");
+    expect(charts.memory.points).toEqual([{ t: 10, grpc: 48, redis: 3 }]);
+  });
+  it("list the shared stores by process, each series' newest value", () => {
+    const comparison = {
+      window_seconds: 300,
+      step_seconds: 5,
+      series: {},
+      stores: {
+        cpu_us_per_record: { mariadbd: [[10, 60], [15, 48]], nginx: [[15, 27]] },
+        memory_bytes: { mariadbd: [[15, 200 * 1024 * 1024]], "redis-server": [[15, 8 * 1024 * 1024]] },
+      },
+    } satisfies RouteComparison;
+    expect(storeRows(comparison)).toEqual([
+      { process: "mariadbd", cpuUsPerRecord: 48, memoryMiB: 200 },
+      { process: "nginx", cpuUsPerRecord: 27, memoryMiB: null },
+      { process: "redis-server", cpuUsPerRecord: null, memoryMiB: 8 },
+    ]);
+    expect(storeRows(null)).toEqual([]);
   });
   it("name and color the routes the same everywhere", () => {
     expect(ROUTES.map((r) => r.label)).toEqual(["ruta 1 · gRPC", "ruta 2 · Redis", "ruta 3 · Kafka"]);

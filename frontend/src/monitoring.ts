@@ -113,6 +113,8 @@ export function comparisonCharts(comparison: RouteComparison | null): { routes: 
     routeChart("p50", "Latencia de la respuesta p50 (ms)", "ms", routePoints(series.p50_ms, undefined, on)),
     routeChart("p95", "Latencia de la respuesta p95 (ms)", "ms", routePoints(series.p95_ms, undefined, on)),
     routeChart("p99", "Latencia de la respuesta p99 (ms)", "ms", routePoints(series.p99_ms, undefined, on)),
+    routeChart("cpu", "CPU por nota guardada (µs, procesos propios de la ruta)", "µs", routePoints(series.cpu_us_per_record, undefined, on)),
+    routeChart("memory", "Memoria residente de la ruta (MiB)", "MiB", routePoints(scaled(series.memory_bytes, 1 / MIB), undefined, on)),
   ];
   if (!active) return { routes, queue: [] };
   const queue = (name: keyof typeof series) => series[name]?.queue;
@@ -160,6 +162,31 @@ export function comparisonCharts(comparison: RouteComparison | null): { routes: 
       },
     ],
   };
+}
+
+const MIB = 1024 * 1024;
+
+/** Every value of `series` times `factor`. */
+function scaled(series: PerRoute, factor: number): PerRoute {
+  return series && Object.fromEntries(Object.entries(series).map(([key, points]) => [key, points?.map(([t, v]) => [t, v * factor] as SeriesPoint)]));
+}
+
+/** A shared store's latest figures: CPU per record of any route (µs) and memory (MiB). */
+export interface StoreRow {
+  process: string;
+  cpuUsPerRecord: number | null;
+  memoryMiB: number | null;
+}
+
+/** The shared stores' rows, by process name: each series' newest value (null: none). */
+export function storeRows(comparison: RouteComparison | null): StoreRow[] {
+  const stores = comparison?.stores ?? {};
+  const latest = (points?: SeriesPoint[]) => (points?.length ? points[points.length - 1][1] : null);
+  const names = new Set([...Object.keys(stores.cpu_us_per_record ?? {}), ...Object.keys(stores.memory_bytes ?? {})]);
+  return [...names].sort().map((process) => {
+    const memory = latest(stores.memory_bytes?.[process]);
+    return { process, cpuUsPerRecord: latest(stores.cpu_us_per_record?.[process]), memoryMiB: memory === null ? null : memory / MIB };
+  });
 }
 
 /** What the comparison panel says when `GET /api/routes` failed (503: no Prometheus). */

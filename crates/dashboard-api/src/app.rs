@@ -72,6 +72,7 @@ impl Application {
             prometheus: Prometheus::new(
                 &config.prometheus_url,
                 Duration::from_millis(config.prometheus_timeout_ms),
+                config.store_metrics,
             )?,
             store_timeout: config.mysql.store_timeout(),
         };

@@ -1,5 +1,6 @@
 //! dashboard-api's configuration: command-line flags or environment variables.
 
+use crate::comparison::StoreMetrics;
 use clap::Parser;
 use notas_core::{http::HttpLimits, live::RedisArgs, mysql::MySqlArgs};
 use std::{net::SocketAddr, path::PathBuf};
@@ -31,6 +32,11 @@ pub struct Config {
     /// that panel says so and the rest works.
     #[arg(long, env = "PROMETHEUS_URL", default_value = "http://127.0.0.1:9090")]
     pub prometheus_url: String,
+    /// Where the route comparison reads the shared stores' CPU and memory: `host`, the host
+    /// monitor's per-process counters (the local stack); `cadvisor`, the kubelets' container
+    /// counters (kind, GKE).
+    #[arg(long, env = "STORE_METRICS", value_enum, default_value = "host")]
+    pub store_metrics: StoreMetrics,
     /// Longest wait for Prometheus, in milliseconds.
     #[arg(long, env = "PROMETHEUS_TIMEOUT_MS", default_value_t = 2000)]
     pub prometheus_timeout_ms: u64,

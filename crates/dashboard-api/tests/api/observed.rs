@@ -16,8 +16,11 @@ use std::{
 };
 use tokio::net::TcpListener;
 
+const MIB: u64 = 1024 * 1024;
+
 /// A Prometheus process scraping `target` every second, state in a temporary folder,
-/// killed when dropped.
+/// killed when dropped. The target's own `job` labels are kept (`honor_labels`), so that
+/// one exporter can stand for several services, every series sampled at the same instants.
 struct TestPrometheus {
     url: String,
     process: Child,
@@ -32,7 +35,7 @@ impl TestPrometheus {
         std::fs::write(
             &config,
             format!(
-                "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: routes\n    static_configs: [{{targets: ['{target}']}}]\n"
+                "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: routes\n    honor_labels: true\n    static_configs: [{{targets: ['{target}']}}]\n"
             ),
         )
         .unwrap();
@@ -84,6 +87,11 @@ impl Drop for TestPrometheus {
 /// and its consumers store 8. Its lag: partitions 0 and 1 wait 5 and 7 records, the oldest
 /// 3.5 s, and a second member still shows 0 for partition 1, which the group took from it;
 /// half of its grades were stored within 50 ms of their 202, all within 100 ms.
+///
+/// Each service's own CPU per scrape, in ms: grpc-client 2, grpc-server 1 (route 1: 300 µs
+/// per grade), redis-api 2 (200 µs), queue-api 1, grade-consumer 1.6 (325 µs per grade
+/// stored); their memory 30, 20, 10, 5 and 6 MiB. The host monitor counts 5.6 ms for
+/// mariadbd (200 µs per grade stored by any route) and 64 MiB.
 async fn fake_routes_exporter() -> String {
     let scrapes = Arc::new(AtomicU64::new(0));
     let metrics = move || {
@@ -113,6 +121,31 @@ async fn fake_routes_exporter() -> String {
             text += "http_requests_total{path=\"/notas\",method=\"POST\",route=\"grpc\",status=\"503\"} ";
             text += &format!("{}\n", n);
             text += &format!("notas_queue_stored_total {}\n", n * 8);
+            for (job, cpu_ms, memory_mib) in [
+                ("grpc-client", 2.0, 30),
+                ("grpc-server", 1.0, 20),
+                ("redis-api", 2.0, 10),
+                ("queue-api", 1.0, 5),
+                ("grade-consumer", 1.6, 6),
+            ] {
+                text += &format!(
+                    "process_cpu_seconds_total{{job=\"{job}\"}} {}\n",
+                    n as f64 * cpu_ms / 1000.0
+                );
+                text += &format!(
+                    "process_resident_memory_bytes{{job=\"{job}\"}} {}\n",
+                    memory_mib * MIB
+                );
+            }
+            let host = r#"job="monitor",host="node-a",process="mariadbd""#;
+            text += &format!(
+                "notas_host_process_cpu_seconds_total{{{host}}} {}\n",
+                n as f64 * 0.0056
+            );
+            text += &format!(
+                "notas_host_process_resident_memory_bytes{{{host}}} {}\n",
+                64 * MIB
+            );
             for (partition, member, records, seconds) in
                 [(0, "a", 5, 3.5), (1, "a", 7, 1.0), (1, "b", 0, 0.0)]
             {
@@ -226,6 +259,35 @@ async fn the_route_comparison_reads_each_routes_rates_latency_and_the_queue_from
     assert!((p50 - 0.05).abs() < 1e-9, "time to stored p50 {p50} s");
     let p99 = last("time_to_stored_p99_seconds", "queue");
     assert!((0.05..=0.1).contains(&p99), "time to stored p99 {p99} s");
+    // What a grade costs each route's own processes, and the shared stores.
+    for (route, micros, memory_mib) in [
+        ("grpc", 300.0, 50),
+        ("redis", 200.0, 10),
+        ("queue", 325.0, 11),
+    ] {
+        let cpu = last("cpu_us_per_record", route);
+        assert!(
+            (cpu - micros).abs() < 1e-6,
+            "{route}: {cpu} µs of CPU per record"
+        );
+        assert_eq!(
+            last("memory_bytes", route),
+            (memory_mib * MIB) as f64,
+            "{route}"
+        );
+    }
+    let store = |series: &str| {
+        answer["stores"][series]["mariadbd"]
+            .as_array()
+            .and_then(|p| p.last())
+            .map(|p| p[1].as_f64().unwrap())
+    };
+    let cpu = store("cpu_us_per_record").expect("the stores' CPU per record");
+    assert!(
+        (cpu - 200.0).abs() < 1e-6,
+        "mariadbd: {cpu} µs of CPU per record"
+    );
+    assert_eq!(store("memory_bytes"), Some((64 * MIB) as f64));
     for series in [
         "queue_lag_records",
         "queue_lag_seconds",
