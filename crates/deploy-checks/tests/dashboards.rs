@@ -14,7 +14,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What each exporter gives, as upstream documents it: a metric a line, with the exporter
-/// (the kube-state-metrics resource that must be enabled, or `cadvisor`) and its labels.
+/// (the kube-state-metrics resource that must be enabled, `cadvisor`, or `notas`: the
+/// services, scraped by Prometheus' `notas` job) and its labels.
 /// A `#` line names the source of the lines under it. kube_pod_labels also has
 /// `label_<key>` for each key `--metric-labels-allowlist` allows (read from the rendering),
 /// and every series the target's `job` and `instance` (Prometheus' scrape).
@@ -36,12 +37,15 @@ kube_pod_owner                                        pods                      
 # names: google/cadvisor, docs/storage/prometheus.md; labels: kubernetes, pkg/kubelet/server/server.go (containerPrometheusLabelsFunc)
 container_cpu_usage_seconds_total                     cadvisor                  namespace pod container id name image
 container_memory_working_set_bytes                    cadvisor                  namespace pod container id name image
+# notas' own services, crates/notas-core/src/metrics.rs (the stored grades a store's CPU is divided by)
+http_requests_total                                   notas                     service route path method status
+notas_queue_stored_total                              notas
 ";
 
 /// One line of FACTS.
 struct Fact {
     metric: &'static str,
-    /// A kube-state-metrics resource, or `cadvisor`.
+    /// A kube-state-metrics resource, `cadvisor` or `notas`.
     exporter: &'static str,
     labels: Vec<&'static str>,
     source: &'static str,
@@ -251,6 +255,8 @@ struct Cluster {
     /// The metric names and namespaces Prometheus' `cadvisor` job keeps.
     cadvisor_metrics: BTreeSet<String>,
     cadvisor_namespaces: BTreeSet<String>,
+    /// Whether Prometheus has the `notas` job, which scrapes the services.
+    scrapes_notas: bool,
 }
 
 /// kube-state-metrics' label name for a Kubernetes label key: `label_` + the key with
@@ -324,12 +330,14 @@ fn cluster() -> Cluster {
         .unwrap();
     let config: Value =
         serde_norway::from_str(config["data"]["prometheus.yml"].as_str().unwrap()).unwrap();
-    let cadvisor = config["scrape_configs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["job_name"] == "cadvisor")
-        .expect("a cadvisor job");
+    let job = |name: &str| {
+        config["scrape_configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job_name"] == name)
+    };
+    let cadvisor = job("cadvisor").expect("a cadvisor job");
     let keep = |label: &str| -> BTreeSet<String> {
         cadvisor["metric_relabel_configs"]
             .as_array()
@@ -346,6 +354,7 @@ fn cluster() -> Cluster {
         pod_labels,
         cadvisor_metrics: keep("__name__"),
         cadvisor_namespaces: keep("namespace"),
+        scrapes_notas: job("notas").is_some(),
     }
 }
 
@@ -387,6 +396,10 @@ fn problems(expr: &str, legend: &str, cluster: &Cluster) -> Vec<String> {
         if fact.exporter == "cadvisor" {
             if !cluster.cadvisor_metrics.contains(metric.as_str()) {
                 problems.push(format!("{metric}: Prometheus' cadvisor job drops it"));
+            }
+        } else if fact.exporter == "notas" {
+            if !cluster.scrapes_notas {
+                problems.push(format!("{metric}: Prometheus has no notas job"));
             }
         } else if !cluster.resources.contains(fact.exporter)
             || !cluster.granted.contains(fact.exporter)
