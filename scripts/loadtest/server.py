@@ -16,15 +16,13 @@ from scripts.common.prometheus import query as prometheus_query
 from scripts.loadtest.routes import AIMS, LABELS, Sources, best
 from scripts.stack import running_pid
 
-# The processes each route runs alone, and those every route shares, by their cluster
-# container names. Route 3's broker is nisshi in the local stack and Kafka (Strimzi's
-# container `kafka`) in a cluster. The live view's Redis is written by routes 2 and 3: it is
-# the route's own when the run has one of them, a part of its own when it has both. The
-# split's nginx runs only in the local stack (ingress-nginx is outside so1p2, so cAdvisor's
-# series here skip it).
+# Each route's own processes, and the stores the routes share, by their cluster container
+# names, as the dashboard's route panel groups them. The broker is nisshi in the local stack
+# and Kafka (Strimzi's container `kafka`) in a cluster. The split's nginx runs only in the
+# local stack (ingress-nginx is outside so1p2, so cAdvisor's series here skip it).
 OWN = {"grpc": ("grpc-client", "grpc-server"), "redis": ("redis-api",), "queue": ("queue-api", "grade-consumer")}
 BROKERS = ("nisshi", "kafka")
-LIVE_VIEW, SHARED = "redis", ("mysql", "nginx")
+STORES = ("mysql", "redis", *BROKERS, "nginx")
 # The same processes in the local stack, by program name (both grade-consumers count as one).
 LOCAL_NAMES = {
     "grpc-client": "grpc-client",
@@ -39,7 +37,7 @@ LOCAL_NAMES = {
 }
 # Route 3 answers at /queue/notas (route 3 alone) and at /notas (the three-way split).
 LATENCY_BUCKETS = 'http_request_duration_seconds_bucket{path=~"/notas|/queue/notas", method="POST"}'
-# The services do not export process_cpu_seconds_total; the kubelets' cAdvisor counts each container.
+# In a cluster the kubelets' cAdvisor counts each container, the stores' too.
 CONTAINER_CPU = (
     'sum by (container) (container_cpu_usage_seconds_total{namespace="so1p2", container!="", container!="POD"})'
 )
@@ -113,15 +111,10 @@ def server_counters(sources: Sources) -> dict:
 
 def cpu_parts(routes: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """The CPU table's rows for a run's routes: each part's label, its processes, and the
-    routes whose rows it is divided by."""
-    writers = tuple(r for r in ("redis", "queue") if r in routes)
-    parts = []
-    for route in routes:
-        processes = OWN[route] + (BROKERS if route == "queue" else ()) + ((LIVE_VIEW,) if writers == (route,) else ())
-        parts.append((LABELS[route], processes, (route,)))
-    if len(writers) == 2:
-        parts.append(("live view (routes 2, 3)", (LIVE_VIEW,), writers))
-    return [*parts, ("shared", SHARED, routes)]
+    routes whose rows it is divided by. The broker serves route 3 alone, so it is a store of
+    the run only when the run has route 3."""
+    stores = tuple(s for s in STORES if "queue" in routes or s not in BROKERS)
+    return [*((LABELS[r], OWN[r], (r,)) for r in routes), ("shared stores", stores, routes)]
 
 
 def server_lines(before: dict, after: dict, rows: Counter, routes: tuple[str, ...] = AIMS["split"]) -> list[str]:
@@ -186,9 +179,9 @@ def cpu_lines(before: dict[str, float], after: dict, rows: Counter, routes: tupl
     lines = [
         f"CPU seconds each process used during the run (until the report summaries had caught up), from "
         f"{after['cpu_source']}, per row MySQL gained: each route's own processes per record of that route"
-        + (" (route 3's include its broker, and its grade-consumers together)" if "queue" in routes else "")
-        + ("; the live view's Redis per record of routes 2 and 3" if {"redis", "queue"} <= set(routes) else "")
-        + f"; the shared ones per record of {'either' if len(routes) == 2 else 'any'}.",
+        + (" (route 3's grade-consumers together)" if "queue" in routes else "")
+        + f"; the stores they share per record of {'either' if len(routes) == 2 else 'any'}, as the dashboard's "
+        "route panel shows them.",
         "",
         "| | records | processes (µs per record) | total (µs per record) |",
         "|---|---:|---|---:|",

@@ -18,31 +18,26 @@ def test_the_cpu_per_record_divides_each_routes_processes_by_its_rows():
     lines = server_lines(before, after, Counter({"grpc": 1000, "redis": 2000}))
     assert "Not measured: no Prometheus URL given." in lines
     assert "| route 1 (grpc) | 1000 | grpc-client 1,000, grpc-server 500 | 1,500 |" in lines
-    assert "| route 2 (redis) | 2000 | redis-api 250, redis 250 | 500 |" in lines
-    assert "| shared | 3000 | mysql 1,333 | 1,333 |" in lines
+    assert "| route 2 (redis) | 2000 | redis-api 250 | 250 |" in lines
+    assert "| shared stores | 3000 | mysql 1,333, redis 167 | 1,500 |" in lines
     assert any(line.startswith("**Cheaper per record: route 2 (redis)**") for line in lines)
     assert lines[-1] == "Not counted (not among the measured processes): nginx."
 
 
-def test_each_runs_cpu_parts():
+def test_each_runs_cpu_parts_are_the_route_panels():
     assert cpu_parts(AIMS["split"]) == [
         ("route 1 (grpc)", ("grpc-client", "grpc-server"), ("grpc",)),
-        ("route 2 (redis)", ("redis-api", "redis"), ("redis",)),
-        ("shared", ("mysql", "nginx"), ("grpc", "redis")),
-    ]
-    assert cpu_parts(AIMS["queue"])[0] == (
-        "route 3 (queue)",
-        ("queue-api", "grade-consumer", "nisshi", "kafka", "redis"),
-        ("queue",),
-    )
-    assert cpu_parts(ALL)[1:4] == [
         ("route 2 (redis)", ("redis-api",), ("redis",)),
-        ("route 3 (queue)", ("queue-api", "grade-consumer", "nisshi", "kafka"), ("queue",)),
-        ("live view (routes 2, 3)", ("redis",), ("redis", "queue")),
+        ("shared stores", ("mysql", "redis", "nginx"), ("grpc", "redis")),
     ]
+    assert cpu_parts(AIMS["queue"]) == [
+        ("route 3 (queue)", ("queue-api", "grade-consumer"), ("queue",)),
+        ("shared stores", ("mysql", "redis", "nisshi", "kafka", "nginx"), ("queue",)),
+    ]
+    assert cpu_parts(ALL)[2] == ("route 3 (queue)", ("queue-api", "grade-consumer"), ("queue",))
 
 
-def test_route_3_server_side_counts_its_broker_and_consumers():
+def test_route_3_server_side_counts_its_consumers_and_its_broker_among_the_stores():
     names = ("grpc-client", "grpc-server", "redis-api", "queue-api", "grade-consumer", "nisshi", "redis", "mysql")
     before = {
         "cpu": dict.fromkeys(names, 0.0),
@@ -57,16 +52,15 @@ def test_route_3_server_side_counts_its_broker_and_consumers():
         "queue": {"batches": 20.0, "batch_records": 200.0, "to_stored_seconds": 30.0, "to_stored_count": 200.0},
     }
     lines = server_lines(before, after, Counter({"grpc": 100, "redis": 100, "queue": 200}), ALL)
-    assert "| shared | 400 | mysql 2,500 | 2,500 |" in lines
+    assert "| shared stores | 400 | mysql 2,500, redis 1,000, nisshi 2,500 | 6,000 |" in lines
     assert "| route 3 (queue) | 200 | 2.5 | 4.8 | 4.9 |" in lines
     assert (
         "**Fastest at p95 at the services: route 3 (queue).** (Route 3 answers once the grade is queued, not stored.)"
         in lines
     )
-    assert "| route 3 (queue) | 200 | queue-api 5,000, grade-consumer 5,000, nisshi 5,000 | 15,000 |" in lines
-    assert "| live view (routes 2, 3) | 300 | redis 1,333 | 1,333 |" in lines
+    assert "| route 3 (queue) | 200 | queue-api 5,000, grade-consumer 5,000 | 10,000 |" in lines
     assert (
-        "**Cheapest per record: route 2 (redis)** (its own processes' CPU: route 1 20,000 µs, route 2 10,000 µs, route 3 15,000 µs)."
+        "**Cheapest per record: no route alone** (its own processes' CPU: route 1 20,000 µs, route 2 10,000 µs, route 3 10,000 µs)."
         in lines
     )
     # The broker is nisshi here: Kafka is not missing.
