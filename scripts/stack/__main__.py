@@ -130,18 +130,10 @@ def prepare() -> None:
     (STATE / "prometheus" / "prometheus.yml").write_text(
         render_prometheus(
             {
-                name: f"127.0.0.1:{ports['grpc-server-admin' if name == 'grpc-server' else name]}"
-                for name in (
-                    "grpc-server",
-                    "grpc-client",
-                    "redis-api",
-                    "dashboard-api",
-                    "monitor",
-                    "queue-api",
-                    "grade-consumer",
-                    "grade-consumer-2",
-                )
+                name: [f"127.0.0.1:{ports['grpc-server-admin' if name == 'grpc-server' else name]}"]
+                for name in ("grpc-server", "grpc-client", "redis-api", "dashboard-api", "monitor", "queue-api")
             }
+            | {"grade-consumer": [f"127.0.0.1:{ports[name]}" for name in ("grade-consumer", "grade-consumer-2")]}
         )
     )
     procs["ready"] = f"cd {ROOT} && exec {sys.executable} -m scripts.stack wait"
