@@ -41,6 +41,9 @@ LATENCY_BUCKETS = 'http_request_duration_seconds_bucket{path=~"/notas|/queue/not
 CONTAINER_CPU = (
     'sum by (container) (container_cpu_usage_seconds_total{namespace="so1p2", container!="", container!="POD"})'
 )
+# Where no cAdvisor is scraped, each service's own count, by job (its program's name), and the
+# host monitor's count of the stores' processes, by program name.
+PROCESS_CPU = {"job": "process_cpu_seconds_total", "process": "notas_host_process_cpu_seconds_total"}
 # Route 3's consumers, summed over the group: records per batch, the time from queue-api's
 # acceptance (stamped before the append) to the row, and the dead letters. Their sums and
 # counts add up across consumers (consumers built before route 3's histograms had buckets
@@ -93,12 +96,7 @@ def server_counters(sources: Sources) -> dict:
             for b in prometheus_query(sources.prometheus, f"sum by (le) {fresh(QUEUE_BUCKETS, now)}")
         }
         if sources.cpu == "cadvisor":
-            containers = prometheus_query(sources.prometheus, CONTAINER_CPU)
-            if containers:
-                found["cpu"] = {c["metric"]["container"]: float(c["value"][1]) for c in containers}
-                found["cpu_source"] = "cAdvisor's `container_cpu_usage_seconds_total` in Prometheus"
-            else:
-                found["cpu_problem"] = f"Prometheus at {sources.prometheus} has no cAdvisor series for so1p2"
+            found.update(prometheus_cpu(sources.prometheus, now))
     except OSError as e:
         found.pop("latency", None)
         found.pop("queue", None)
@@ -107,6 +105,29 @@ def server_counters(sources: Sources) -> dict:
         if sources.cpu == "cadvisor":
             found["cpu_problem"] = found["latency_problem"]
     return found
+
+
+def prometheus_cpu(prometheus: str, now: float) -> dict:
+    """Each process's CPU seconds from Prometheus: cAdvisor's containers of so1p2, else the
+    services' own `process_cpu_seconds_total` and the host monitor's count of the stores."""
+    containers = prometheus_query(prometheus, CONTAINER_CPU)
+    if containers:
+        return {
+            "cpu": {c["metric"]["container"]: float(c["value"][1]) for c in containers},
+            "cpu_source": "cAdvisor's `container_cpu_usage_seconds_total` in Prometheus",
+        }
+    cpu = {
+        LOCAL_NAMES.get(series["metric"][label], series["metric"][label]): float(series["value"][1])
+        for label, metric in PROCESS_CPU.items()
+        for series in prometheus_query(prometheus, f"sum by ({label}) {fresh(metric, now)}")
+    }
+    if not cpu:
+        return {"cpu_problem": f"Prometheus at {prometheus} has neither cAdvisor's series for so1p2 nor the processes'"}
+    return {
+        "cpu": cpu,
+        "cpu_source": "each service's `process_cpu_seconds_total` and the host monitor's "
+        "`notas_host_process_cpu_seconds_total` in Prometheus",
+    }
 
 
 def cpu_parts(routes: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:

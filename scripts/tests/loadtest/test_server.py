@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from scripts.loadtest import server
 from scripts.loadtest.routes import AIMS
 from scripts.loadtest.server import cpu_parts, server_lines
 
@@ -80,3 +81,34 @@ def test_route_3_server_side_counts_its_consumers_and_its_broker_among_the_store
         "mean 150 ms, p50/p95/p99 250/750/950 ms (interpolated within its buckets of 0.25, "
         "0.5, 1, 2.5, 5 s, ...: coarse)."
     )
+
+
+def test_without_cadvisor_the_cpu_is_the_processes_own_and_the_host_monitors(monkeypatch):
+    answers = {
+        "job": [
+            {"metric": {"job": "grpc-client"}, "value": [0, "1.5"]},
+            {"metric": {"job": "queue-api"}, "value": [0, "2"]},
+        ],
+        "process": [
+            {"metric": {"process": "mariadbd"}, "value": [0, "3"]},
+            {"metric": {"process": "nisshi"}, "value": [0, "4"]},
+        ],
+    }
+
+    def query(_url, expr):
+        return next((series for label, series in answers.items() if expr.startswith(f"sum by ({label}) ")), [])
+
+    monkeypatch.setattr(server, "prometheus_query", query)
+    found = server.prometheus_cpu("http://prometheus", 0.0)
+    assert found["cpu"] == {"grpc-client": 1.5, "queue-api": 2.0, "mysql": 3.0, "nisshi": 4.0}
+    assert "process_cpu_seconds_total" in found["cpu_source"]
+    monkeypatch.setattr(server, "prometheus_query", lambda _url, _expr: [])
+    assert "neither cAdvisor's series" in server.prometheus_cpu("http://prometheus", 0.0)["cpu_problem"]
+
+
+def test_cadvisors_containers_come_first(monkeypatch):
+    containers = [{"metric": {"container": "kafka"}, "value": [0, "7"]}]
+    monkeypatch.setattr(
+        server, "prometheus_query", lambda _url, expr: containers if expr == server.CONTAINER_CPU else []
+    )
+    assert server.prometheus_cpu("http://prometheus", 0.0)["cpu"] == {"kafka": 7.0}
