@@ -164,7 +164,16 @@ def wait() -> None:
             f"stack: not ready: {why} {ASSIGNED_WITHIN:.0f} s after every process answered.\n"
             + RECOVERY.format(state=STATE)
         )
-    print(
+    print(ready_message(ports, env), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        signal.pause()
+
+
+def ready_message(ports: dict[str, int], env: dict[str, str]) -> str:
+    """What `just dev` prints once the stack is up: where everything is."""
+    url = env["NOTAS_URL"]
+    return (
         "\n"
         f"  notas is up\n"
         f"  dashboard        {url}/\n"
@@ -179,12 +188,8 @@ def wait() -> None:
         f"  Redis            {redacted(env['REDIS_URL'])}\n"
         f"  state and logs   {STATE}/\n"
         f"  load test        just loadtest   (another terminal)\n"
-        f"  stop             Ctrl-C here, or just dev-down\n",
-        flush=True,
+        f"  stop             Ctrl-C here, or just dev-down\n"
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    while True:
-        signal.pause()
 
 
 def run() -> None:
