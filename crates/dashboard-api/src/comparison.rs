@@ -69,7 +69,9 @@ macro_rules! own_processes {
 /// the oldest waiting record's.
 ///
 /// A route's CPU per record is its own processes' CPU seconds per second over its stored
-/// grades per second, in microseconds; a route that stored nothing has none.
+/// grades per second, in microseconds, where it stored more than five a second: below that
+/// the figure is mostly the processes' idle work, up to tens of milliseconds a grade as a
+/// load ends, which would flatten the chart of the load itself.
 pub const SERIES: [(&str, &str); 13] = [
     (
         "accepted_per_second",
@@ -117,8 +119,9 @@ pub const SERIES: [(&str, &str); 13] = [
         concat!(
             "1e6 * sum by (route) (",
             own_processes!("rate(process_cpu_seconds_total", "[30s])"),
-            ") / ",
-            stored_per_second!()
+            ") / (",
+            stored_per_second!(),
+            " > 5)"
         ),
     ),
     (
@@ -155,7 +158,7 @@ impl StoreMetrics {
                     concat!(
                         "1e6 * sum by (process) (rate(notas_host_process_cpu_seconds_total[30s])) / scalar(sum(",
                         stored_per_second!(),
-                        "))"
+                        ") > 5)"
                     ),
                 ),
                 (
@@ -169,7 +172,7 @@ impl StoreMetrics {
                     concat!(
                         r#"1e6 * label_replace(sum by (container) (rate(container_cpu_usage_seconds_total{namespace="so1p2", container=~"mysql|redis|kafka"}[30s])), "process", "$1", "container", "(.*)") / scalar(sum("#,
                         stored_per_second!(),
-                        "))"
+                        ") > 5)"
                     ),
                 ),
                 (
