@@ -15,7 +15,7 @@ import {
   routePoints,
   routesWithData,
   sampleTime,
-  storeRows,
+  storeCharts,
   timeTicks,
 } from "./monitoring";
 
@@ -145,22 +145,24 @@ describe("route points", () => {
     expect(charts.cpu.unit).toBe("µs");
     expect(charts.memory.points).toEqual([{ t: 10, grpc: 48, redis: 3 }]);
   });
-  it("list the shared stores by process, each series' newest value", () => {
+  it("chart the shared stores by process, memory in MiB", () => {
     const comparison = {
       window_seconds: 300,
       step_seconds: 5,
       series: {},
       stores: {
-        cpu_us_per_record: { mariadbd: [[10, 60], [15, 48]], nginx: [[15, 27]] },
-        memory_bytes: { mariadbd: [[15, 200 * 1024 * 1024]], "redis-server": [[15, 8 * 1024 * 1024]] },
+        cpu_us_per_record: { nginx: [[15, 27]], mariadbd: [[10, 60], [15, 48]] },
+        memory_bytes: { mariadbd: [[15, 200 * 1024 * 1024]] },
       },
     } satisfies RouteComparison;
-    expect(storeRows(comparison)).toEqual([
-      { process: "mariadbd", cpuUsPerRecord: 48, memoryMiB: 200 },
-      { process: "nginx", cpuUsPerRecord: 27, memoryMiB: null },
-      { process: "redis-server", cpuUsPerRecord: null, memoryMiB: 8 },
+    const [cpu, memory] = storeCharts(comparison);
+    expect(cpu.lines.map((l) => l.key)).toEqual(["mariadbd", "nginx"]);
+    expect(cpu.points).toEqual([
+      { t: 10, mariadbd: 60, nginx: null },
+      { t: 15, mariadbd: 48, nginx: 27 },
     ]);
-    expect(storeRows(null)).toEqual([]);
+    expect(memory.points).toEqual([{ t: 15, mariadbd: 200, nginx: null }]);
+    expect(storeCharts(null)).toEqual([]);
   });
   it("name and color the routes the same everywhere", () => {
     expect(ROUTES.map((r) => r.label)).toEqual(["ruta 1 · gRPC", "ruta 2 · Redis", "ruta 3 · Kafka"]);

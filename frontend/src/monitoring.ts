@@ -171,22 +171,24 @@ function scaled(series: PerRoute, factor: number): PerRoute {
   return series && Object.fromEntries(Object.entries(series).map(([key, points]) => [key, points?.map(([t, v]) => [t, v * factor] as SeriesPoint)]));
 }
 
-/** A shared store's latest figures: CPU per record of any route (µs) and memory (MiB). */
-export interface StoreRow {
-  process: string;
-  cpuUsPerRecord: number | null;
-  memoryMiB: number | null;
-}
+/** The colors of the shared stores' lines, in the order of their names. */
+const STORE_COLORS = ["#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#455a64", "#f9a825"];
 
-/** The shared stores' rows, by process name: each series' newest value (null: none). */
-export function storeRows(comparison: RouteComparison | null): StoreRow[] {
+/**
+ * The shared stores' charts: CPU per grade stored by any route (µs) and resident memory
+ * (MiB), a line per process (by name locally, by container in a cluster). Empty where the
+ * environment does not see them.
+ */
+export function storeCharts(comparison: RouteComparison | null): ComparisonChart[] {
   const stores = comparison?.stores ?? {};
-  const latest = (points?: SeriesPoint[]) => (points?.length ? points[points.length - 1][1] : null);
-  const names = new Set([...Object.keys(stores.cpu_us_per_record ?? {}), ...Object.keys(stores.memory_bytes ?? {})]);
-  return [...names].sort().map((process) => {
-    const memory = latest(stores.memory_bytes?.[process]);
-    return { process, cpuUsPerRecord: latest(stores.cpu_us_per_record?.[process]), memoryMiB: memory === null ? null : memory / MIB };
-  });
+  const names = [...new Set([...Object.keys(stores.cpu_us_per_record ?? {}), ...Object.keys(stores.memory_bytes ?? {})])].sort();
+  if (names.length === 0) return [];
+  const lines = names.map((name, i) => ({ key: name, name, color: STORE_COLORS[i % STORE_COLORS.length] }));
+  const points = (series: PerRoute) => linePoints(names.map((name) => ({ key: name, points: series?.[name] })));
+  return [
+    { key: "stores-cpu", title: "CPU por nota guardada de cualquier ruta (µs)", unit: "µs", lines, points: points(stores.cpu_us_per_record) },
+    { key: "stores-memory", title: "Memoria residente (MiB)", unit: "MiB", lines, points: points(scaled(stores.memory_bytes, 1 / MIB)) },
+  ];
 }
 
 /** What the comparison panel says when `GET /api/routes` failed (503: no Prometheus). */

@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { apiUrl, type RouteComparison as Comparison } from "../api";
 import { useReport } from "../hooks";
-import { type ComparisonChart, comparisonCharts, comparisonProblem, formatValue, storeRows } from "../monitoring";
+import { type ChartLine, type ComparisonChart, comparisonCharts, comparisonProblem, storeCharts } from "../monitoring";
 import { Panel } from "./Panel";
 import { TimeChart } from "./TimeChart";
 
@@ -17,8 +17,8 @@ const REFRESH_MS = 5000;
 export function RouteComparison({ apiOrigin }: { apiOrigin: string }) {
   const report = useReport<Comparison>(apiUrl(apiOrigin, "/api/routes"), REFRESH_MS);
   const charts = useMemo(() => comparisonCharts(report.data), [report.data]);
-  const stores = useMemo(() => storeRows(report.data), [report.data]);
-  const all = useMemo(() => [...charts.routes, ...charts.queue], [charts]);
+  const stores = useMemo(() => storeCharts(report.data), [report.data]);
+  const all = useMemo(() => [...charts.routes, ...stores, ...charts.queue], [charts, stores]);
   // The window ends now (or at the newest point, should this clock be behind the server's).
   const end = useMemo(() => Math.max(Math.floor(Date.now() / 1000), ...all.flatMap((c) => c.points.map((p) => p.t))), [all]);
   const windowSeconds = report.data?.window_seconds ?? 300;
@@ -37,44 +37,21 @@ export function RouteComparison({ apiOrigin }: { apiOrigin: string }) {
         </p>
       ) : (
         <>
-          <ul className="legend" aria-label="Rutas">
-            {charts.routes[0].lines.map((l) => (
-              <li key={l.key}>
-                <span className="swatch" style={{ background: l.color }} />
-                {l.name}
-              </li>
-            ))}
-          </ul>
+          <Legend label="Rutas" lines={charts.routes[0].lines} />
           {quiet && <p className="muted">Ninguna nota recibida en los últimos {minutes} minutos.</p>}
           <div className="charts">{charts.routes.map(draw)}</div>
-          <table className="figures stores" data-testid="routes-stores">
-            <caption>Almacenes compartidos: CPU por nota guardada de cualquier ruta, y memoria</caption>
-            <thead>
-              <tr>
-                <th scope="col">proceso</th>
-                <th scope="col">µs por nota</th>
-                <th scope="col">MiB</th>
-              </tr>
-            </thead>
-            <tbody>
-              {stores.length === 0 ? (
-                <tr>
-                  <td colSpan={3} className="muted">
-                    Este entorno no ve los procesos de los almacenes.
-                  </td>
-                </tr>
-              ) : (
-                stores.map((s) => (
-                  <tr key={s.process}>
-                    <th scope="row">{s.process}</th>
-                    <td>{s.cpuUsPerRecord === null ? "–" : formatValue(s.cpuUsPerRecord)}</td>
-                    <td>{s.memoryMiB === null ? "–" : formatValue(s.memoryMiB)}</td>
-                  </tr>
-                ))
-              )}
-            </tbody>
-          </table>
-          <section className="queue" data-testid="routes-queue" aria-label="Ruta 3: la cola">
+          <section className="subsection" data-testid="routes-stores" aria-label="Almacenes compartidos">
+            <h3>Almacenes compartidos: MySQL, Redis, el broker, la entrada</h3>
+            {stores.length > 0 ? (
+              <>
+                <Legend label="Almacenes" lines={stores[0].lines} />
+                <div className="charts">{stores.map(draw)}</div>
+              </>
+            ) : (
+              <p className="muted">Este entorno no ve los procesos de los almacenes.</p>
+            )}
+          </section>
+          <section className="subsection" data-testid="routes-queue" aria-label="Ruta 3: la cola">
             <h3>Ruta 3 · cola Kafka: de 202 a guardada</h3>
             {charts.queue.length > 0 ? (
               <div className="charts">{charts.queue.map(draw)}</div>
@@ -85,5 +62,19 @@ export function RouteComparison({ apiOrigin }: { apiOrigin: string }) {
         </>
       )}
     </Panel>
+  );
+}
+
+/** The lines' names and colors, once for the charts that follow. */
+function Legend({ label, lines }: { label: string; lines: ChartLine[] }) {
+  return (
+    <ul className="legend" aria-label={label}>
+      {lines.map((l) => (
+        <li key={l.key}>
+          <span className="swatch" style={{ background: l.color }} />
+          {l.name}
+        </li>
+      ))}
+    </ul>
   );
 }
