@@ -1730,3 +1730,90 @@ fn the_observability_stack_runs_images_pinned_by_version_and_digest() {
     }
     assert_eq!(seen.len(), 3);
 }
+
+/// Every value a query's `label="..."` or `label=~"a|b"` matchers give `label`.
+fn matched(query: &str, label: &str) -> BTreeSet<String> {
+    let mut values = BTreeSet::new();
+    for op in ["=\"", "=~\""] {
+        for (i, _) in query.match_indices(&format!("{label}{op}")) {
+            let rest = &query[i + label.len() + op.len()..];
+            let value = &rest[..rest.find('"').unwrap()];
+            values.extend(value.split('|').map(str::to_owned));
+        }
+    }
+    values
+}
+
+/// dashboard-api's route panel reads each route's processes by `job` and, in a cluster, the
+/// stores from cAdvisor (`STORE_METRICS=cadvisor`). On kind and GKE every job it names is
+/// one a scrape gives, its stores' containers exist there, and on kind Prometheus keeps
+/// the cAdvisor series it reads. (GKE's cAdvisor package keeps them: managed-prometheus'
+/// README.)
+#[test]
+fn the_route_panels_cost_queries_read_what_each_cluster_scrapes() {
+    use dashboard_api::comparison::{SERIES, StoreMetrics};
+    let routes: Vec<&str> = SERIES.iter().map(|(_, q)| *q).collect();
+    let stores = StoreMetrics::Cadvisor.series().map(|(_, q)| q);
+    let jobs: BTreeSet<String> = routes.iter().flat_map(|q| matched(q, "job")).collect();
+    assert!(jobs.len() >= 5, "{jobs:?}");
+    let store_containers: BTreeSet<String> = stores
+        .iter()
+        .flat_map(|q| matched(q, "container"))
+        .collect();
+    for rendering in CLUSTERS {
+        let objects = objects(rendering);
+        let scraped: BTreeSet<String> = scrapes(&objects).into_iter().map(|s| s.job).collect();
+        let unscraped: Vec<_> = jobs.difference(&scraped).collect();
+        assert!(
+            unscraped.is_empty(),
+            "{rendering}: no scrape has the job of {unscraped:?}"
+        );
+        let dashboard = of_kind(&objects, "Deployment")
+            .into_iter()
+            .find(|d| name(d) == "dashboard-api")
+            .unwrap();
+        let store_metrics = containers(dashboard)
+            .into_iter()
+            .find(|c| c["name"] == "dashboard-api")
+            .unwrap()["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "STORE_METRICS")
+            .map(|e| e["value"].clone());
+        assert_eq!(store_metrics, Some(json!("cadvisor")), "{rendering}");
+        // Strimzi names its broker's container `kafka` (KafkaCluster.KAFKA_NAME).
+        let running: BTreeSet<String> = workloads(&objects)
+            .into_iter()
+            .flat_map(containers)
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .chain((!of_kind(&objects, "Kafka").is_empty()).then(|| "kafka".to_owned()))
+            .collect();
+        let seen: Vec<_> = store_containers.intersection(&running).collect();
+        assert!(seen.contains(&&"kafka".to_owned()), "{rendering}: {seen:?}");
+        if rendering == "kind" {
+            assert_eq!(
+                seen.len(),
+                store_containers.len(),
+                "kind runs every store: {seen:?}"
+            );
+            let config = prometheus_config(&objects).unwrap();
+            let cadvisor = config["scrape_configs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["job_name"] == "cadvisor")
+                .unwrap();
+            let kept = cadvisor["metric_relabel_configs"].to_string();
+            for metric in [
+                "container_cpu_usage_seconds_total",
+                "container_memory_working_set_bytes",
+            ] {
+                assert!(
+                    stores.iter().any(|q| q.contains(metric)) && kept.contains(metric),
+                    "{metric}"
+                );
+            }
+        }
+    }
+}
