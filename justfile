@@ -11,6 +11,13 @@ export RUST_LOG := env("RUST_LOG", "info")
 
 python := ".dev/venv/bin/python"
 
+# The build the local stack runs: target/NOTAS_PROFILE. `just dev` runs optimised code, as a
+# cluster does, from the profile quick-release (Cargo.toml says why not release). The test
+# stages that start a stack run the debug build the tests compiled already: a second,
+# optimised build of the workspace would cost CI minutes.
+dev_profile := env("NOTAS_PROFILE", "quick-release")
+test_profile := env("NOTAS_PROFILE", "debug")
+
 # The workspace's own crates compile through clippy-driver: clippy's lints, then rustc's code
 # as usual. So the one debug build serves `just lint` and every test stage; a separate `cargo
 # clippy` checked the whole dependency tree a second time (two minutes of two cores). Empty
@@ -23,10 +30,10 @@ default:
 
 # Run the whole stack as local processes, state in .dev/ (docs/local-stack.md)
 [group('run')]
-dev: _venv _npm
+dev: _venv _npm (_bins dev_profile)
     #!/usr/bin/env bash
     set -euo pipefail
-    cargo build --locked --bins
+    export NOTAS_PROFILE={{dev_profile}}
     (cd frontend && npm run build)
     {{just_executable()}} _broker
     {{python}} -m scripts.stack prepare
@@ -50,14 +57,13 @@ loadtest preset="smoke" target="" routes=env("LT_ROUTES", "split"): _venv
 # CI's load test: the local stack under load, its report, the dashboards' queries, the edge (docs/testing.md)
 [group('test')]
 smoke: _venv _npm
-    @{{python}} -m scripts.loadtest smoke --just {{quote(just_executable())}}
+    @NOTAS_PROFILE={{test_profile}} {{python}} -m scripts.loadtest smoke --just {{quote(just_executable())}}
 
 # The fault suite: eight faults under load, nothing acknowledged lost or doubled (docs/faults.md)
 [group('test')]
-chaos: _venv
-    cargo build --locked --bins {{ if env("NOTAS_PROFILE", "debug") == "release" { "--release" } else { "" } }}
+chaos: _venv (_bins test_profile)
     {{just_executable()}} _broker
-    {{python}} -m scripts.chaos
+    NOTAS_PROFILE={{test_profile}} {{python}} -m scripts.chaos
 
 # A kind cluster with notas deployed, from Nix-built images (docs/cluster.md)
 [group('cluster')]
@@ -194,6 +200,10 @@ _broker:
     cat .dev/nisshi-build.log 2>/dev/null || true
     echo "no broker at .dev/bin/nisshi: scripts/bootstrap.sh <recipe> builds it" >&2
     exit 1
+
+# The service binaries, into target/PROFILE (the debug build is cargo's profile `dev`)
+_bins profile:
+    cargo build --locked --bins --profile {{ if profile == "debug" { "dev" } else { profile } }}
 
 _npm:
     @cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }

@@ -8,6 +8,7 @@ after the run and shows the difference. The CPU comes from the local stack's pro
 
 import time
 from collections import Counter
+from pathlib import Path
 
 from scripts.common.metrics import histogram_quantile as quantile
 from scripts.common.processes import cpu_seconds, executable, stack_processes
@@ -58,6 +59,16 @@ QUEUE_COUNTERS = {
 QUEUE_BUCKETS = "notas_queue_time_to_stored_seconds_bucket"
 
 
+def builds(programs: list[str]) -> str:
+    """Which cargo profile the services' `programs` (target/PROFILE/SERVICE) were built in, as
+    the CPU source's note: " (debug builds; `just bench` measures release builds)"."""
+    profiles = sorted({Path(program).parent.name for program in programs if program})
+    if not profiles:
+        return ""
+    named = f"{' and '.join(profiles)} builds"
+    return f" ({named})" if profiles == ["release"] else f" ({named}; `just bench` measures release builds)"
+
+
 def server_counters(sources: Sources) -> dict:
     """What the server side has counted so far: the latency histogram's cumulative counts per
     route and bucket, and each process's CPU seconds; each part that could not be read says why."""
@@ -68,10 +79,8 @@ def server_counters(sources: Sources) -> dict:
         if supervisor:
             procs = stack_processes(supervisor, tuple(LOCAL_NAMES))
             found["cpu"] = {LOCAL_NAMES[name]: s for name, s in cpu_seconds(procs).items() if procs[name]}
-            debug = any("/target/debug/" in executable(pid) for pid in procs["grpc-client"] + procs["queue-api"])
-            found["cpu_source"] = "psutil on the processes `just dev` started" + (
-                " (debug builds; `just bench` measures release builds)" if debug else ""
-            )
+            programs = [executable(pid) for pid in procs["grpc-client"] + procs["queue-api"]]
+            found["cpu_source"] = "psutil on the processes `just dev` started" + builds(programs)
         else:
             found["cpu_problem"] = "no local stack is running"
     if not sources.prometheus:

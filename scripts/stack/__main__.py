@@ -22,8 +22,9 @@ MariaDB / Redis here; MYSQL_URL then names an account that may create the databa
 users (root, say), as which the migration step runs. Either way the services connect as
 `notas_app`, a user the migration step makes with exactly their privileges
 (crates/notas-core/src/mysql/migrate.rs), with a new random password each time. NOTAS_STATE (default .dev) moves the whole stack to another
-folder and NOTAS_PROFILE=release runs the release binaries: `just bench` uses both, and
-NOTAS_EDGE_RATE_LIMIT=off, which leaves the edge's per-address rate limit out of nginx.
+folder. NOTAS_PROFILE names the cargo profile whose binaries it runs, from target/NOTAS_PROFILE
+(debug unless set; `just dev` sets quick-release). `just bench` sets both (its profile: release)
+and NOTAS_EDGE_RATE_LIMIT=off, which leaves the edge's per-address rate limit out of nginx.
 Ports are kept between runs and moved when something else
 took them, so the stack never collides with servers already running.
 """

@@ -4,7 +4,7 @@ from collections import Counter
 
 from scripts.loadtest import server
 from scripts.loadtest.routes import AIMS
-from scripts.loadtest.server import cpu_parts, server_lines
+from scripts.loadtest.server import builds, cpu_parts, server_lines
 
 ALL = AIMS["all"]
 
@@ -112,3 +112,12 @@ def test_cadvisors_containers_come_first(monkeypatch):
         server, "prometheus_query", lambda _url, expr: containers if expr == server.CONTAINER_CPU else []
     )
     assert server.prometheus_cpu("http://prometheus", 0.0)["cpu"] == {"kafka": 7.0}
+
+
+def test_the_cpu_source_names_the_profile_the_services_were_built_in():
+    assert builds(["/repo/target/quick-release/grpc-client", "/repo/target/quick-release/queue-api"]) == (
+        " (quick-release builds; `just bench` measures release builds)"
+    )
+    assert builds(["/repo/target/debug/grpc-client", ""]) == " (debug builds; `just bench` measures release builds)"
+    assert builds(["/repo/target/release/grpc-client"]) == " (release builds)"
+    assert builds([""]) == ""
