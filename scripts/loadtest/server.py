@@ -3,7 +3,8 @@ the CPU each route's processes spent per stored record.
 
 `server_counters` reads what the servers have counted so far; the report takes it before and
 after the run and shows the difference. The CPU comes from the local stack's processes
-(psutil) or from cAdvisor's container counters in the cluster's Prometheus.
+(psutil), or from the target's Prometheus: cAdvisor's container counters in a cluster, else
+the services' own `process_cpu_seconds_total` and the host monitor's count of the stores.
 """
 
 import time
