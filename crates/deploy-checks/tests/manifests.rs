@@ -1772,16 +1772,16 @@ fn the_route_panels_cost_queries_read_what_each_cluster_scrapes() {
             .into_iter()
             .find(|d| name(d) == "dashboard-api")
             .unwrap();
-        let store_metrics = containers(dashboard)
+        let container = containers(dashboard)
             .into_iter()
             .find(|c| c["name"] == "dashboard-api")
-            .unwrap()["env"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["name"] == "STORE_METRICS")
-            .map(|e| e["value"].clone());
-        assert_eq!(store_metrics, Some(json!("cadvisor")), "{rendering}");
+            .unwrap();
+        let env = environment(&objects, rendering, container);
+        assert_eq!(
+            env.get("STORE_METRICS").map(String::as_str),
+            Some("cadvisor"),
+            "{rendering}"
+        );
         // Strimzi names its broker's container `kafka` (KafkaCluster.KAFKA_NAME).
         let running: BTreeSet<String> = workloads(&objects)
             .into_iter()
