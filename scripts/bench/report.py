@@ -15,15 +15,20 @@ from scripts.bench.figures import ir_per_record, rate_of, route_instructions, ro
 from scripts.bench.settings import (
     LARGE,
     NAIVE,
+    PACED_PASSES,
+    PACED_RATE,
     QUEUE,
     QUEUE_PROCESSES,
     ROUTE1,
     ROUTE2,
+    ROUTE_IDS,
     SECONDS_HALF,
+    SECONDS_PACED,
     SECONDS_RATE,
     SPLIT,
 )
 from scripts.bench.targets import targets
+from scripts.common.processes import ROUTE_PROCESSES
 from scripts.stack import ROOT
 
 
@@ -123,6 +128,7 @@ def render(ceilings: dict, results: dict, naive: dict, large: dict, machine: dic
             + " | ".join(f"{r['cpu'][p] * 1000:.0f}" for p in procs)
             + f" | **{stack_us:.0f}** | {r['oha_cpu'] * 1000:.0f} | {stack_us / max(static_us, 0.1):.1f}× |"
         )
+    lines += paced_section(results)
     lines += [
         "",
         f"## Dashboard reports with {LARGE:,} grades seeded (median of 5, over HTTP)",
@@ -139,6 +145,39 @@ def render(ceilings: dict, results: dict, naive: dict, large: dict, machine: dic
     lines += instructions_section(counted)
     lines += targets(ceilings, results, naive, large, static_us, counted)
     return "\n".join(lines)
+
+
+def paced_section(results: dict) -> list[str]:
+    """Each route's CPU per record at the load test's pace: its own processes' (the median of
+    the passes, their range, and that median over the highest rate's), and the stores'."""
+    lines = [
+        "",
+        f"## CPU µs per record at the load test's pace ({PACED_RATE} records/s, {PACED_PASSES} passes of "
+        f"{SECONDS_PACED} s)",
+        "",
+        "Each route alone at the rate it gets in `LT_ROUTES=all just loadtest brief`, counted until its rows were",
+        "stored and summarized. That load test, on `just dev`, reports the same figure for each route's own",
+        "processes (docs/loadtest.md). At this pace a batch holds a grade or two and the processes sleep and wake",
+        "for each request, so a record costs many times what it costs at the highest rate.",
+        "",
+        "| route | own processes (median) | own processes, total: median (range) | / highest rate | stores (median) |",
+        "|---|---|---:|---:|---|",
+    ]
+    for name, route in ROUTE_IDS.items():
+        passes, own = results[name]["paced"], ROUTE_PROCESSES[route]
+        totals = [sum(p[x] for x in own) for p in passes]
+        highest = sum(results[name]["cpu"][x] for x in own) * 1000
+        stores = ("mariadbd", "redis-server", *(("nisshi",) if name == QUEUE else ()))
+
+        def median(process: str) -> str:
+            return f"{process} {statistics.median(p[process] for p in passes):,.0f}"
+
+        lines.append(
+            f"| {name} | {', '.join(map(median, own))} | **{statistics.median(totals):,.0f}** "
+            f"({min(totals):,.0f} to {max(totals):,.0f}) | {statistics.median(totals) / highest:.0f}× "
+            f"| {', '.join(map(median, stores))} |"
+        )
+    return lines
 
 
 def sustained_runs(results: dict, naive: dict, large: dict) -> dict:

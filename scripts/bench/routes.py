@@ -1,14 +1,27 @@
 """Each route, directly and through nginx's 50/50 split: its highest sustained rate (closed
 model) with the CPU seconds per record of every process, its latency at fixed arrival rates
 (open model), and for the split the latency target's run at half its highest rate, with the
-writers' flush times read from their /metrics meanwhile."""
+writers' flush times read from their /metrics meanwhile. Each route alone also runs at the
+load test's pace, for the CPU per record a user sees live."""
 
 import time
 
 from scripts.bench.figures import rate_of
 from scripts.bench.load import log, oha
 from scripts.bench.queue import drain_queue, queue_run
-from scripts.bench.settings import QUEUE, RATES, ROUTE1, ROUTE2, SECONDS_HALF, SECONDS_MAX, SECONDS_RATE, SPLIT
+from scripts.bench.settings import (
+    PACED_PASSES,
+    PACED_RATE,
+    QUEUE,
+    RATES,
+    ROUTE1,
+    ROUTE2,
+    SECONDS_HALF,
+    SECONDS_MAX,
+    SECONDS_PACED,
+    SECONDS_RATE,
+    SPLIT,
+)
 from scripts.common import metrics
 from scripts.common.metrics import Histogram, histogram_quantile
 from scripts.common.processes import children_seconds, cpu_seconds
@@ -45,6 +58,22 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
     }  # CPU seconds per 1,000 records, as "cpu"
 
 
+def paced(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: str | None = None) -> list[dict]:
+    """The route alone at the load test's pace (PACED_RATE records/s), in PACED_PASSES passes:
+    each pass's CPU µs per stored record of every process, counted as the load test's report
+    counts it, until the rows are stored and summarized (route 3: until its topic is drained)."""
+    passes = []
+    for _ in range(PACED_PASSES):
+        rows_before, cpu_before = grade_count(mysql_url), cpu_seconds(procs)
+        oha(url, seconds=SECONDS_PACED, connections=64, rate=PACED_RATE, ok=202 if brokers else 201)
+        if brokers:
+            drain_queue(brokers)
+        wait_for_summaries(mysql_url)
+        rows, cpu_after = grade_count(mysql_url) - rows_before, cpu_seconds(procs)
+        passes.append({p: (cpu_after[p] - cpu_before[p]) * 1e6 / max(rows, 1) for p in procs})
+    return passes
+
+
 def measure(
     targets: dict[str, str], procs, mysql_url: str, brokers: str, static_url: str, flush_urls: dict[str, str]
 ) -> dict:
@@ -65,6 +94,9 @@ def measure(
                 results[name]["rates"][rate] = oha(url, seconds=SECONDS_RATE, connections=256, rate=rate)
         if name == SPLIT:
             results[name] |= at_half(results[name], url, targets, static_url, flush_urls)
+        else:
+            log(f"{name}: {PACED_RATE}/s, the load test's pace")
+            results[name]["paced"] = paced(url, procs(), mysql_url, brokers=brokers if queued else None)
     return results
 
 

@@ -10,6 +10,12 @@ RATES = (1000, 5000, 10000)
 SECONDS_MAX = 10
 SECONDS_RATE = 5
 SECONDS_HALF = 10  # the split at half its highest sustained rate (the latency target's run)
+# The load test's pace: each route alone at the rate it gets in `LT_ROUTES=all just loadtest
+# brief` (about 600 requests/s shared by the three routes), in passes, for the CPU per record a
+# user sees live (docs/loadtest.md).
+PACED_RATE = 200
+PACED_PASSES = 3
+SECONDS_PACED = 5
 LARGE = 10_000_000  # grades seeded for the reports and the split's second run
 
 ROUTE1 = "route 1 (grpc), direct"
@@ -28,6 +34,8 @@ SERVICES = (
     "mariadbd",
     "redis-server",
 )
+# Each route alone, as scripts.common.processes.ROUTE_PROCESSES names it.
+ROUTE_IDS = {ROUTE1: "grpc", ROUTE2: "redis", QUEUE: "queue"}
 # Route 3's processes and the broker's, and the stores they write.
 QUEUE_PROCESSES = ("queue-api", "grade-consumer", "nisshi", "mariadbd", "redis-server")
 SECONDS_KEEP_UP = 10

@@ -7,6 +7,14 @@ import resource
 
 import psutil
 
+# Each route's own processes, by program name (the same as their cluster containers'): what
+# the dashboard's route panel, the load test's report and the bench charge to a route.
+ROUTE_PROCESSES = {
+    "grpc": ("grpc-client", "grpc-server"),
+    "redis": ("redis-api",),
+    "queue": ("queue-api", "grade-consumer"),
+}
+
 
 def stack_processes(supervisor: int, names: tuple[str, ...]) -> dict[str, list[int]]:
     """The processes the supervisor (pid `supervisor`) started, by program name (`names`), with their

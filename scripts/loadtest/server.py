@@ -12,17 +12,16 @@ from collections import Counter
 from pathlib import Path
 
 from scripts.common.metrics import histogram_quantile as quantile
-from scripts.common.processes import cpu_seconds, executable, stack_processes
+from scripts.common.processes import ROUTE_PROCESSES, cpu_seconds, executable, stack_processes
 from scripts.common.prometheus import fresh, wait_for_scrape
 from scripts.common.prometheus import query as prometheus_query
 from scripts.loadtest.routes import AIMS, LABELS, Sources, best
 from scripts.stack import running_pid
 
-# Each route's own processes, and the stores the routes share, by their cluster container
-# names, as the dashboard's route panel groups them. The broker is nisshi in the local stack
-# and Kafka (Strimzi's container `kafka`) in a cluster. The split's nginx runs only in the
-# local stack (ingress-nginx is outside so1p2, so cAdvisor's series here skip it).
-OWN = {"grpc": ("grpc-client", "grpc-server"), "redis": ("redis-api",), "queue": ("queue-api", "grade-consumer")}
+# The stores the routes share, by their cluster container names, as the dashboard's route
+# panel groups them. The broker is nisshi in the local stack and Kafka (Strimzi's container
+# `kafka`) in a cluster. The split's nginx runs only in the local stack (ingress-nginx is
+# outside so1p2, so cAdvisor's series here skip it).
 BROKERS = ("nisshi", "kafka")
 STORES = ("mysql", "redis", *BROKERS, "nginx")
 # The same processes in the local stack, by program name (both grade-consumers count as one).
@@ -145,7 +144,7 @@ def cpu_parts(routes: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], tuple
     routes whose rows it is divided by. The broker serves route 3 alone, so it is a store of
     the run only when the run has route 3."""
     stores = tuple(s for s in STORES if "queue" in routes or s not in BROKERS)
-    return [*((LABELS[r], OWN[r], (r,)) for r in routes), ("shared stores", stores, routes)]
+    return [*((LABELS[r], ROUTE_PROCESSES[r], (r,)) for r in routes), ("shared stores", stores, routes)]
 
 
 def server_lines(before: dict, after: dict, rows: Counter, routes: tuple[str, ...] = AIMS["split"]) -> list[str]:
