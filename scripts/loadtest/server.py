@@ -241,6 +241,12 @@ def cpu_lines(before: dict[str, float], after: dict, rows: Counter, routes: tupl
             + ", ".join(f"{LABELS[r].split(' (')[0]} {v:,.0f} µs" for r, v in own.items())
             + ").",
         ]
+    lines += [
+        "",
+        "A record costs more at a load test's pace than at `just bench`'s highest rate: small batches, and a wake-up "
+        "per request. BENCHMARKS.md has each route alone at 200 records/s, the pace `LT_ROUTES=all just loadtest "
+        "brief` gives each: its \"CPU µs per record at the load test's pace\".",
+    ]
     wanted = [name for _, processes, _ in cpu_parts(routes) for name in processes]
     # One broker is enough: nisshi locally, Kafka in a cluster.
     missing = [
