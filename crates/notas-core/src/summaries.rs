@@ -4,15 +4,14 @@
 //!
 //! A batch's transaction stores its grades and [`owe`]s their summaries: one backlog row
 //! with the batch's first and last id. The writers' summarizer ([`catch_up`]) takes the
-//! oldest backlog rows no other summarizer holds, [`add`]s their grades to the summaries
-//! and deletes those rows, in one transaction: each grade is summarized once, whatever
-//! fails when. Many batches share one summarizing transaction, and the requests no longer
-//! wait on the summary rows that every batch touches.
+//! oldest backlog rows, [`add`]s their grades to the summaries and deletes those rows, in
+//! one transaction: each grade is summarized once, whatever fails when. Many batches share
+//! one summarizing transaction, and the requests no longer wait on the summary rows that
+//! every batch touches.
 //!
-//! Rows are written in key order in every statement, so concurrent summarizers take their
-//! row locks in the same order; a deadlock that slips through is retried by the caller. The
-//! per-course rows, which nearly every round touches (ten of them per year), are written
-//! last, so each round holds their locks only for that statement and its commit.
+//! Every writer's replica runs a summarizer, but one round runs at a time: a round first
+//! takes the `summarizer_turn` row, and ends at once if another round holds it. Concurrent
+//! rounds deadlocked on the summary rows and the backlog (migration `summarizer_turn`).
 
 use crate::{
     grade::{Grade, PASS_THRESHOLD},
@@ -172,11 +171,19 @@ pub const CATCH_UP_BATCHES: u64 = 200;
 /// transaction; how many batches it cleared. `id_step` is the server's
 /// `auto_increment_increment`, the step between a batch's ids.
 ///
-/// READ COMMITTED ([`begin_read_committed`]), so the locking read of the backlog does not
-/// block the writers adding rows to it; `SKIP LOCKED`, so summarizers of other replicas take
-/// other rows instead of waiting.
+/// It clears nothing while another round holds the summarizer's turn. READ COMMITTED
+/// ([`begin_read_committed`]), so the locking read of the backlog does not block the writers
+/// adding rows to it; `SKIP LOCKED`, so it skips the rows of batches not yet committed.
 pub async fn catch_up(conn: &mut MySqlConnection, id_step: u64) -> sqlx::Result<u64> {
     let mut tx = begin_read_committed(conn).await?;
+    let turn: Option<u8> =
+        sqlx::query_scalar("SELECT id FROM summarizer_turn FOR UPDATE SKIP LOCKED")
+            .fetch_optional(&mut *tx)
+            .await?;
+    if turn.is_none() {
+        tx.commit().await?;
+        return Ok(0);
+    }
     let owed: Vec<(u64, u64)> = sqlx::query_as(
         "SELECT first_id, last_id FROM summary_backlog ORDER BY first_id LIMIT ? \
          FOR UPDATE SKIP LOCKED",

@@ -273,6 +273,26 @@ async fn concurrent_batches_keep_the_report_summaries_exact() {
     .await;
 }
 
+/// One summarizing round at a time: while another holds the turn, a round clears nothing and
+/// leaves the backlog owed; once the turn is free, the next round clears it.
+#[tokio::test]
+async fn a_round_leaves_the_backlog_to_the_round_holding_the_turn() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    store
+        .insert(Route::Grpc, &[grade(201_901_234).into()])
+        .await
+        .unwrap();
+    let mut other = store.pool().begin().await.unwrap();
+    sqlx::query("SELECT id FROM summarizer_turn FOR UPDATE")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    assert_eq!(store.summarize().await.unwrap(), 0, "the turn is taken");
+    other.rollback().await.unwrap();
+    assert_eq!(store.summarize().await.unwrap(), 1, "the turn is free");
+}
+
 #[tokio::test]
 async fn a_key_stores_its_grade_once_and_refuses_another_grade() {
     let db = TestDb::new().await;

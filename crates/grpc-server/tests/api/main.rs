@@ -359,6 +359,7 @@ fn migrate_only_applies_the_schema_makes_the_services_user_and_exits() {
             "idempotency_keys",
             "live_backlog",
             "student_stats",
+            "summarizer_turn",
             "summary_backlog"
         ]
     );
