@@ -245,7 +245,7 @@ def cpu_lines(before: dict[str, float], after: dict, rows: Counter, routes: tupl
         "",
         "A record costs more at a load test's pace than at `just bench`'s highest rate: small batches, and a wake-up "
         "per request. BENCHMARKS.md has each route alone at 200 records/s, the pace `LT_ROUTES=all just loadtest "
-        "brief` gives each: its \"CPU µs per record at the load test's pace\".",
+        'brief` gives each: its "CPU µs per record at the load test\'s pace".',
     ]
     wanted = [name for _, processes, _ in cpu_parts(routes) for name in processes]
     # One broker is enough: nisshi locally, Kafka in a cluster.
