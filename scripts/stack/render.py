@@ -122,6 +122,20 @@ def three_way_split(
     return [(first, 33), (second, 33), ("queue-api", 34)]
 
 
+# Idle connections each worker keeps to an upstream, as ingress-nginx keeps by default
+# (upstream-keepalive-connections, 320 in its controller's config.go). nginx closes the idle
+# connections beyond it, and the bench sends 128 at a time to each upstream of the split.
+KEEPALIVE = 320
+# The bench's ceilings: a static 204, and the same 204 through nginx's proxying (to itself).
+STATIC_204 = """        location = /__static_204 {
+            return 204;
+        }
+
+        location = /__proxied_204 {
+            proxy_pass http://static_204/__static_204;
+        }"""
+
+
 def render_nginx(
     servers: dict[str, list[int]],
     state: Path = STATE,
@@ -131,8 +145,9 @@ def render_nginx(
 ) -> str:
     """nginx.conf for the local stack, from the Ingresses in `ingress`: `servers` gives the
     ports of each process that answers for a Service (several when the fault suite runs
-    replicas); `static_204` adds the benchmark's ceiling, a location nginx answers without
-    any upstream; `rate_limit` False leaves the edge's rate limit out (for the bench)."""
+    replicas); `static_204` adds the benchmark's ceilings, a location nginx answers without
+    any upstream and one it proxies to that location, to measure what proxying costs;
+    `rate_limit` False leaves the edge's rate limit out (for the bench)."""
     main, splits = ingress_routes(ingress)
     # max_fails=0: a replica that refuses a connection is passed over for that request only
     # (nginx tries the next), where the default rules it out for 10 s, and during a rolling
@@ -150,9 +165,14 @@ def render_nginx(
     upstreams = "\n".join(
         f"    upstream {svc} {{\n"
         + "".join(f"        server 127.0.0.1:{port} max_fails=0;\n" for port in servers[SERVICE_PROCESS[svc]])
-        + "        keepalive 64;\n    }\n"
+        + f"        keepalive {KEEPALIVE};\n    }}\n"
         for svc in services
     )
+    if static_204:
+        upstreams += (
+            f"    upstream static_204 {{\n        server 127.0.0.1:{servers['nginx'][0]};\n"
+            f"        keepalive {KEEPALIVE};\n    }}\n"
+        )
     split_blocks, locations = [], []
 
     def location(match: str, entry: dict, upstream: str) -> str:
@@ -195,7 +215,7 @@ def render_nginx(
         "UPSTREAMS": upstreams,
         "SPLITS": "\n".join(split_blocks),
         "LOCATIONS": "\n\n".join(locations),
-        "EXTRA": "        location = /__static_204 {\n            return 204;\n        }" if static_204 else "",
+        "EXTRA": STATIC_204 if static_204 else "",
     }.items():
         text = text.replace(f"@@{key}@@", value)
     return text

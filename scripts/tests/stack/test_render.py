@@ -95,8 +95,12 @@ def test_without_queue_api_there_is_no_three_way_split(tmp_path):
     assert "$split_all" not in text and "proxy_pass http://$split_0;" in text
 
 
-def test_the_benchmark_adds_a_static_location():
-    assert "location = /__static_204 {\n            return 204;" in render.render_nginx(SERVERS, static_204=True)
+def test_the_benchmark_adds_a_static_location_and_one_proxied_to_it():
+    text = render.render_nginx(SERVERS, static_204=True)
+    assert "location = /__static_204 {\n            return 204;" in text
+    assert "location = /__proxied_204 {\n            proxy_pass http://static_204/__static_204;" in text
+    port = SERVERS["nginx"][0]
+    assert f"upstream static_204 {{\n        server 127.0.0.1:{port};\n        keepalive 320;" in text
 
 
 def test_the_canary_weight_sets_the_share(tmp_path):
