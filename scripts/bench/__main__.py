@@ -16,7 +16,7 @@ from scripts.bench.naive import naive_baseline
 from scripts.bench.queue import drain_queue, keep_up
 from scripts.bench.report import write
 from scripts.bench.seeded import report_times, seed
-from scripts.bench.settings import LARGE, NAIVE, QUEUE, ROUTE1, ROUTE2, SERVICES, SPLIT, STATE
+from scripts.bench.settings import LARGE, NAIVE, QUEUE, ROUTE1, ROUTE2, SERVICES, SPLIT, SPLIT_CONNECTIONS, STATE
 from scripts.common.processes import busy_seconds, own_seconds, stack_processes
 from scripts.stack import read_env, read_ports, start, wait_until_ready
 
@@ -69,7 +69,7 @@ def main() -> None:
         drain_queue(brokers)
 
         log("ceilings")
-        found, static_cpu = ceilings.measure(stack.pid, static_url, mysql_url, env["REDIS_URL"])
+        found, edge_cpu = ceilings.measure(stack.pid, entry, mysql_url, env["REDIS_URL"])
         procs = lambda: stack_processes(stack.pid, SERVICES)  # noqa: E731
         results = routes.measure(targets, procs, mysql_url, brokers, static_url, flush_urls)
         results[QUEUE]["keep_up"] = keep_up(targets[QUEUE], rate_of(results[QUEUE]), mysql_url, brokers)
@@ -87,11 +87,17 @@ def main() -> None:
         seeded_s = time.time() - started
         reports = report_times(f"http://127.0.0.1:{ports['dashboard-api']}")
         log(f"{SPLIT}: highest sustained rate with {LARGE:,} grades stored")
-        large = routes.sustained(targets[SPLIT], procs(), mysql_url)
+        large = routes.sustained(targets[SPLIT], procs(), mysql_url, connections=SPLIT_CONNECTIONS)
         # What the machine did besides this run: every core's busy time, less this run's own.
         seconds = time.time() - began
         others = busy_seconds() - busy_before - own_seconds(stack.pid)
-        machine = {"seconds": seconds, "others": others, "load": load_before, "static_cpu": static_cpu}
+        machine = {
+            "seconds": seconds,
+            "others": others,
+            "load": load_before,
+            "static_cpu": edge_cpu["static"],
+            "proxy_cpu": edge_cpu["proxy"],
+        }
         write(found, results, naive, {"seconds": seeded_s, "split": large, "reports": reports}, machine, counted)
     finally:
         os.killpg(stack.pid, 15)

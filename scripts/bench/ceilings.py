@@ -1,6 +1,7 @@
 """This machine's own limits, measured first: nginx answering a static 204 (and the CPU nginx
-and oha spend on each), durable batched INSERTs into MariaDB, and Redis operations. The
-targets are ratios to them."""
+and oha spend on each), the same 204 through nginx's proxying (what proxying adds to nginx's
+CPU per request), durable batched INSERTs into MariaDB, and Redis operations. The targets are
+ratios to them."""
 
 import csv
 import subprocess
@@ -14,19 +15,28 @@ from scripts.common.processes import children_seconds, cpu_seconds, stack_proces
 from scripts.common.stores import mysql_connect
 
 
-def measure(stack: int, static_url: str, mysql_url: str, redis_url: str) -> tuple[dict[str, float], float]:
-    """The ceilings by name, and the CPU seconds nginx (under the stack's supervisor, pid `stack`) and oha
-    spent per static 204."""
+def measure(stack: int, entry: str, mysql_url: str, redis_url: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The ceilings by name, and the edge's CPU seconds per request: nginx (under the stack's
+    supervisor, pid `stack`) and oha per static 204 ("static"), and what nginx spends more per
+    204 when it proxies it ("proxy")."""
     nginx = stack_processes(stack, ("nginx",))
-    nginx_before, oha_before = cpu_seconds(nginx)["nginx"], children_seconds()
-    static = oha(static_url, seconds=SECONDS_MAX, post=False)
-    static_cpu = (cpu_seconds(nginx)["nginx"] - nginx_before + children_seconds() - oha_before) / max(static["ok"], 1)
+
+    def edge(path: str) -> tuple[dict, float, float]:
+        """oha's run at `path`, and nginx's and oha's CPU seconds per answer."""
+        nginx_before, oha_before = cpu_seconds(nginx)["nginx"], children_seconds()
+        run = oha(f"{entry}{path}", seconds=SECONDS_MAX, post=False)
+        answers = max(run["ok"], 1)
+        return run, (cpu_seconds(nginx)["nginx"] - nginx_before) / answers, (children_seconds() - oha_before) / answers
+
+    static, static_nginx, static_oha = edge("/__static_204")
+    proxied, proxied_nginx, _ = edge("/__proxied_204")
     ceilings = {
         "nginx static 204 (req/s)": static["rps"],
+        "nginx proxying a static 204 (req/s)": proxied["rps"],
         "MariaDB durable batched INSERT (rows/s)": mariadb_ceiling(mysql_url),
         "Redis INCR, pipelined (ops/s)": redis_ceiling(redis_url),
     }
-    return ceilings, static_cpu
+    return ceilings, {"static": static_nginx + static_oha, "proxy": proxied_nginx - static_nginx}
 
 
 def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 500) -> float:

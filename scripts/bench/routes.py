@@ -10,6 +10,7 @@ from scripts.bench.figures import rate_of
 from scripts.bench.load import log, oha
 from scripts.bench.queue import drain_queue, queue_run
 from scripts.bench.settings import (
+    CONNECTIONS,
     PACED_PASSES,
     PACED_RATE,
     QUEUE,
@@ -21,22 +22,32 @@ from scripts.bench.settings import (
     SECONDS_PACED,
     SECONDS_RATE,
     SPLIT,
+    SPLIT_CONNECTIONS,
 )
 from scripts.common import metrics
 from scripts.common.metrics import Histogram, histogram_quantile
 from scripts.common.processes import children_seconds, cpu_seconds
-from scripts.common.stores import grade_count
+from scripts.common.stores import grade_count, mysql_connect
 from scripts.stack import wait_for_summaries
 
 
-def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: str | None = None) -> dict:
+def sustained(
+    url: str,
+    procs: dict[str, list[int]],
+    mysql_url: str,
+    brokers: str | None = None,
+    connections: int = CONNECTIONS,
+    batch_urls: dict[str, str] | None = None,
+) -> dict:
     """The highest sustained rate (closed model), the rows MySQL gained, and the CPU seconds
     per 1,000 records of every process, counted until the summaries have caught up. With
     `brokers` (route 3: 202s), first until the consumers have drained the topic; "queue" then
-    says how many rows were stored while the load ran and how long the drain took."""
+    says how many rows were stored while the load ran and how long the drain took. With
+    `batch_urls`, also what the batches and InnoDB's locks were meanwhile ("batches", "innodb")."""
     rows_before, cpu_before = grade_count(mysql_url), cpu_seconds(procs)
+    counted_before = batch_counts(batch_urls or {}), innodb_counts(mysql_url)
     oha_before = children_seconds()
-    top = oha(url, seconds=SECONDS_MAX, connections=128, ok=202 if brokers else 201)
+    top = oha(url, seconds=SECONDS_MAX, connections=connections, ok=202 if brokers else 201)
     oha_cpu = children_seconds() - oha_before
     queue = None
     if brokers:
@@ -47,6 +58,7 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
     catch_up = wait_for_summaries(mysql_url)
     time.sleep(0.5)
     rows_after, cpu_after = grade_count(mysql_url), cpu_seconds(procs)
+    batches, innodb = batch_counts(batch_urls or {}), innodb_counts(mysql_url)
     per_thousand = {p: (cpu_after[p] - cpu_before[p]) * 1000 / max(top["ok"], 1) for p in procs}
     return {
         "top": top,
@@ -55,7 +67,35 @@ def sustained(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: st
         "catch_up_s": catch_up,
         "oha_cpu": oha_cpu * 1000 / max(top["ok"], 1),
         "queue": queue,
+        "connections": connections,
+        # Each flusher's grades and batches (grpc-client's: calls to grpc-server) during the run.
+        "batches": {
+            name: tuple(after - before for after, before in zip(batches[name], counted_before[0][name]))
+            for name in batches
+        },
+        "innodb": {name: n - counted_before[1][name] for name, n in innodb.items()},
     }  # CPU seconds per 1,000 records, as "cpu"
+
+
+# InnoDB's counters of lock waits and deadlocks (SHOW GLOBAL STATUS).
+INNODB_COUNTERS = ("Innodb_deadlocks", "Innodb_row_lock_waits", "Innodb_row_lock_time")
+
+
+def innodb_counts(mysql_url: str) -> dict[str, float]:
+    """InnoDB's lock counters so far; `Innodb_row_lock_time` in ms."""
+    with mysql_connect(mysql_url) as db, db.cursor() as cur:
+        cur.execute(f"SHOW GLOBAL STATUS WHERE Variable_name IN {INNODB_COUNTERS}")
+        return {name: float(value) for name, value in cur.fetchall()}
+
+
+def batch_counts(urls: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """Each flusher's grades and batches so far (`notas_batch_size`'s sum and count), read
+    from its /metrics at `urls`."""
+    found = {}
+    for name, url in urls.items():
+        sizes = metrics.histogram(metrics.fetch(url), "notas_batch_size")
+        found[name] = (sizes.sum, sizes.count)
+    return found
 
 
 def paced(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: str | None = None) -> list[dict]:
@@ -83,8 +123,14 @@ def measure(
     results = {}
     for name, url in targets.items():
         queued = name == QUEUE
+        connections = SPLIT_CONNECTIONS if name == SPLIT else CONNECTIONS
         log(f"{name}: highest sustained rate")
-        results[name] = sustained(url, procs(), mysql_url, brokers=brokers if queued else None)
+        results[name] = sustained(
+            url, procs(), mysql_url, brokers if queued else None, connections, None if queued else flush_urls
+        )
+        if name == SPLIT:
+            log(f"{name}: highest sustained rate with {CONNECTIONS} connections, half as many per route")
+            results[name]["fewer_connections"] = sustained(url, procs(), mysql_url, None, CONNECTIONS, flush_urls)
         results[name]["rates"] = {}
         for rate in RATES:
             log(f"{name}: {rate}/s")

@@ -8,6 +8,10 @@ STATE = ROOT / ".dev" / "bench"
 BODIES = STATE / "bodies.jsonl"
 RATES = (1000, 5000, 10000)
 SECONDS_MAX = 10
+# Connections of a closed-model run: each route alone has CONNECTIONS; the split has as many
+# for each of its two routes, so that each writer's batches can grow as large as alone.
+CONNECTIONS = 128
+SPLIT_CONNECTIONS = 2 * CONNECTIONS
 SECONDS_RATE = 5
 SECONDS_HALF = 10  # the split at half its highest sustained rate (the latency target's run)
 # The load test's pace: each route alone at the rate it gets in `LT_ROUTES=all just loadtest

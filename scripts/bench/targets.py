@@ -7,7 +7,7 @@ import statistics
 
 from scripts.bench.callgrind import CG_ROUTES
 from scripts.bench.figures import every_ack_a_row, ir_per_record, rate_of, route_instructions
-from scripts.bench.settings import LARGE, QUEUE, ROUTE2, SECONDS_HALF, SPLIT
+from scripts.bench.settings import CONNECTIONS, LARGE, QUEUE, ROUTE1, ROUTE2, SECONDS_HALF, SPLIT, SPLIT_CONNECTIONS
 
 # What was tried for the CPU per record, each with the measurement that judged it (these
 # come from the session that tried it, not from this run; see docs/performance.md).
@@ -112,10 +112,96 @@ def flush_table(half: dict, parts: dict) -> list[str]:
     return [*lines, ""]
 
 
+def split_ratios(results: dict, proxy_us: float) -> dict[str, float]:
+    """Issue #33's ratios, the split against its two routes alone in this run: its rate over
+    their harmonic mean less nginx's proxying (each record's share of the cores, plus the
+    proxy's CPU spread over them); its CPU per record over their mean plus the proxy's; its p99
+    at half its highest rate over the slower route's alone at its share."""
+    split, one, two = results[SPLIT], results[ROUTE1], results[ROUTE2]
+    harmonic = 2 / (1 / rate_of(one) + 1 / rate_of(two))
+    expected = 1 / (1 / harmonic + proxy_us / 1e6 / (os.cpu_count() or 1))
+    mean_us = (sum(one["cpu"].values()) + sum(two["cpu"].values())) / 2 * 1000
+    parts = split["half_parts"]
+    slower_p99 = max(parts["route 1"]["p99_ms"], parts["route 2"]["p99_ms"])
+    return {
+        "harmonic": harmonic,
+        "expected": expected,
+        "rate": rate_of(split) / expected,
+        "mean_us": mean_us,
+        "split_us": sum(split["cpu"].values()) * 1000,
+        "cpu": sum(split["cpu"].values()) * 1000 / (mean_us + proxy_us),
+        "slower_p99": slower_p99,
+        "p99": split["half"]["p99_ms"] / slower_p99,
+    }
+
+
+# Whose grades per batch the split's table shows, and whose CPU per record of its own route.
+WRITERS = {"grpc-client": ROUTE1, "grpc-server": ROUTE1, "redis-api": ROUTE2}
+
+
+def split_section(results: dict) -> list[str]:
+    """What the split adds, measured: each route alone and the split, with as many
+    connections per route and with half as many, their grades per batch, each route's own
+    processes' CPU per record of that route, MariaDB's, and InnoDB's deadlocks and lock waits."""
+    split = results[SPLIT]
+    runs = {
+        f"route 1 alone, {CONNECTIONS} connections": results[ROUTE1],
+        f"route 2 alone, {CONNECTIONS} connections": results[ROUTE2],
+        f"the split, {SPLIT_CONNECTIONS} connections ({SPLIT_CONNECTIONS // 2} a route)": split,
+        f"the split, {CONNECTIONS} connections ({CONNECTIONS // 2} a route)": split["fewer_connections"],
+    }
+
+    def cells(run: dict) -> str:
+        batches, ok = run["batches"], max(run["top"]["ok"], 1)
+        # The grades each route stored: its writer's batches' (grpc-client's and grpc-server's are route 1's).
+        stored = {route: batches.get(w, (0, 0))[0] for w, route in (("grpc-server", ROUTE1), ("redis-api", ROUTE2))}
+        sizes = [f"{b[0] / b[1]:.1f}" if (b := batches.get(name)) and b[1] else "–" for name in WRITERS]
+        own = [
+            f"{run['cpu'][name] * 1e6 * ok / 1000 / stored[route]:.0f}" if stored[route] else "–"
+            for name, route in WRITERS.items()
+        ]
+        locks = run["innodb"]
+        return " | ".join(
+            [
+                f"{rate_of(run):,.0f}",
+                *sizes,
+                *own,
+                f"{run['cpu'].get('mariadbd', 0.0) * 1000:.0f}",
+                f"{sum(run['cpu'].values()) * 1000:.0f}",
+                f"{locks.get('Innodb_deadlocks', 0) * 1000 / ok:.2f} / {locks.get('Innodb_row_lock_waits', 0) * 1000 / ok:.1f}",
+            ]
+        )
+
+    return [
+        "## What the split adds",
+        "",
+        "Each route alone, then the split, in this run's closed-model runs (10 s). Grades per batch are each"
+        " flusher's mean (grpc-client's: grades per call to grpc-server); a process's CPU is per record of its own"
+        " route, counted from its writer's batches; mariadbd's and the stack's per record of the run. In a closed"
+        " model a writer's batch holds at most the requests in flight to its route, so a split with the"
+        " connections of one route gives each route half of them: its batches halve, and every cost paid per"
+        " batch (the durable commit, the round trips, the wake-ups) counts twice per record. So the split runs"
+        " with as many connections per route as each route alone; the last row keeps the halved split beside it.",
+        "",
+        "| run | records/s | grades per call, grpc-client | per batch, grpc-server | per batch, redis-api"
+        " | µs per own record, grpc-client | grpc-server | redis-api | mariadbd µs per record | stack µs per record"
+        " | InnoDB deadlocks / lock waits per 1,000 records |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *[f"| {label} | {cells(run)} |" for label, run in runs.items()],
+        "",
+    ]
+
+
 def targets(
-    ceilings: dict, results: dict, naive: dict, large: dict, static_us: float, counted: dict | None
+    ceilings: dict,
+    results: dict,
+    naive: dict,
+    large: dict,
+    static_us: float,
+    counted: dict | None,
+    proxy_us: float = 0.0,
 ) -> list[str]:
-    """The issue's targets (#22: ratios taken in this run) against this run, and where the time goes."""
+    """The issue's targets (#22 and #33: ratios taken in this run) against this run, and where the time goes."""
     split = results[SPLIT]
     nginx = ceilings["nginx static 204 (req/s)"]
     rate = rate_of(split)
@@ -142,6 +228,8 @@ def targets(
     budget_us = cores / (0.15 * nginx) * 1e6  # µs a record (stack and oha) at the rate target
     moonshot = "; moonshot (0.25) met" if ratio >= 0.25 else ""
     ir = route_instructions(counted)
+    against = split_ratios(results, proxy_us)
+    one, two = rate_of(results[ROUTE1]), rate_of(results[ROUTE2])
     lines = [
         f"## Targets ({cores} cores)",
         "",
@@ -169,7 +257,18 @@ def targets(
         "| batching beats the naive baseline (route 2, one grade per transaction)"
         f" | {route2_rate / naive_rate:.1f}× ({route2_rate:,.0f}/s against {naive_rate:,.0f}/s)"
         f" | {mark(route2_rate > naive_rate)} |",
+        "| the split's highest sustained rate ≥ 0.9 of its routes' alone, their harmonic mean less nginx's"
+        f" proxying | {against['rate']:.2f} ({rate:,.0f}/s against {against['expected']:,.0f}/s: routes {one:,.0f}"
+        f" and {two:,.0f}/s, harmonic mean {against['harmonic']:,.0f}/s, proxying {proxy_us:.1f} µs a request)"
+        f" | {mark(against['rate'] >= 0.9)} |",
+        "| the split's CPU per record ≤ its routes' mean alone plus nginx's proxying per request"
+        f" | {against['cpu']:.2f}× ({against['split_us']:.0f} µs against {against['mean_us']:.0f} + {proxy_us:.1f} µs)"
+        f" | {mark(against['cpu'] <= 1)} |",
+        "| the split's p99 at half its highest rate ≤ 1.3× the slower route's alone at its share"
+        f" | {against['p99']:.2f}× ({half['p99_ms']:.1f} against {against['slower_p99']:.1f} ms)"
+        f" | {mark(against['p99'] <= 1.3)} |",
         "",
+        *split_section(results),
         "## Where the time goes",
         "",
         f"Through the split a record costs {cpu_ratio:.1f}× the CPU of a static 204 ({stack_us:.0f} µs across the"

@@ -9,7 +9,7 @@ SECTIONS = [
     "# Benchmarks",
     "## Ceilings of this machine",
     "| what | measured |",
-    "## Highest sustained rate (closed model, 128 connections, 10 s)",
+    "## Highest sustained rate (closed model, 10 s, 128 connections a route)",
     "| target | 201/s (route 3: 202/s) | errors | rows MySQL gained | / nginx 204 | / MariaDB rows/s | summaries |",
     "## Latency at fixed arrival rates (open model, 5 s each)",
     "| target | rate/s | achieved/s | p50 (ms) | p99 (ms) | errors |",
@@ -29,6 +29,10 @@ SECTIONS = [
     " | idle, instructions/s | each pass took (s) |",
     "## Targets (N cores)",
     "| target | this run | |",
+    "## What the split adds",
+    "| run | records/s | grades per call, grpc-client | per batch, grpc-server | per batch, redis-api"
+    " | µs per own record, grpc-client | grpc-server | redis-api | mariadbd µs per record | stack µs per record"
+    " | InnoDB deadlocks / lock waits per 1,000 records |",
     "## Where the time goes",
     "| run | requests' p99 (ms) | grpc-client's calls to grpc-server | grpc-server's batches | redis-api's batches |",
     "## What was tried",
