@@ -58,7 +58,7 @@ TRIED = [
     " row the first held: EXPLAIN showed the DELETE ... IN scanning the small backlog whole. FORCE INDEX"
     " (PRIMARY), in the multi-table DELETE that MariaDB 10.11 and MySQL 8 accept, did not help: EXPLAIN still"
     " showed the full scan for 8 rows of 30. Not kept. One summarizing round at a time (a row of its own taken"
-    " with SKIP LOCKED) instead: see the deadlocks in \"What the split adds\". Kept.",
+    ' with SKIP LOCKED) instead: see the deadlocks in "What the split adds". Kept.',
 ]
 
 
