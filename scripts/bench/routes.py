@@ -67,7 +67,6 @@ def sustained(
         "catch_up_s": catch_up,
         "oha_cpu": oha_cpu * 1000 / max(top["ok"], 1),
         "queue": queue,
-        "connections": connections,
         # Each flusher's grades and batches (grpc-client's: calls to grpc-server) during the run.
         "batches": {
             name: tuple(after - before for after, before in zip(batches[name], counted_before[0][name]))

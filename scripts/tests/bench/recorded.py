@@ -34,7 +34,6 @@ def closed(ok: int, rows: int, cpu_ms: float, queue: dict | None = None, batches
         "catch_up_s": 1.5,
         "oha_cpu": 0.02,
         "queue": queue,
-        "connections": 128,
         "batches": batches or {},
         "innodb": {"Innodb_deadlocks": ok / 1000, "Innodb_row_lock_waits": ok / 500, "Innodb_row_lock_time": ok / 10},
     }
