@@ -125,11 +125,17 @@ def measure(
         connections = SPLIT_CONNECTIONS if name == SPLIT else CONNECTIONS
         log(f"{name}: highest sustained rate")
         results[name] = sustained(
-            url, procs(), mysql_url, brokers if queued else None, connections, None if queued else flush_urls
+            url,
+            procs(),
+            mysql_url,
+            brokers=brokers if queued else None,
+            connections=connections,
+            batch_urls=None if queued else flush_urls,
         )
         if name == SPLIT:
             log(f"{name}: highest sustained rate with {CONNECTIONS} connections, half as many per route")
-            results[name]["fewer_connections"] = sustained(url, procs(), mysql_url, None, CONNECTIONS, flush_urls)
+            fewer = sustained(url, procs(), mysql_url, connections=CONNECTIONS, batch_urls=flush_urls)
+            results[name]["fewer_connections"] = fewer
         results[name]["rates"] = {}
         for rate in RATES:
             log(f"{name}: {rate}/s")
