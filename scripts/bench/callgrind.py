@@ -16,8 +16,8 @@ from pathlib import Path
 
 from scripts.bench.load import log
 from scripts.bench.queue import drain
+from scripts.bench.routes import BATCH_HISTOGRAMS, batch_counts
 from scripts.bench.settings import STATE
-from scripts.common import metrics
 from scripts.common.broker import QueueBacklog
 from scripts.common.grades import random_grade
 from scripts.common.stores import grade_count
@@ -170,9 +170,10 @@ def instructions(env: dict[str, str], mysql_url: str, topic: str = "bench-callgr
             if queued:
                 drain(backlog)
             routes[route] = []
+            flushers = {name: metrics_urls[name] for name in names if name in BATCH_HISTOGRAMS}
             for n in range(CG_PASSES):
                 log(f"instructions per record, {route}, pass {n + 1} of {CG_PASSES} (callgrind)")
-                rows_before, batches_before = grade_count(mysql_url), batch_counts(metrics_urls, names)
+                rows_before, batches_before = grade_count(mysql_url), batch_counts(flushers)
                 for name in names:
                     services[name].zero()
                 began = time.time()
@@ -184,7 +185,7 @@ def instructions(env: dict[str, str], mysql_url: str, topic: str = "bench-callgr
                 rows = grade_count(mysql_url) - rows_before
                 if rows != CG_GRADES:
                     sys.exit(f"bench: {route} under callgrind stored {rows} rows for {CG_GRADES} grades")
-                batches = {k: v - batches_before[k] for k, v in batch_counts(metrics_urls, names).items()}
+                batches = {k: v[1] - batches_before[k][1] for k, v in batch_counts(flushers).items()}
                 routes[route].append({"ir": counts, "rows": rows, "seconds": seconds, "batches": batches})
         backlog.close()
         log(f"instructions a second while idle ({CG_SECONDS_IDLE} s, callgrind)")
@@ -196,24 +197,3 @@ def instructions(env: dict[str, str], mysql_url: str, topic: str = "bench-callgr
         for s in services.values():
             s.stop()
     return {"routes": routes, "idle": idle}
-
-
-# The batches each service under callgrind counts in its metrics: the writers' (grpc-server's,
-# redis-api's: notas_batch_size; grade-consumer's: notas_queue_batch_size) and grpc-client's,
-# whose batches are its calls to grpc-server.
-BATCH_HISTOGRAMS = {
-    "grpc-client": "notas_batch_size",
-    "grpc-server": "notas_batch_size",
-    "redis-api": "notas_batch_size",
-    "grade-consumer": "notas_queue_batch_size",
-}
-
-
-def batch_counts(urls: dict[str, str], names: tuple[str, ...]) -> dict[str, float]:
-    """How many batches each of `names` has made so far (its batch-size histogram's count),
-    read from its /metrics at `urls`."""
-    return {
-        name: metrics.total(metrics.fetch(urls[name]), BATCH_HISTOGRAMS[name] + "_count")
-        for name in names
-        if name in BATCH_HISTOGRAMS
-    }

@@ -87,12 +87,23 @@ def innodb_counts(mysql_url: str) -> dict[str, float]:
         return {name: float(value) for name, value in cur.fetchall()}
 
 
+# Each flusher's batch-size histogram: the writers' (grpc-server's, redis-api's:
+# notas_batch_size; grade-consumer's: notas_queue_batch_size) and grpc-client's, whose
+# batches are its calls to grpc-server.
+BATCH_HISTOGRAMS = {
+    "grpc-client": "notas_batch_size",
+    "grpc-server": "notas_batch_size",
+    "redis-api": "notas_batch_size",
+    "grade-consumer": "notas_queue_batch_size",
+}
+
+
 def batch_counts(urls: dict[str, str]) -> dict[str, tuple[float, float]]:
-    """Each flusher's grades and batches so far (`notas_batch_size`'s sum and count), read
-    from its /metrics at `urls`."""
+    """Each flusher's grades and batches so far (its batch-size histogram's sum and count),
+    read from its /metrics at `urls`."""
     found = {}
     for name, url in urls.items():
-        sizes = metrics.histogram(metrics.fetch(url), "notas_batch_size")
+        sizes = metrics.histogram(metrics.fetch(url), BATCH_HISTOGRAMS[name])
         found[name] = (sizes.sum, sizes.count)
     return found
 
