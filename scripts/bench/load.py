@@ -3,6 +3,8 @@
 import json
 import random
 import subprocess
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from scripts.bench.settings import BODIES
 from scripts.common.grades import random_grade
@@ -29,6 +31,17 @@ def oha(
         args += ["-m", "POST", "-H", "content-type: application/json", "-Z", str(BODIES)]
     out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
     return summary(json.loads(out), post=post, ok=ok, seconds=seconds)
+
+
+def oha_at_once(urls: tuple[str, ...], **run) -> dict:
+    """One oha run per URL, all at once with the same settings: their acknowledgements and
+    errors added up, the slowest one's percentiles, and each run in "parts"."""
+    with ThreadPoolExecutor(len(urls)) as pool:
+        parts = list(pool.map(lambda url: oha(url, **run), urls))
+    added = {key: sum(part[key] for part in parts) for key in ("rps", "ok", "in_flight", "errors")}
+    slowest = {key: max(part[key] for part in parts) for key in ("p50_ms", "p99_ms")}
+    codes = sum((Counter(part["codes"]) for part in parts), Counter())
+    return {**parts[0], **added, **slowest, "codes": dict(codes), "parts": parts}
 
 
 def summary(report: dict, *, post: bool, ok: int, seconds: int) -> dict:

@@ -7,7 +7,7 @@ load test's pace, for the CPU per record a user sees live."""
 import time
 
 from scripts.bench.figures import rate_of
-from scripts.bench.load import log, oha
+from scripts.bench.load import log, oha, oha_at_once
 from scripts.bench.queue import drain_queue, queue_run
 from scripts.bench.settings import (
     CONNECTIONS,
@@ -32,7 +32,7 @@ from scripts.stack import wait_for_summaries
 
 
 def sustained(
-    url: str,
+    url: str | tuple[str, ...],
     procs: dict[str, list[int]],
     mysql_url: str,
     brokers: str | None = None,
@@ -43,11 +43,13 @@ def sustained(
     per 1,000 records of every process, counted until the summaries have caught up. With
     `brokers` (route 3: 202s), first until the consumers have drained the topic; "queue" then
     says how many rows were stored while the load ran and how long the drain took. With
-    `batch_urls`, also what the batches and InnoDB's locks were meanwhile ("batches", "innodb")."""
+    `batch_urls`, also what the batches and InnoDB's locks were meanwhile ("batches", "innodb").
+    Several URLs are loaded at once, each with `connections`."""
     rows_before, cpu_before = grade_count(mysql_url), cpu_seconds(procs)
     counted_before = batch_counts(batch_urls or {}), innodb_counts(mysql_url)
     oha_before = children_seconds()
-    top = oha(url, seconds=SECONDS_MAX, connections=connections, ok=202 if brokers else 201)
+    load = oha if isinstance(url, str) else oha_at_once
+    top = load(url, seconds=SECONDS_MAX, connections=connections, ok=202 if brokers else 201)
     oha_cpu = children_seconds() - oha_before
     queue = None
     if brokers:
@@ -147,6 +149,9 @@ def measure(
             log(f"{name}: highest sustained rate with {CONNECTIONS} connections, half as many per route")
             fewer = sustained(url, procs(), mysql_url, connections=CONNECTIONS, batch_urls=flush_urls)
             results[name]["fewer_connections"] = fewer
+            log(f"{ROUTE1} and {ROUTE2} at once, {CONNECTIONS} connections each: highest sustained rate")
+            both = (targets[ROUTE1], targets[ROUTE2])
+            results[name]["together"] = sustained(both, procs(), mysql_url, batch_urls=flush_urls)
         results[name]["rates"] = {}
         for rate in RATES:
             log(f"{name}: {rate}/s")
@@ -155,24 +160,39 @@ def measure(
             else:
                 results[name]["rates"][rate] = oha(url, seconds=SECONDS_RATE, connections=256, rate=rate)
         if name == SPLIT:
-            results[name] |= at_half(results[name], url, targets, static_url, flush_urls)
+            results[name] |= at_half(results[name], url, targets, static_url, flush_urls, procs(), mysql_url)
         else:
             log(f"{name}: {PACED_RATE}/s, the load test's pace")
             results[name]["paced"] = paced(url, procs(), mysql_url, brokers=brokers if queued else None)
     return results
 
 
-def at_half(split: dict, url: str, targets: dict[str, str], static_url: str, flush_urls: dict[str, str]) -> dict:
+def at_half(
+    split: dict,
+    url: str,
+    targets: dict[str, str],
+    static_url: str,
+    flush_urls: dict[str, str],
+    procs: dict[str, list[int]],
+    mysql_url: str,
+) -> dict:
     """The latency target's run: the split at half its highest sustained rate as measured now
     ("half"), then what its tail is made of ("half_parts"): each route alone at its half of
-    that rate, and nginx's static 204 at the whole of it."""
+    that rate, both routes at once directly at those rates, and nginx's static 204 at the
+    whole of it. Each run but the static 204 also counts every process's CPU seconds per
+    1,000 stored records ("cpu"), until the summaries have caught up."""
     half = max(10, round(rate_of(split) / 2))
 
-    def timed(url: str, rate: int, post: bool = True) -> dict:
-        """An open-model run at `rate`, with the writers' flush times meanwhile."""
-        before = flush_histograms(flush_urls)
-        run = oha(url, seconds=SECONDS_HALF, connections=256, rate=rate, post=post)
-        return {**run, "rate": rate, "flushes": flushes_between(before, flush_histograms(flush_urls))}
+    def timed(url: str | tuple[str, ...], rate: int) -> dict:
+        """An open-model run at `rate` per URL, with the writers' flushes and the CPU meanwhile."""
+        before, rows_before, cpu_before = flush_histograms(flush_urls), grade_count(mysql_url), cpu_seconds(procs)
+        load = oha if isinstance(url, str) else oha_at_once
+        run = load(url, seconds=SECONDS_HALF, connections=256, rate=rate)
+        flushes = flushes_between(before, flush_histograms(flush_urls))
+        wait_for_summaries(mysql_url)
+        rows, cpu_after = max(grade_count(mysql_url) - rows_before, 1), cpu_seconds(procs)
+        cpu = {p: (cpu_after[p] - cpu_before[p]) * 1000 / rows for p in procs}
+        return {**run, "rate": rate, "flushes": flushes, "cpu": cpu}
 
     log(f"{SPLIT}: {half}/s, half its highest sustained rate")
     found = {"half": timed(url, half)}
@@ -180,6 +200,7 @@ def at_half(split: dict, url: str, targets: dict[str, str], static_url: str, flu
     found["half_parts"] = {
         "route 1": timed(targets[ROUTE1], half // 2),
         "route 2": timed(targets[ROUTE2], half // 2),
+        "both routes": timed((targets[ROUTE1], targets[ROUTE2]), half // 2),
         "static 204": oha(static_url, seconds=SECONDS_HALF, connections=256, rate=half, post=False),
     }
     return found

@@ -59,6 +59,15 @@ TRIED = [
     " (PRIMARY), in the multi-table DELETE that MariaDB 10.11 and MySQL 8 accept, did not help: EXPLAIN still"
     " showed the full scan for 8 rows of 30. Not kept. One summarizing round at a time (a row of its own taken"
     ' with SKIP LOCKED) instead: see the deadlocks in "What the split adds". Kept.',
+    "A batch that gathers while grades keep arriving, for the split's halved batches (issue #33): it ended once"
+    " no grade had come for 1 or 2 ms, or at 8 ms, instead of 2 ms after its first. A stack of release builds"
+    " on 2026-12-07, closed model, one run each: the split 12,558/s at 139 µs a record with the 2 ms window,"
+    " 11,218/s at 153 µs (1 ms pause) and 11,580/s at 142 µs (2 ms pause); grpc-server's and redis-api's"
+    " batches 60 and 65 grades, then 49 and 74, then 64 and 87. Route 2 alone fell from 15,197 to 11,753 and"
+    " 12,049/s, its requests waiting for batches that no longer closed. Not kept.",
+    "One tokio worker thread per service instead of one per core (TOKIO_WORKER_THREADS=1), against the wake-ups"
+    " per request: context switches per record at 4,000/s on route 1 fell from 4.4 to 3.3, but the CPU per record"
+    " stayed: the split 133 and 134 µs at its highest rate, 190 and 186 µs at 8,000/s. Not kept.",
 ]
 
 
@@ -156,6 +165,7 @@ def split_section(results: dict) -> list[str]:
         f"route 2 alone, {CONNECTIONS} connections": results[ROUTE2],
         f"the split, {SPLIT_CONNECTIONS} connections ({SPLIT_CONNECTIONS // 2} a route)": split,
         f"the split, {CONNECTIONS} connections ({CONNECTIONS // 2} a route)": split["fewer_connections"],
+        f"both routes at once, direct, {CONNECTIONS} connections each": split["together"],
     }
 
     def cells(run: dict) -> str:
@@ -188,13 +198,62 @@ def split_section(results: dict) -> list[str]:
         " model a writer's batch holds at most the requests in flight to its route, so a split with the"
         " connections of one route gives each route half of them: its batches halve, and every cost paid per"
         " batch (the durable commit, the round trips, the wake-ups) counts twice per record. So the split runs"
-        " with as many connections per route as each route alone; the last row keeps the halved split beside it.",
+        " with as many connections per route as each route alone; a row keeps the halved split beside it. The"
+        " last row loads both routes at once without nginx.",
         "",
         "| run | records/s | grades per call, grpc-client | per batch, grpc-server | per batch, redis-api"
         " | µs per own record, grpc-client | grpc-server | redis-api | mariadbd µs per record | stack µs per record"
         " | InnoDB deadlocks / lock waits per 1,000 records |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *[f"| {label} | {cells(run)} |" for label, run in runs.items()],
+        "",
+        *same_pace(results),
+    ]
+
+
+def same_pace(results: dict) -> list[str]:
+    """The split against both routes at once without nginx, at the same pace (the latency
+    target's run and its parts): what nginx adds, and what running both routes adds."""
+    split = results[SPLIT]
+    half, parts = split["half"], split["half_parts"]
+    both, each = parts["both routes"], half["rate"] // 2
+    runs = {
+        f"the split at {half['rate']:,}/s": half,
+        f"both routes at once, direct, {each:,}/s each": both,
+        f"route 1 alone at {each:,}/s": parts["route 1"],
+        f"route 2 alone at {each:,}/s": parts["route 2"],
+    }
+
+    def us(run: dict, name: str | None = None) -> float:
+        cpu = run["cpu"]
+        return (cpu.get(name, 0.0) if name else sum(cpu.values())) * 1000
+
+    def flush(run: dict, name: str) -> str:
+        f = run["flushes"].get(name)
+        return f"{f['mean_ms']:.1f}" if f else "–"
+
+    nginx = us(half, "nginx")
+    split_less = us(half) - nginx
+    r2, r2_half = results[ROUTE2], parts["route 2"]
+    return [
+        "At the same pace: the latency target's run and its parts, open model, CPU per record counted until the"
+        " summaries caught up. Flushes are each writer's mean, in ms.",
+        "",
+        "| run | requests' p99 (ms) | stack µs per record | nginx | stack less nginx | mariadbd"
+        " | flush, grpc-server | flush, redis-api |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {label} | {run['p99_ms']:.1f} | {us(run):.0f} | {us(run, 'nginx'):.0f} | {us(run) - us(run, 'nginx'):.0f}"
+            f" | {us(run, 'mariadbd'):.0f} | {flush(run, 'grpc-server')} | {flush(run, 'redis-api')} |"
+            for label, run in runs.items()
+        ],
+        "",
+        f"At the same pace the split costs nginx's {nginx:.0f} µs a record plus {split_less:.0f} µs, against"
+        f" {us(both):.0f} µs for both routes at once without nginx, and its p99 is {half['p99_ms']:.1f} ms against"
+        f" {both['p99_ms']:.1f}. A route's CPU per record grows as its own rate falls (fewer grades per batch, more"
+        f" wake-ups per request, the idle processes' CPU over fewer records): route 2 alone costs {us(r2_half):.0f}"
+        f" µs a record at {each:,}/s against {sum(r2['cpu'].values()) * 1000:.0f} µs at {rate_of(r2):,.0f}/s, its"
+        f" highest. At the split's highest rate each route runs at half of it, {rate_of(split) / 2:,.0f}/s.",
         "",
     ]
 

@@ -20,17 +20,22 @@ def top(ok: int, errors: int = 0, in_flight: int = 4) -> dict:
     }
 
 
+def spread(cpu_ms: float, nginx: float = 0.1) -> dict:
+    """`cpu_ms` CPU ms per 1,000 records, as CPU seconds per 1,000 records of each process:
+    mariadbd a half, nginx the share `nginx`, the rest evenly."""
+    others = [p for p in SERVICES if p not in ("mariadbd", "nginx")]
+    cpu = {p: cpu_ms * (0.5 - nginx) / len(others) / 1000 for p in others}
+    return cpu | {"mariadbd": cpu_ms * 0.5 / 1000, "nginx": cpu_ms * nginx / 1000}
+
+
 def closed(ok: int, rows: int, cpu_ms: float, queue: dict | None = None, batches: dict | None = None) -> dict:
     """A highest-sustained-rate run: `cpu_ms` CPU ms per 1,000 records, spread over the
-    processes (mariadbd a half, nginx a tenth, the rest evenly); `batches`: each flusher's
-    grades and batches; a deadlock and two lock waits per 1,000 records."""
-    others = [p for p in SERVICES if p not in ("mariadbd", "nginx")]
-    cpu = {p: cpu_ms * 0.4 / len(others) / 1000 for p in others}
-    cpu |= {"mariadbd": cpu_ms * 0.5 / 1000, "nginx": cpu_ms * 0.1 / 1000}
+    processes as `spread` does; `batches`: each flusher's grades and batches; a deadlock and
+    two lock waits per 1,000 records."""
     return {
         "top": top(ok),
         "rows": rows,
-        "cpu": cpu,
+        "cpu": spread(cpu_ms),
         "catch_up_s": 1.5,
         "oha_cpu": 0.02,
         "queue": queue,
@@ -87,14 +92,22 @@ def results() -> dict:
     split = closed(60_000, 60_002, 150.0, batches=SPLIT_BATCHES) | {"rates": dict(rates)}
     halved = {name: (grades * 5 // 6, batches * 2) for name, (grades, batches) in SPLIT_BATCHES.items()}
     split["fewer_connections"] = closed(50_000, 50_000, 180.0, batches=halved)
+    split["together"] = closed(90_000, 90_000, 100.0, batches={name: (45_000, 450) for name in SPLIT_BATCHES})
     split["half"] = fixed(3000, 20.0, seconds=10) | {
         "rate": 3000,
         "flushes": {"grpc-client": flushes(3.0, 9.9, 900), "grpc-server": flushes(2.4, 15, 1700)}
         | {"redis-api": flushes(3.5, 20, 1500)},
+        "cpu": spread(200.0),
     }
+    alone = {"grpc-server": flushes(1.4, 7.5, 2100), "redis-api": flushes(1.7, 7.5, 2100)}
     split["half_parts"] = {
-        "route 1": fixed(1500, 19.0, seconds=10) | {"rate": 1500, "flushes": {"grpc-server": flushes(1.4, 7.5, 2100)}},
-        "route 2": fixed(1500, 15.0, seconds=10) | {"rate": 1500, "flushes": {"redis-api": flushes(1.7, 7.5, 2100)}},
+        "route 1": fixed(1500, 19.0, seconds=10)
+        | {"rate": 1500, "flushes": {"grpc-server": alone["grpc-server"]}, "cpu": spread(240.0, nginx=0)},
+        "route 2": fixed(1500, 15.0, seconds=10)
+        | {"rate": 1500, "flushes": {"redis-api": alone["redis-api"]}, "cpu": spread(220.0, nginx=0)},
+        "both routes": fixed(3000, 18.0, seconds=10)
+        | {"rate": 1500, "flushes": {"grpc-server": flushes(2.2, 14, 1700), "redis-api": flushes(3.3, 19, 1500)}}
+        | {"cpu": spread(180.0, nginx=0)},
         "static 204": fixed(3000, 2.0, seconds=10),
     }
     queue = closed(50_000, 50_000, 300.0, {"stored_during": 30_000, "drained": 20_000, "drain_s": 4.2})

@@ -1,4 +1,5 @@
-from scripts.bench.load import summary
+from scripts.bench import load
+from scripts.bench.load import oha_at_once, summary
 
 # oha's JSON report, trimmed to what the bench reads.
 REPORT = {
@@ -28,3 +29,18 @@ def test_route_3_acknowledges_with_202_and_a_static_run_with_204():
         "p99_ms": 0,
         "seconds": 5,
     }
+
+
+def test_runs_at_once_add_up_their_answers_and_keep_the_slowest_percentiles(monkeypatch):
+    runs = {
+        "http://a": summary(REPORT, post=True, ok=201, seconds=10),
+        "http://b": summary(
+            REPORT | {"latencyPercentiles": {"p50": 0.002, "p99": 0.04}}, post=True, ok=201, seconds=10
+        ),
+    }
+    monkeypatch.setattr(load, "oha", lambda url, **run: runs[url])
+    m = oha_at_once(("http://a", "http://b"), seconds=10, connections=128)
+    assert (m["ok"], m["in_flight"], m["errors"], m["rps"]) == (24000, 80, 10, 2469.0)
+    assert (m["p50_ms"], m["p99_ms"], m["seconds"]) == (4.0, 40.0, 10)
+    assert m["codes"] == {"201": 24000, "503": 6}
+    assert m["parts"] == list(runs.values())

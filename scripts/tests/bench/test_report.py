@@ -33,6 +33,8 @@ SECTIONS = [
     "| run | records/s | grades per call, grpc-client | per batch, grpc-server | per batch, redis-api"
     " | µs per own record, grpc-client | grpc-server | redis-api | mariadbd µs per record | stack µs per record"
     " | InnoDB deadlocks / lock waits per 1,000 records |",
+    "| run | requests' p99 (ms) | stack µs per record | nginx | stack less nginx | mariadbd"
+    " | flush, grpc-server | flush, redis-api |",
     "## Where the time goes",
     "| run | requests' p99 (ms) | grpc-client's calls to grpc-server | grpc-server's batches | redis-api's batches |",
     "## What was tried",

@@ -42,6 +42,20 @@ def test_the_split_section_counts_each_process_per_record_of_its_own_route():
     assert split + " 1.00 / 2.0 |" in text
     assert "| route 2 alone, 128 connections | 6,500 | – | – | 65.0 | – | – | 7 | 60 | 120 | 1.00 / 2.0 |" in text
     assert "| the split, 128 connections (64 a route) | 5,000 | 12.5 | 25.0 | 25.0 |" in text
+    assert "| both routes at once, direct, 128 connections each | 9,000 | 100.0 | 100.0 | 100.0 |" in text
+
+
+def test_the_split_at_the_same_pace_is_set_against_both_routes_without_nginx():
+    lines = targets(recorded.CEILINGS, recorded.results(), recorded.NAIVE, recorded.LARGE, 30.0, None, 25.0)
+    text = "\n".join(lines)
+    # The split at 3,000/s: 200 µs a record, nginx a tenth; both routes at 1,500/s each: 180 µs, no nginx.
+    assert "| the split at 3,000/s | 20.0 | 200 | 20 | 180 | 100 | 2.4 | 3.5 |" in text
+    assert "| both routes at once, direct, 1,500/s each | 18.0 | 180 | 0 | 180 | 90 | 2.2 | 3.3 |" in text
+    assert "| route 2 alone at 1,500/s | 15.0 | 220 | 0 | 220 | 110 | – | 1.7 |" in text
+    assert "the split costs nginx's 20 µs a record plus 180 µs, against 180 µs for both routes" in text
+    assert "its p99 is 20.0 ms against 18.0." in text
+    assert "route 2 alone costs 220 µs a record at 1,500/s against 120 µs at 6,500/s, its highest." in text
+    assert "each route runs at half of it, 3,000/s." in text
 
 
 def test_a_split_with_a_row_missing_is_not_durable():
