@@ -185,8 +185,8 @@ def at_half(
 
     def timed(url: str | tuple[str, ...], rate: int) -> dict:
         """An open-model run at `rate` per URL, with the writers' flushes and the CPU meanwhile.
-        Each starts once the summaries have caught up with the run before (the split's first
-        follows its overload at the highest fixed rate), so that none starts behind."""
+        Each starts once the summaries have caught up with the run before (the split's follows
+        its runs at fixed rates at once), so that none starts behind."""
         wait_for_summaries(mysql_url)
         before, rows_before, cpu_before = flush_histograms(flush_urls), grade_count(mysql_url), cpu_seconds(procs)
         load = oha if isinstance(url, str) else oha_at_once

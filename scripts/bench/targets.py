@@ -373,9 +373,9 @@ def targets(
             f" {two['p50_ms']:.1f} ms, p99 {two['p99_ms']:.1f} ms; and nginx's static 204 at the split's whole rate p99"
             f" {static['p99_ms']:.1f} ms. "
             + (
-                "The tail is the routes' own, not nginx's: a request waits for the batch in flight to commit, then"
-                " for its own (durable commits, one batch at a time per writer), and through the split both routes'"
-                " processes share the cores at once, so each waits longer for a core."
+                "nginx's own tail is small. A request waits for the batch in flight to commit, then for its own"
+                " (durable commits, one batch at a time per writer), and through the split both routes' processes"
+                ' and nginx share the cores at once, so each waits longer for a core: see "At the same pace" above.'
                 if static["p99_ms"] < 0.25 * half["p99_ms"]
                 else "nginx alone has a tail of the same order in this run: the cores were busy with more than the split."
             ),
