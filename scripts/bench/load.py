@@ -33,9 +33,12 @@ def oha(
     return summary(json.loads(out), post=post, ok=ok, seconds=seconds)
 
 
-def oha_at_once(urls: tuple[str, ...], **run) -> dict:
+def oha_at_once(urls: str | tuple[str, ...], **run) -> dict:
     """One oha run per URL, all at once with the same settings: their acknowledgements and
-    errors added up, the slowest one's percentiles, and each run in "parts"."""
+    errors added up, the slowest one's percentiles, and each run in "parts". One URL as a
+    string: oha's run alone."""
+    if isinstance(urls, str):
+        return oha(urls, **run)
     with ThreadPoolExecutor(len(urls)) as pool:
         parts = list(pool.map(lambda url: oha(url, **run), urls))
     added = {key: sum(part[key] for part in parts) for key in ("rps", "ok", "in_flight", "errors")}

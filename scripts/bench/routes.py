@@ -5,6 +5,7 @@ writers' flush times read from their /metrics meanwhile. Each route alone also r
 load test's pace, for the CPU per record a user sees live."""
 
 import time
+from collections.abc import Callable
 
 from scripts.bench.figures import rate_of
 from scripts.bench.load import log, oha, oha_at_once
@@ -48,8 +49,7 @@ def sustained(
     rows_before, cpu_before = grade_count(mysql_url), cpu_seconds(procs)
     counted_before = batch_counts(batch_urls or {}), innodb_counts(mysql_url)
     oha_before = children_seconds()
-    load = oha if isinstance(url, str) else oha_at_once
-    top = load(url, seconds=SECONDS_MAX, connections=connections, ok=202 if brokers else 201)
+    top = oha_at_once(url, seconds=SECONDS_MAX, connections=connections, ok=202 if brokers else 201)
     oha_cpu = children_seconds() - oha_before
     queue = None
     if brokers:
@@ -110,19 +110,33 @@ def batch_counts(urls: dict[str, str]) -> dict[str, tuple[float, float]]:
     return found
 
 
+def per_stored_record(
+    run: Callable[[], dict], procs: dict[str, list[int]], mysql_url: str, brokers: str | None = None
+) -> tuple[dict, dict[str, float]]:
+    """What `run` returns, and every process's CPU seconds per row it stored, counted until the
+    rows are stored and summarized (with `brokers`, route 3's: until its topic is drained)."""
+    rows_before, cpu_before = grade_count(mysql_url), cpu_seconds(procs)
+    result = run()
+    if brokers:
+        drain_queue(brokers)
+    wait_for_summaries(mysql_url)
+    rows, cpu_after = max(grade_count(mysql_url) - rows_before, 1), cpu_seconds(procs)
+    return result, {p: (cpu_after[p] - cpu_before[p]) / rows for p in procs}
+
+
 def paced(url: str, procs: dict[str, list[int]], mysql_url: str, brokers: str | None = None) -> list[dict]:
     """The route alone at the load test's pace (PACED_RATE records/s), in PACED_PASSES passes:
     each pass's CPU µs per stored record of every process, counted as the load test's report
     counts it, until the rows are stored and summarized (route 3: until its topic is drained)."""
     passes = []
     for _ in range(PACED_PASSES):
-        rows_before, cpu_before = grade_count(mysql_url), cpu_seconds(procs)
-        oha(url, seconds=SECONDS_PACED, connections=64, rate=PACED_RATE, ok=202 if brokers else 201)
-        if brokers:
-            drain_queue(brokers)
-        wait_for_summaries(mysql_url)
-        rows, cpu_after = grade_count(mysql_url) - rows_before, cpu_seconds(procs)
-        passes.append({p: (cpu_after[p] - cpu_before[p]) * 1e6 / max(rows, 1) for p in procs})
+        _, cpu = per_stored_record(
+            lambda: oha(url, seconds=SECONDS_PACED, connections=64, rate=PACED_RATE, ok=202 if brokers else 201),
+            procs,
+            mysql_url,
+            brokers,
+        )
+        passes.append({p: seconds * 1e6 for p, seconds in cpu.items()})
     return passes
 
 
@@ -188,14 +202,14 @@ def at_half(
         Each starts once the summaries have caught up with the run before (the split's follows
         its runs at fixed rates at once), so that none starts behind."""
         wait_for_summaries(mysql_url)
-        before, rows_before, cpu_before = flush_histograms(flush_urls), grade_count(mysql_url), cpu_seconds(procs)
-        load = oha if isinstance(url, str) else oha_at_once
-        run = load(url, seconds=SECONDS_HALF, connections=256, rate=rate)
-        flushes = flushes_between(before, flush_histograms(flush_urls))
-        wait_for_summaries(mysql_url)
-        rows, cpu_after = max(grade_count(mysql_url) - rows_before, 1), cpu_seconds(procs)
-        cpu = {p: (cpu_after[p] - cpu_before[p]) * 1000 / rows for p in procs}
-        return {**run, "rate": rate, "flushes": flushes, "cpu": cpu}
+
+        def load() -> dict:
+            before = flush_histograms(flush_urls)
+            run = oha_at_once(url, seconds=SECONDS_HALF, connections=256, rate=rate)
+            return {**run, "flushes": flushes_between(before, flush_histograms(flush_urls))}
+
+        run, cpu = per_stored_record(load, procs, mysql_url)
+        return {**run, "rate": rate, "cpu": {p: seconds * 1000 for p, seconds in cpu.items()}}
 
     log(f"{SPLIT}: {half}/s, half its highest sustained rate")
     found = {"half": timed(url, half)}
