@@ -8,6 +8,12 @@ def rate_of(r: dict) -> float:
     return r["top"]["ok"] / r["top"]["seconds"]
 
 
+def cores(run: dict) -> float:
+    """The cores the stack kept busy in a run at a fixed rate: its CPU per stored record (in
+    seconds per 1,000) times its rate."""
+    return sum(run["cpu"].values()) / 1000 * run["rps"]
+
+
 def every_ack_a_row(r: dict) -> bool:
     """Whether the rows MySQL gained are the run's acknowledgements, give or take the
     requests cut in flight at the end (they may have committed too)."""

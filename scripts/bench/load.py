@@ -1,9 +1,14 @@
-"""The load generator, oha, as every phase runs it, and the run's log lines."""
+"""The load generator, oha, as every phase runs it, a CPU load beside it, and the run's log
+lines."""
 
 import json
+import multiprocessing
+import os
 import random
 import subprocess
+import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from scripts.bench.settings import BODIES
@@ -66,3 +71,35 @@ def summary(report: dict, *, post: bool, ok: int, seconds: int) -> dict:
         "p99_ms": (pct.get("p99") or 0) * 1000,
         "seconds": seconds,
     }
+
+
+def spin(share: float, stop, used) -> None:
+    """Busy until `stop` is set, for `share` of the time that passes: a loop preempted by the
+    other processes catches up once it runs again. Then its CPU seconds into `used`."""
+    began, cpu = time.monotonic(), time.process_time()
+    while not stop.is_set():
+        if time.process_time() - cpu >= share * (time.monotonic() - began):
+            time.sleep(0.001)
+    used.put(time.process_time() - cpu)
+
+
+def beside_busy_load(run: Callable[[], dict], cores: float) -> tuple[dict, float]:
+    """What `run` returns while busy loops, one per core, take `cores` of the machine's CPU
+    between them; and the cores they took. No loop for no cores."""
+    if cores <= 0:
+        return run(), 0.0
+    count = os.cpu_count() or 1
+    share = min(cores / count, 1.0)
+    stop, used = multiprocessing.Event(), multiprocessing.Queue()
+    loops = [multiprocessing.Process(target=spin, args=(share, stop, used)) for _ in range(count)]
+    began = time.monotonic()
+    for loop in loops:
+        loop.start()
+    try:
+        result = run()
+    finally:
+        stop.set()
+        seconds = sum(used.get(timeout=10) for _ in loops)
+        for loop in loops:
+            loop.join()
+    return result, seconds / (time.monotonic() - began)

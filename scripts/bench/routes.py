@@ -7,8 +7,8 @@ load test's pace, for the CPU per record a user sees live."""
 import time
 from collections.abc import Callable
 
-from scripts.bench.figures import rate_of
-from scripts.bench.load import log, oha, oha_at_once
+from scripts.bench.figures import cores, rate_of
+from scripts.bench.load import beside_busy_load, log, oha, oha_at_once
 from scripts.bench.queue import drain_queue, queue_run
 from scripts.bench.settings import (
     CONNECTIONS,
@@ -192,21 +192,25 @@ def at_half(
 ) -> dict:
     """The latency target's run: the split at half its highest sustained rate as measured now
     ("half"), then what its tail is made of ("half_parts"): each route alone at its half of
-    that rate, both routes at once directly at those rates, and nginx's static 204 at the
-    whole of it. Each run but the static 204 also counts every process's CPU seconds per
-    1,000 stored records ("cpu"), until the summaries have caught up."""
+    that rate, both routes at once directly at those rates, nginx's static 204 at the whole of
+    it, and the slower route alone again beside busy loops that take the CPU the split's run
+    used more than it ("loaded"). Each run but the static 204 also counts every process's CPU
+    seconds per 1,000 stored records ("cpu"), until the summaries have caught up."""
     half = max(10, round(rate_of(split) / 2))
 
-    def timed(url: str | tuple[str, ...], rate: int) -> dict:
-        """An open-model run at `rate` per URL, with the writers' flushes and the CPU meanwhile.
-        Each starts once the summaries have caught up with the run before (the split's follows
-        its runs at fixed rates at once), so that none starts behind."""
+    def timed(url: str | tuple[str, ...], rate: int, busy_cores: float = 0.0) -> dict:
+        """An open-model run at `rate` per URL, with the writers' flushes and the CPU meanwhile,
+        beside busy loops that take `busy_cores` ("busy_cores": what they took). Each starts
+        once the summaries have caught up with the run before (the split's follows its runs at
+        fixed rates at once), so that none starts behind."""
         wait_for_summaries(mysql_url)
 
         def load() -> dict:
             before = flush_histograms(flush_urls)
-            run = oha_at_once(url, seconds=SECONDS_HALF, connections=256, rate=rate)
-            return {**run, "flushes": flushes_between(before, flush_histograms(flush_urls))}
+            run, took = beside_busy_load(
+                lambda: oha_at_once(url, seconds=SECONDS_HALF, connections=256, rate=rate), busy_cores
+            )
+            return {**run, "busy_cores": took, "flushes": flushes_between(before, flush_histograms(flush_urls))}
 
         run, cpu = per_stored_record(load, procs, mysql_url)
         return {**run, "rate": rate, "cpu": {p: seconds * 1000 for p, seconds in cpu.items()}}
@@ -220,6 +224,12 @@ def at_half(
         "both routes": timed((targets[ROUTE1], targets[ROUTE2]), half // 2),
         "static 204": oha(static_url, seconds=SECONDS_HALF, connections=256, rate=half, post=False),
     }
+    parts = found["half_parts"]
+    slower = max(("route 1", "route 2"), key=lambda part: parts[part]["p99_ms"])
+    extra = cores(found["half"]) - cores(parts[slower])
+    log(f"{SPLIT}: {slower} alone at {half // 2}/s beside busy loops that take {extra:.2f} cores")
+    url = targets[ROUTE1 if slower == "route 1" else ROUTE2]
+    found["loaded"] = timed(url, half // 2, busy_cores=extra) | {"route": slower, "extra_cores": extra}
     return found
 
 

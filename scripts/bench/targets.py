@@ -6,7 +6,7 @@ import os
 import statistics
 
 from scripts.bench.callgrind import CG_ROUTES
-from scripts.bench.figures import every_ack_a_row, ir_per_record, rate_of, route_instructions
+from scripts.bench.figures import cores, every_ack_a_row, ir_per_record, rate_of, route_instructions
 from scripts.bench.settings import CONNECTIONS, LARGE, QUEUE, ROUTE1, ROUTE2, SECONDS_HALF, SPLIT, SPLIT_CONNECTIONS
 
 # What was tried for the CPU per record, each with the measurement that judged it (these
@@ -215,13 +215,14 @@ def same_pace(results: dict) -> list[str]:
     """The split against both routes at once without nginx, at the same pace (the latency
     target's run and its parts): what nginx adds, and what running both routes adds."""
     split = results[SPLIT]
-    half, parts = split["half"], split["half_parts"]
-    both, each = parts["both routes"], half["rate"] // 2
+    half, parts, loaded = split["half"], split["half_parts"], split["loaded"]
+    both, each, slower = parts["both routes"], half["rate"] // 2, parts[loaded["route"]]
     runs = {
         f"the split at {half['rate']:,}/s": half,
         f"both routes at once, direct, {each:,}/s each": both,
         f"route 1 alone at {each:,}/s": parts["route 1"],
         f"route 2 alone at {each:,}/s": parts["route 2"],
+        f"{loaded['route']} alone at {each:,}/s, beside busy loops taking {loaded['busy_cores']:.2f} cores": loaded,
     }
 
     def us(run: dict, name: str | None = None) -> float:
@@ -254,6 +255,12 @@ def same_pace(results: dict) -> list[str]:
         f" wake-ups per request, the idle processes' CPU over fewer records): route 2 alone costs {us(r2_half):.0f}"
         f" µs a record at {each:,}/s against {sum(r2['cpu'].values()) * 1000:.0f} µs at {rate_of(r2):,.0f}/s, its"
         f" highest. At the split's highest rate each route runs at half of it, {rate_of(split) / 2:,.0f}/s.",
+        "",
+        f"The split's run kept {cores(half):.2f} cores busy, {loaded['extra_cores']:.2f} more than {loaded['route']}"
+        f" alone at its share, the slower of the two. Beside busy loops that took {loaded['busy_cores']:.2f} cores,"
+        f" {loaded['route']} alone had a p99 of {loaded['p99_ms']:.1f} ms, {loaded['p99_ms'] / slower['p99_ms']:.2f}×"
+        f" its {slower['p99_ms']:.1f} ms without them, where the split's is {half['p99_ms'] / slower['p99_ms']:.2f}×:"
+        " the machine's load alone, with neither nginx nor the other route, does that much of it.",
         "",
     ]
 

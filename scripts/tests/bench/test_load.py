@@ -1,3 +1,8 @@
+import os
+import time
+
+import psutil
+
 from scripts.bench import load
 from scripts.bench.load import oha_at_once, summary
 
@@ -44,3 +49,20 @@ def test_runs_at_once_add_up_their_answers_and_keep_the_slowest_percentiles(monk
     assert (m["p50_ms"], m["p99_ms"], m["seconds"]) == (4.0, 40.0, 10)
     assert m["codes"] == {"201": 24000, "503": 6}
     assert m["parts"] == list(runs.values())
+
+
+def test_busy_loops_run_beside_the_run_and_stop_with_it():
+    def run() -> dict:
+        busy = [p for p in psutil.Process().children() if p.is_running()]
+        time.sleep(0.2)
+        return {"loops": len(busy)}
+
+    result, took = load.beside_busy_load(run, 0.5)
+    assert result == {"loops": os.cpu_count()}
+    assert took > 0
+    assert not psutil.Process().children()
+
+
+def test_no_cores_no_busy_loop():
+    assert load.beside_busy_load(lambda: {"loops": len(psutil.Process().children())}, 0) == ({"loops": 0}, 0.0)
+

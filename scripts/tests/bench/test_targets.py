@@ -58,6 +58,18 @@ def test_the_split_at_the_same_pace_is_set_against_both_routes_without_nginx():
     assert "each route runs at half of it, 3,000/s." in text
 
 
+def test_the_slower_route_beside_busy_loops_as_large_as_the_splits_extra_cpu_is_set_beside_it():
+    lines = targets(recorded.CEILINGS, recorded.results(), recorded.NAIVE, recorded.LARGE, 30.0, None, 25.0)
+    text = "\n".join(lines)
+    # The split at 3,000/s: 0.60 cores; route 1 alone at 1,500/s: 0.36, p99 19 ms; beside 0.25 busy cores, 30 ms.
+    assert (
+        "| route 1 alone at 1,500/s, beside busy loops taking 0.25 cores | 30.0 | 240 | 0 | 240 | 120 | 2.0 | – |"
+        in text
+    )
+    assert "The split's run kept 0.60 cores busy, 0.24 more than route 1 alone at its share" in text
+    assert "route 1 alone had a p99 of 30.0 ms, 1.58× its 19.0 ms without them, where the split's is 1.05×" in text
+
+
 def test_a_split_with_a_row_missing_is_not_durable():
     results = recorded.results()
     results[SPLIT]["rows"] = 59_999
