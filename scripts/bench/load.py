@@ -25,6 +25,14 @@ def write_bodies(count: int = 100_000, seed: int = 2023) -> None:
     BODIES.write_text("".join(json.dumps(random_grade(rng)) + "\n" for _ in range(count)))
 
 
+def summary_rows_in_bodies() -> int:
+    """The report summaries' rows of students (student_stats) that the grades in BODIES make:
+    one per student and term, one per student over every term."""
+    grades = [json.loads(line) for line in BODIES.read_text().splitlines()]
+    terms = {(g["carnet"], g["semestre"], g["year"]) for g in grades}
+    return len(terms) + len({g["carnet"] for g in grades})
+
+
 def oha(
     url: str, *, seconds: int, connections: int = 64, rate: int | None = None, post: bool = True, ok: int = 201
 ) -> dict:

@@ -142,6 +142,13 @@ def grade_count(mysql_url: str) -> int:
         return cur.fetchone()[0]
 
 
+def student_rows(mysql_url: str) -> int:
+    """How many rows the report summaries hold for students (student_stats)."""
+    with mysql_connect(mysql_url) as db, db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM student_stats")
+        return cur.fetchone()[0]
+
+
 def live_ids(mysql_url: str) -> list[int]:
     """The ids of the grades the live view should hold: the rows of routes 2 and 3."""
     with mysql_connect(mysql_url) as db, db.cursor() as cur:

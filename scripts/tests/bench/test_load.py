@@ -1,3 +1,4 @@
+import json
 import os
 import time
 
@@ -66,3 +67,11 @@ def test_busy_loops_run_beside_the_run_and_stop_with_it():
 def test_no_cores_no_busy_loop():
     assert load.beside_busy_load(lambda: {"loops": len(psutil.Process().children())}, 0) == ({"loops": 0}, 0.0)
 
+
+def test_the_bodies_make_a_row_per_student_and_term_and_one_per_student(tmp_path, monkeypatch):
+    bodies = tmp_path / "bodies.jsonl"
+    grades = [(201900001, "1S", 2023), (201900001, "2S", 2023), (201900001, "1S", 2023), (201900002, "1S", 2024)]
+    bodies.write_text("".join(json.dumps({"carnet": c, "semestre": s, "year": y}) + "\n" for c, s, y in grades))
+    monkeypatch.setattr(load, "BODIES", bodies)
+    # Three students' terms, two students.
+    assert load.summary_rows_in_bodies() == 5
