@@ -66,7 +66,7 @@ def mariadb_ceiling(url: str, seconds: int = 10, threads: int = 4, batch: int = 
     for w in workers:
         w.join()
     rows_per_s = sum(done) / (time.time() - start)
-    # Its million rows would otherwise share MariaDB's buffer pool with the tables measured next.
+    # Its rows, over a million, would otherwise share MariaDB's buffer pool with the tables measured next.
     with mysql_connect(url) as db, db.cursor() as cur:
         cur.execute("DROP TABLE bench_ceiling")
     return rows_per_s

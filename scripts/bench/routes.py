@@ -228,8 +228,8 @@ def at_half(
     slower = max(("route 1", "route 2"), key=lambda part: parts[part]["p99_ms"])
     extra = cores(found["half"]) - cores(parts[slower])
     log(f"{SPLIT}: {slower} alone at {half // 2}/s beside busy loops that take {extra:.2f} cores")
-    url = targets[ROUTE1 if slower == "route 1" else ROUTE2]
-    found["loaded"] = timed(url, half // 2, busy_cores=extra) | {"route": slower, "extra_cores": extra}
+    route_url = targets[ROUTE1 if slower == "route 1" else ROUTE2]
+    found["loaded"] = timed(route_url, half // 2, busy_cores=extra) | {"route": slower, "extra_cores": extra}
     return found
 
 
